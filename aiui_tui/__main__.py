@@ -1,0 +1,3 @@
+from aiui_tui.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The command line: subcommands render service events with rich; no subcommand starts the TUI."""

@@ -1,0 +1,197 @@
+"""`config/aiui.toml`: the schema, loading with clear errors, and edits that keep comments.
+
+The user's file is never overwritten or repaired silently: a bad file is reported (file, line,
+key) and left as it is. Programmatic edits go through `set_values`, which validates the result
+before writing it atomically.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aiui_tui.core.errors import ConfigError
+from aiui_tui.paths import Layout
+from aiui_tui.tomledit import atomic_write, parse_cli_value, parse_document, set_in_document, validation_error
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+Profile = Literal["auto", "low", "normal", "high", "cpu"]
+HF_ENDPOINT_ENV = "HF_ENDPOINT"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class General(Section):
+    log_level: LogLevel = "INFO"
+    theme: str = "textual-dark"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+
+class Network(Section):
+    bind_address: str = "127.0.0.1"
+    proxy: str = ""
+    check_timeout_s: float = Field(3.0, gt=0, le=60)
+
+    @field_validator("bind_address")
+    @classmethod
+    def _ip(cls, v: str) -> str:
+        ipaddress.ip_address(v)  # raises ValueError with a clear message
+        return v
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy(cls, v: str) -> str:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (or be empty)")
+        return v
+
+    @property
+    def exposed(self) -> bool:
+        """True when apps would listen beyond this machine."""
+        return not ipaddress.ip_address(self.bind_address).is_loopback
+
+
+class Docker(Section):
+    host: str = ""
+    timeout_s: int = Field(60, gt=0, le=3600)
+
+    @field_validator("host")
+    @classmethod
+    def _scheme(cls, v: str) -> str:
+        if v and not v.startswith(("unix://", "tcp://", "ssh://", "http://", "https://", "npipe://")):
+            raise ValueError("must start with unix://, tcp://, ssh:// or https:// (or be empty)")
+        return v
+
+
+class AppOverride(Section):
+    image: str | None = None
+    host_port: int | None = Field(None, ge=1, le=65535)
+    profile: Profile | None = None
+    extra_args: list[str] = []
+
+
+class Apps(Section):
+    enabled: list[str] = ["fooocus", "automatic1111", "comfyui"]
+    profile: Profile = "auto"
+    overrides: dict[str, AppOverride] = {}
+
+
+class Downloads(Section):
+    concurrent: int = Field(2, ge=1, le=16)
+    connections: int = Field(4, ge=1, le=16)
+    segment_threshold_mib: int = Field(64, ge=1)
+    retries: int = Field(1, ge=0, le=20)
+    free_space_margin_mib: int = Field(1024, ge=0)
+
+
+class Sources(Section):
+    huggingface_url: str = "https://huggingface.co"
+    civitai_url: str = "https://civitai.com"
+
+    @field_validator("huggingface_url", "civitai_url")
+    @classmethod
+    def _http(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/")
+
+
+class Library(Section):
+    hash_workers: int = Field(2, ge=1, le=32)
+    other_ui_paths: list[str] = []
+
+
+class Monitor(Section):
+    interval_s: float = Field(1.0, ge=0.1, le=60)
+
+
+class Config(Section):
+    general: General = General()
+    network: Network = Network()
+    docker: Docker = Docker()
+    apps: Apps = Apps()
+    downloads: Downloads = Downloads()
+    sources: Sources = Sources()
+    library: Library = Library()
+    monitor: Monitor = Monitor()
+
+
+def default_config_text() -> str:
+    return resources.files("aiui_tui.data").joinpath("aiui.default.toml").read_text(encoding="utf-8")
+
+
+def write_default_config(layout: Layout) -> bool:
+    """Write the commented default file if there is none; True when written."""
+    if layout.config_file.exists() or layout.config_file.is_symlink():
+        return False
+    atomic_write(layout.config_file, default_config_text(), mode=0o644)
+    return True
+
+
+def load_config(layout: Layout, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate `config/aiui.toml` (defaults when it does not exist)."""
+    env = os.environ if env is None else env
+    path = layout.config_file
+    if not path.exists():
+        config = Config()
+    else:
+        config = _validate(path, path.read_text(encoding="utf-8") if path.is_file() else None)
+    if env.get(HF_ENDPOINT_ENV):
+        config.sources.huggingface_url = env[HF_ENDPOINT_ENV].rstrip("/")
+    return config
+
+
+def _validate(path: Path, text: str | None) -> Config:
+    doc = parse_document(path, text)
+    text = doc.as_string()
+    try:
+        return Config.model_validate(doc.unwrap())
+    except ValidationError as exc:
+        raise validation_error(path, text, exc) from None
+
+
+def get_value(config: Config, dotted_key: str) -> Any:
+    node: Any = config
+    for part in dotted_key.split("."):
+        if isinstance(node, BaseModel) and part in type(node).model_fields:
+            node = getattr(node, part)
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            raise ConfigError(f"Unknown setting: {dotted_key}.", "run `aiui-tui config show` to list the keys")
+    return node.model_dump() if isinstance(node, BaseModel) else node
+
+
+def set_values(layout: Layout, values: Mapping[str, Any]) -> Config:
+    """Set dotted keys in the user's file, keeping its comments; validated before anything is written.
+
+    String values given as `raw` CLI text should go through `parse_cli_value` first.
+    """
+    path = layout.config_file
+    write_default_config(layout)
+    doc = parse_document(path)
+    for key, value in values.items():
+        set_in_document(doc, key.split("."), value)
+    text = doc.as_string()
+    try:
+        config = Config.model_validate(doc.unwrap())
+    except ValidationError as exc:
+        raise validation_error(path, text, exc) from None
+    atomic_write(path, text)
+    return config
+
+
+def set_from_cli(layout: Layout, key: str, raw: str) -> Config:
+    return set_values(layout, {key: parse_cli_value(raw)})

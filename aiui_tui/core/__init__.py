@@ -1,0 +1,1 @@
+"""Pure building blocks: events, errors and formatting. Nothing here does I/O."""

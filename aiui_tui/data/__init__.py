@@ -1,0 +1,1 @@
+"""Built-in data: model kinds, app manifests, the catalog, the default config."""

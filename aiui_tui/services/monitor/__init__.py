@@ -1,0 +1,1 @@
+"""System and GPU monitoring."""

@@ -1,0 +1,239 @@
+"""Shared fixtures: data roots in temp dirs, the real Docker engine, an offline busybox image.
+
+Tests marked `docker` skip with a reason when no engine answers, except under CI=true, where
+they fail: CI always has an engine (scripts/test starts one).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from aiui_tui.config import load_config
+from aiui_tui.credentials import load_credentials
+from aiui_tui.paths import Layout, ensure_layout
+
+REPO = Path(__file__).resolve().parent.parent
+BUSYBOX_IMAGE = "aiui-test/busybox:1"
+BUSYBOX_APPLETS = ("sh", "httpd", "echo", "sleep", "cat", "ls", "id", "touch", "mkdir", "wget", "true", "false", "env")
+
+
+@cache
+def engine_error() -> str | None:
+    """Why no Docker engine answers, or None when one does."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=5)
+        client.ping()
+        client.close()
+        return None
+    except Exception as exc:  # the reason goes into the skip message
+        return f"{type(exc).__name__}: {exc}"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("docker") is None:
+        return
+    error = engine_error()
+    if error is None:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set but no Docker engine answers ({error}); scripts/test should have started one")
+    pytest.skip(f"no Docker engine answers ({error}); run scripts/test as root to start one")
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "root"
+
+
+@pytest.fixture
+def layout(root: Path) -> Layout:
+    layout = Layout(root)
+    ensure_layout(layout)
+    return layout
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No tokens or endpoints from the developer's environment leak into a test."""
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "CIVITAI_API_TOKEN", "HF_ENDPOINT", "AIUI_ROOT", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    user: int | None = None,
+    input: str | None = None,
+    timeout: float = 60,
+) -> CliResult:
+    """Run `aiui-tui` in a subprocess, as the installed console script would run.
+
+    `user` runs it under another uid (tests of permissions when the suite runs as root).
+    """
+    full_env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "CIVITAI_API_TOKEN", "AIUI_ROOT")}
+    full_env.update(env or {})
+    cmd = [*(as_user(user) if user is not None else []), sys.executable, "-m", "aiui_tui", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout, input=input, cwd=REPO)
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def as_user(uid: int) -> list[str]:
+    """A command prefix running the rest as `uid` (util-linux setpriv; the suite runs as root in CI)."""
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def load_services_inputs(layout: Layout):
+    return load_config(layout, env={}), load_credentials(layout, env={})
+
+
+# --- Docker -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    if engine_error() is not None:
+        pytest.skip("no Docker engine")
+    import docker
+
+    client = docker.from_env(timeout=120)
+    yield client
+    client.close()
+
+
+def static_busybox() -> Path:
+    for candidate in (os.environ.get("AIUI_TEST_BUSYBOX"), "/bin/busybox", "/usr/bin/busybox"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    pytest.fail("no static busybox found: install Debian's busybox-static (scripts/test does as root)")
+
+
+def build_busybox_context(dest: Path, extra_files: dict[str, bytes] | None = None) -> Path:
+    """A build context: FROM scratch, the static busybox and links for its applets, a /www page."""
+    (dest / "bin").mkdir(parents=True)
+    shutil.copy2(static_busybox(), dest / "bin" / "busybox")
+    for applet in BUSYBOX_APPLETS:
+        (dest / "bin" / applet).symlink_to("busybox")
+    (dest / "www").mkdir()
+    (dest / "www" / "index.html").write_text("<html><body>stand-in web UI</body></html>\n")
+    (dest / "tmp").mkdir()
+    lines = ["FROM scratch", "COPY bin /bin", "COPY www /www", "COPY tmp /tmp"]
+    for name, data in (extra_files or {}).items():
+        (dest / name).write_bytes(data)
+        lines.append(f"COPY {name} /data/{name}")
+    lines.append('CMD ["/bin/sh"]')
+    (dest / "Dockerfile").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client, tmp_path_factory) -> str:
+    """An image built offline: FROM scratch plus the static busybox (httpd is the stand-in UI)."""
+    context = build_busybox_context(tmp_path_factory.mktemp("busybox"))
+    docker_client.images.build(path=str(context), tag=BUSYBOX_IMAGE, rm=True, forcerm=True)
+    return BUSYBOX_IMAGE
+
+
+@dataclass
+class PrivateEngine:
+    """A dockerd of our own (own socket, data and exec roots), for tests that stop the engine."""
+
+    base: Path
+    process: subprocess.Popen | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.base}/docker.sock"
+
+    def start(self, timeout: float = 60) -> None:
+        self.base.mkdir(parents=True, exist_ok=True)
+        log = open(self.base / "dockerd.log", "ab")  # noqa: SIM115 - dockerd writes to it until stop()
+        self.process = subprocess.Popen(
+            [
+                "dockerd",
+                f"--host={self.host}",
+                "--bridge=none",
+                "--iptables=false",
+                "--ip6tables=false",
+                f"--data-root={self.base}/data",
+                f"--exec-root={self.base}/exec",
+                f"--pidfile={self.base}/dockerd.pid",
+            ],
+            stdout=log,
+            stderr=log,
+        )
+        deadline = time.monotonic() + timeout
+        import docker
+
+        while time.monotonic() < deadline:
+            try:
+                docker.DockerClient(base_url=self.host, timeout=2).ping()
+                return
+            except Exception:
+                time.sleep(0.2)
+        raise RuntimeError(f"private dockerd did not answer: {(self.base / 'dockerd.log').read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+
+@pytest.fixture
+def private_engine() -> Iterator[PrivateEngine]:
+    """Start and stop a dockerd of the test's own; only where we may (root with dockerd installed)."""
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs root and dockerd for private-engine tests")
+        pytest.skip("a private Docker engine needs root and dockerd")
+    # Unix socket paths are limited to ~108 bytes: keep the base short.
+    engine = PrivateEngine(Path(f"/tmp/aiui-dk-{uuid.uuid4().hex[:8]}"))
+    try:
+        yield engine
+    finally:
+        engine.stop()
+        shutil.rmtree(engine.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def registry() -> str:
+    """The local registry on 127.0.0.1:5000 started by scripts/test."""
+    address = os.environ.get("AIUI_TEST_REGISTRY")
+    if not address:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but no local registry answers (AIUI_TEST_REGISTRY unset)")
+        pytest.skip("no local registry (scripts/test starts one as root)")
+    return address
