@@ -2,12 +2,15 @@
 
 Events are frozen dataclasses named in the past tense (or as samples/notices). They carry
 plain data only, so the TUI and the CLI can render them without knowing any service.
+Each service's events live in its own section below.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,3 +28,34 @@ class Notice(Event):
     message: str
     fix: str = ""
     source: str = ""
+
+
+# --- downloads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadFinished(Event):
+    """A file is complete, verified when a hash was known, and renamed to its final path.
+
+    The library indexes it from this event without hashing it again.
+    """
+
+    id: str
+    path: Path
+    size: int
+    sha256: str
+    verified: bool
+    kind: str | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+# --- apps -----------------------------------------------------------------------------------
+
+
+# --- monitor --------------------------------------------------------------------------------
+
+
+# --- library --------------------------------------------------------------------------------
+
+
+# --- plugins --------------------------------------------------------------------------------

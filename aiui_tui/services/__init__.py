@@ -2,6 +2,8 @@
 
 `open_services` builds every service on one event loop and owns their lifetimes; the TUI and the
 CLI both receive a `Services` and talk to it through intents (async methods) and bus events.
+Heavy libraries (docker, aiohttp, pynvml) are imported by the services that use them, when they
+start, so the dashboard's first frame does not wait for them.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
 from aiui_tui.credentials import Credentials
 from aiui_tui.paths import Layout
+
+if TYPE_CHECKING:  # the services below arrive with their issues
+    pass
 
 
 @dataclass
@@ -24,10 +30,28 @@ class Services:
     credentials: Credentials
     bus: Bus
 
+    # downloads: the persistent download queue (services/downloads)
+    downloads: Any = None
+
+    # apps: app manifests and their containers (services/apps)
+    apps: Any = None
+
+    # monitor: system and GPU samples (services/monitor)
+    monitor: Any = None
+
+    # library: the model index, catalog and sources (services/library)
+    library: Any = None
+
+    # plugins: discovered and enabled plugins (services/plugins)
+    plugins: Any = None
+
 
 @contextlib.asynccontextmanager
 async def open_services(layout: Layout, config: Config, credentials: Credentials) -> AsyncIterator[Services]:
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
     services = Services(layout=layout, config=config, credentials=credentials, bus=bus)
-    yield services
+    async with contextlib.AsyncExitStack() as stack:
+        # Each service registers its own shutdown on `stack`, in start order.
+
+        yield services
