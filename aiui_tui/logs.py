@@ -30,8 +30,11 @@ _PATTERNS = [
         r"\1\2" + REDACTED,
     ),
     (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"), r"\1" + REDACTED),
-    # token=..., api_key=..., key=... in URLs and query strings
-    (re.compile(r"(?i)([?&;](?:token|api_key|apikey|key|access_token|sig|signature)=)[^&#\s'\"]+"), r"\1" + REDACTED),
+    # token=..., api_key=... anywhere; key=/sig= only as query parameters
+    (
+        re.compile(r"(?i)(\b(?:access_)?token=|\bapi[_-]?key=|\bapikey=|[?&;](?:key|sig|signature)=)[^&#\s'\",]+"),
+        r"\1" + REDACTED,
+    ),
     # Well-known token shapes: HuggingFace, GitHub.
     (re.compile(r"\bhf_[A-Za-z0-9]{10,}\b"), REDACTED),
     (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}\b"), REDACTED),

@@ -42,6 +42,11 @@ def test_dashboard_in_a_real_terminal(tmux, tmp_path):
     screen = term.wait_for("aiui-tui")
     assert "Quit" in term.wait_for("Quit")
     assert str(root) in screen or str(root) in term.screen()
+    term.send("4")
+    term.wait_for("Tracebacks")  # the logs screen's footer
+    term.send("?")
+    term.wait_for("Command palette: every action")
+    term.send("Escape")
     term.send("q")
     assert term.wait_closed(), term.screen()
     assert (root / "config").is_dir()

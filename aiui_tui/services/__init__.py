@@ -51,7 +51,7 @@ async def open_services(layout: Layout, config: Config, credentials: Credentials
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
     services = Services(layout=layout, config=config, credentials=credentials, bus=bus)
-    async with contextlib.AsyncExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:  # noqa: F841 - services push their shutdown here
         # Each service registers its own shutdown on `stack`, in start order.
 
         yield services

@@ -1,0 +1,1 @@
+"""Top-level screens (Textual modes) and modal screens."""

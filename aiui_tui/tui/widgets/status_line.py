@@ -1,0 +1,35 @@
+"""The line under the header: data root, Docker engine state, GPU summary."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class StatusLine(Static):
+    DEFAULT_CSS = """
+    StatusLine {
+        dock: top;
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $text-muted;
+    }
+    """
+
+    root: reactive[str] = reactive("")
+    engine: reactive[str] = reactive("Docker: checking…")
+    engine_ok: reactive[bool | None] = reactive(None)
+    gpu: reactive[str] = reactive("GPU: checking…")
+
+    def render(self) -> Text:
+        engine_style = {True: "green", False: "bold red", None: "yellow"}[self.engine_ok]
+        return Text.assemble(
+            ("Root ", "dim"),
+            (self.root, ""),
+            ("  │  ", "dim"),
+            (self.engine, engine_style),
+            ("  │  ", "dim"),
+            (self.gpu, ""),
+        )
