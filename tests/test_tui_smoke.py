@@ -45,8 +45,10 @@ def test_dashboard_in_a_real_terminal(tmux, tmp_path):
     term.send("4")
     term.wait_for("Tracebacks")  # the logs screen's footer
     term.send("?")
-    term.wait_for("Command palette: every action")
+    term.wait_for("Keys — Logs")
+    assert "Tracebacks" in term.wait_for("Errors")
     term.send("Escape")
+    term.wait_gone("Keys — Logs")  # Esc then q at once would read as Alt+q
     term.send("q")
     assert term.wait_closed(), term.screen()
     assert (root / "config").is_dir()

@@ -41,6 +41,16 @@ class TmuxSession:
             time.sleep(0.2)
         raise AssertionError(f"{text!r} did not appear within {timeout}s; screen was:\n{screen}")
 
+    def wait_gone(self, text: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        screen = self.screen()
+        while text in screen and time.monotonic() < deadline:
+            time.sleep(0.2)
+            screen = self.screen()
+        if text in screen:
+            raise AssertionError(f"{text!r} still on screen after {timeout}s:\n{screen}")
+        return screen
+
     def alive(self) -> bool:
         return (
             subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", self.name], capture_output=True).returncode

@@ -79,15 +79,17 @@ class AiuiApp(App[int]):
     # -- actions -------------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        rows: list[tuple[str, str, str]] = []
+        """Keys of this screen first, then the app's, then the focused widget's (scrolling etc.)."""
         screen = self.screen
+        groups: dict[int, list[tuple[str, str, str]]] = {0: [], 1: [], 2: []}
         for active in screen.active_bindings.values():
-            binding = active.binding
-            where = "everywhere" if active.node is self else type(active.node).__name__.removesuffix("Screen")
-            rows.append(
-                (binding.key_display or self.get_key_display(binding), binding.description or binding.action, where)
-            )
-        rows.append(("ctrl+p", "Command palette: every action", "everywhere"))
+            binding, node = active.binding, active.node
+            group = 0 if node is screen else 1 if node is self else 2
+            where = "everywhere" if node is self else type(node).__name__.removesuffix("Screen")
+            key = binding.key_display or self.get_key_display(binding)
+            groups[group].append((key, binding.description or binding.action, where))
+        groups[1].append(("ctrl+p", "Command palette: every action", "everywhere"))
+        rows = [row for group in groups.values() for row in group]
         self.push_screen(HelpScreen(type(screen).__name__.removesuffix("Screen"), rows))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
