@@ -93,6 +93,7 @@ class Downloads(Section):
     connections: int = Field(4, ge=1, le=16)
     segment_threshold_mib: int = Field(64, ge=1)
     retries: int = Field(1, ge=0, le=20)
+    retry_backoff_s: float = Field(1.0, ge=0, le=60)
     free_space_margin_mib: int = Field(1024, ge=0)
 
 

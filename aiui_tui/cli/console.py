@@ -21,8 +21,8 @@ class Output:
     def interactive(self) -> bool:
         return self.out.is_terminal
 
-    def success(self, message: str) -> None:
-        self.out.print(f"[green]{escape(message)}[/green]")
+    def success(self, message: str, *, stderr: bool = False) -> None:
+        (self.err if stderr else self.out).print(f"[green]{escape(message)}[/green]")
 
     def info(self, message: str) -> None:
         self.out.print(f"[blue]{escape(message)}[/blue]")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiui_tui.core.downloads import DownloadItem
+
 
 @dataclass(frozen=True)
 class Event:
@@ -31,6 +33,44 @@ class Notice(Event):
 
 
 # --- downloads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadQueued(Event):
+    item: DownloadItem
+
+
+@dataclass(frozen=True)
+class DownloadProgress(Event):
+    """Throttled to at most 10 per second per download. `speed` in bytes/s over the last seconds."""
+
+    id: str
+    done: int
+    total: int | None
+    speed: float | None
+    eta: float | None
+    segments: tuple[tuple[int, int, int], ...] = ()  # (start, end, done) per segment
+
+
+@dataclass(frozen=True)
+class DownloadStateChanged(Event):
+    id: str
+    state: str
+    item: DownloadItem
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class DownloadFailed(Event):
+    id: str
+    name: str
+    message: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class DownloadQueueChanged(Event):
+    """The queue changed in another process (a CLI `queue add`): UIs reload their snapshot."""
 
 
 @dataclass(frozen=True)

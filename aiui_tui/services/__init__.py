@@ -47,11 +47,20 @@ class Services:
 
 
 @contextlib.asynccontextmanager
-async def open_services(layout: Layout, config: Config, credentials: Credentials) -> AsyncIterator[Services]:
+async def open_services(
+    layout: Layout, config: Config, credentials: Credentials, *, run_downloads: bool = True
+) -> AsyncIterator[Services]:
+    """Start every service; `run_downloads` makes this process run the download queue (the TUI does)."""
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
     services = Services(layout=layout, config=config, credentials=credentials, bus=bus)
-    async with contextlib.AsyncExitStack() as stack:  # noqa: F841 - services push their shutdown here
+    async with contextlib.AsyncExitStack() as stack:
         # Each service registers its own shutdown on `stack`, in start order.
+
+        from aiui_tui.services.downloads import DownloadService
+
+        services.downloads = DownloadService(layout, config, credentials, bus)
+        await services.downloads.start(run_queue=run_downloads)
+        stack.push_async_callback(services.downloads.close)
 
         yield services

@@ -1,0 +1,47 @@
+"""The download queue's items as plain data, shared by the service, its events and the UIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PENDING, ACTIVE, PAUSED, FAILED, DONE = "pending", "active", "paused", "failed", "done"
+STATES = (PENDING, ACTIVE, PAUSED, FAILED, DONE)
+
+
+@dataclass(frozen=True)
+class DownloadItem:
+    id: str
+    url: str
+    dest_dir: str
+    name: str | None  # None until the server names the file (Content-Disposition)
+    state: str
+    position: float
+    kind: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    connections: int | None = None
+    retries: int | None = None
+    reason: str = ""
+    fix: str = ""
+    done_bytes: int = 0
+    total_bytes: int | None = None
+    speed: float | None = None
+    owner_pid: int | None = None
+    result_sha256: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def target(self) -> str | None:
+        return f"{self.dest_dir.rstrip('/')}/{self.name}" if self.name else None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.url.rsplit("/", 1)[-1] or self.url
+
+    @property
+    def fraction(self) -> float | None:
+        total = self.total_bytes or self.size
+        return min(1.0, self.done_bytes / total) if total else None

@@ -1,0 +1,44 @@
+"""Is the network there? A cheap TCP probe, and waiting for it to come back.
+
+Offline is normal for these users (a laptop on a train, a box whose uplink drops). Queued items
+then wait, probing with growing pauses, instead of failing one after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+from aiui_tui.logs import get_logger
+
+log = get_logger(__name__)
+PROBE_TIMEOUT_S = 3.0
+MAX_PAUSE_S = 30.0
+
+
+def probe_address(url: str, proxy: str | None = None) -> tuple[str, int]:
+    parts = urlsplit(proxy or url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.hostname or "", port
+
+
+async def reachable(url: str, proxy: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    host, port = probe_address(url, proxy)
+    try:
+        _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return False
+    writer.close()
+    try:
+        await writer.wait_closed()
+    except OSError:
+        pass
+    return True
+
+
+async def wait_until_reachable(url: str, proxy: str | None = None, first_pause: float = 1.0) -> None:
+    pause = first_pause
+    while not await reachable(url, proxy):
+        log.info("waiting for the network", host=probe_address(url, proxy)[0], next_probe_s=pause)
+        await asyncio.sleep(pause)
+        pause = min(MAX_PAUSE_S, pause * 2)

@@ -1,0 +1,485 @@
+"""The download queue as a service: intents in, typed events out, several processes sharing it.
+
+One process at a time *runs* the queue (starts pending items, `concurrent` at once): the one holding
+`state/downloads.runner.lock`, normally the dashboard (or `aiui-tui queue run`). Any process may
+change the queue (`queue add`, `pause`...) and `aiui-tui download URL` runs its own item in the
+foreground. Every running item watches its row once a second, so a pause or cancel from another
+process reaches it; a per-file lock keeps two processes from writing one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from aiui_tui.bus import Bus
+from aiui_tui.config import Config
+from aiui_tui.core.downloads import ACTIVE, DONE, FAILED, PAUSED, PENDING, DownloadItem
+from aiui_tui.core.errors import AiuiError, UsageError
+from aiui_tui.core.events import (
+    DownloadFailed,
+    DownloadFinished,
+    DownloadProgress,
+    DownloadQueueChanged,
+    DownloadQueued,
+    DownloadStateChanged,
+    Notice,
+)
+from aiui_tui.core.requests import DownloadRequest
+from aiui_tui.core.throttle import Throttle
+from aiui_tui.credentials import Credentials
+from aiui_tui.kinds import kind_names
+from aiui_tui.logs import get_logger
+from aiui_tui.paths import Layout
+from aiui_tui.services.downloads import disk, names, network
+from aiui_tui.services.downloads.auth import source_tokens
+from aiui_tui.services.downloads.errors import DownloadError
+from aiui_tui.services.downloads.progress import SpeedMeter
+from aiui_tui.services.downloads.store import QueueStore
+
+log = get_logger(__name__)
+WATCH_S = 1.0  # how often a running item saves progress and looks at its row
+BUSY_RETRY_S = 5.0
+
+
+class DownloadService:
+    def __init__(self, layout: Layout, config: Config, credentials: Credentials, bus: Bus) -> None:
+        self.layout = layout
+        self.config = config
+        self.credentials = credentials
+        self.bus = bus
+        self.store: QueueStore | None = None
+        self.runs_queue = False
+        self._session: Any = None
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+        self._busy_until: dict[str, float] = {}
+        self._wake = asyncio.Event()
+        self._scheduler: asyncio.Task[None] | None = None
+        self._runner_cm: contextlib.AbstractContextManager[bool] | None = None
+        self._closing = False
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    @property
+    def db_path(self) -> Path:
+        return self.layout.state_dir / "downloads.sqlite"
+
+    @property
+    def runner_lock_path(self) -> Path:
+        return self.layout.state_dir / "downloads.runner.lock"
+
+    async def start(self, *, run_queue: bool = True) -> None:
+        self.store = await asyncio.to_thread(QueueStore, self.db_path)
+        if run_queue:
+            self._runner_cm = disk.runner_lock(self.runner_lock_path)
+            self.runs_queue = self._runner_cm.__enter__()
+            if self.runs_queue:
+                recovered = await asyncio.to_thread(self.store.recover)
+                if recovered:
+                    log.info("resuming interrupted downloads", count=len(recovered))
+            else:
+                self._runner_cm.__exit__(None, None, None)
+                self._runner_cm = None
+        self._scheduler = asyncio.create_task(self._schedule_loop(), name="download scheduler")
+
+    async def close(self) -> None:
+        """Stop every transfer, leaving each part resumable, and release the queue."""
+        self._closing = True
+        if self._scheduler:
+            self._scheduler.cancel()
+            await asyncio.gather(self._scheduler, return_exceptions=True)
+        for task in list(self._tasks.values()):
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        if self._runner_cm is not None:
+            self._runner_cm.__exit__(None, None, None)
+        if self.store is not None:
+            await asyncio.to_thread(self.store.close)
+
+    def _require_store(self) -> QueueStore:
+        if self.store is None:
+            raise RuntimeError("DownloadService.start() was not called")
+        return self.store
+
+    async def session(self) -> Any:
+        if self._session is None:
+            import aiohttp
+
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60),
+                trust_env=True,
+                auto_decompress=False,
+                read_bufsize=4 * 1024 * 1024,
+                connector=aiohttp.TCPConnector(limit=64, limit_per_host=32),
+            )
+        return self._session
+
+    # -- intents ------------------------------------------------------------------------------
+
+    async def items(self) -> list[DownloadItem]:
+        return await asyncio.to_thread(self._require_store().items)
+
+    async def enqueue(self, request: DownloadRequest) -> DownloadItem:
+        """Add a download (or return the unfinished one already queued for the same file)."""
+        store = self._require_store()
+        dest_dir = self._dest_dir(request)
+        name = request.name or _url_file_name(request.url)
+        if name:
+            name = names.sanitize_filename(name)
+            names.safe_target(dest_dir, name)
+            existing = await asyncio.to_thread(store.unfinished_for, str(dest_dir), name)
+            if existing:
+                if existing.url != request.url:
+                    raise UsageError(
+                        f"{name} is already queued from another URL ({existing.url}).",
+                        f"cancel it first (aiui-tui queue cancel {existing.id}) or choose another --name",
+                    )
+                return existing
+        item = await asyncio.to_thread(
+            store.add,
+            url=request.url,
+            dest_dir=str(dest_dir),
+            name=name,
+            kind=request.kind,
+            sha256=request.sha256.lower() if request.sha256 else None,
+            size=request.size,
+            source=request.source,
+            connections=request.connections,
+            retries=request.retries,
+        )
+        log.info("download queued", id=item.id, name=item.display_name, dest=str(dest_dir))
+        self.bus.publish(DownloadQueued(item))
+        self._wake.set()
+        return item
+
+    async def pause(self, item_id: str) -> DownloadItem:
+        return await self._set_state(item_id, PAUSED, allowed=(PENDING, ACTIVE, FAILED), reason="paused")
+
+    async def resume(self, item_id: str) -> DownloadItem:
+        return await self._set_state(item_id, PENDING, allowed=(PAUSED, FAILED), reason="")
+
+    async def retry(self, item_id: str) -> DownloadItem:
+        return await self._set_state(item_id, PENDING, allowed=(FAILED, PAUSED), reason="")
+
+    async def cancel(self, item_id: str) -> DownloadItem:
+        """Remove the item and its partial file (a running transfer stops within a second)."""
+        store = self._require_store()
+        item = await asyncio.to_thread(store.resolve, item_id)
+        await asyncio.to_thread(store.delete, item.id)
+        task = self._tasks.get(item.id)
+        if task:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if item.state != DONE:
+            _remove_part(item)
+        self.bus.publish(DownloadStateChanged(item.id, "cancelled", item))
+        return item
+
+    async def move(self, item_id: str, delta: int) -> None:
+        store = self._require_store()
+        item = await asyncio.to_thread(store.resolve, item_id)
+        await asyncio.to_thread(store.move, item.id, delta)
+        self.bus.publish(DownloadQueueChanged())
+
+    async def _set_state(self, item_id: str, state: str, *, allowed: tuple[str, ...], reason: str) -> DownloadItem:
+        store = self._require_store()
+        item = await asyncio.to_thread(store.resolve, item_id)
+        if item.state not in allowed:
+            raise UsageError(
+                f"Download {item.id} is {item.state}; cannot make it {state}.", "see `aiui-tui queue list`"
+            )
+        updated = await asyncio.to_thread(store.update, item.id, state=state, reason=reason, fix="")
+        assert updated is not None
+        task = self._tasks.get(item.id)
+        if task and state == PAUSED:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self.bus.publish(DownloadStateChanged(item.id, state, updated, reason))
+        self._wake.set()
+        return updated
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run_item(self, item_id: str, *, foreground: bool = False) -> DownloadItem:
+        """Download one item here and now; the finished item, or a DownloadError/UsageError."""
+        store = self._require_store()
+        item = await asyncio.to_thread(store.resolve, item_id)
+        if item.state == DONE:
+            return item
+        if item.name is None:
+            item = await self._name_from_server(item)
+        target = Path(item.dest_dir) / item.name  # type: ignore[operator]
+        try:
+            with disk.target_lock(self.layout.state_dir / "locks", target):
+                return await self._run_locked(item, target, foreground)
+        except disk.TargetBusy:
+            raise UsageError(
+                f"{target.name} is being downloaded by another aiui-tui process.",
+                "wait for it, or pause it there (aiui-tui queue list shows it)",
+            ) from None
+
+    async def _run_locked(self, item: DownloadItem, target: Path, foreground: bool) -> DownloadItem:
+        from aiui_tui.services.downloads.transfer import Job, Transfer
+
+        store = self._require_store()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            return await self._already_there(item, target)
+        dl = self.config.downloads
+        job = Job(
+            url=item.url,
+            target=target,
+            expected_sha256=item.sha256,
+            expected_size=item.size,
+            connections=item.connections or dl.connections,
+            retries=dl.retries if item.retries is None else item.retries,
+            segment_threshold=dl.segment_threshold_mib * 1024 * 1024,
+            backoff_base=dl.retry_backoff_s,
+            proxy=self.config.network.proxy or None,
+            tokens=tuple(source_tokens(self.config.sources, self.credentials)),
+            free_space_margin=dl.free_space_margin_mib * 1024 * 1024,
+        )
+        item = await asyncio.to_thread(store.update, item.id, state=ACTIVE, owner_pid=os.getpid(), reason="", fix="")
+        assert item is not None
+        self.bus.publish(DownloadStateChanged(item.id, ACTIVE, item))
+        meter, throttle = SpeedMeter(), Throttle(10)
+        transfer: Transfer
+
+        def on_progress(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            meter.add(now, done)
+            if throttle.ready(now, force=total is not None and done >= total):
+                segments = tuple((p.start, p.end, p.done) for p in transfer.state.pieces) if transfer.state else ()
+                self.bus.publish(
+                    DownloadProgress(item.id, done, total, meter.speed(), meter.eta(done, total), segments)
+                )
+
+        def notify(level: str, message: str) -> None:
+            log.info("download notice", id=item.id, message=message)
+            self.bus.publish(Notice(level, f"{target.name}: {message}", source="downloads"))
+            asyncio.get_running_loop().run_in_executor(None, lambda: store.update(item.id, reason=message))
+
+        async def wait_online(url: str) -> None:
+            await network.wait_until_reachable(url, job.proxy)
+
+        transfer = Transfer(job, await self.session(), on_progress=on_progress, notify=notify, wait_online=wait_online)
+        main = asyncio.current_task()
+        watcher = asyncio.create_task(self._watch(item.id, transfer, meter, main))
+        try:
+            result = await transfer.run()
+        except asyncio.CancelledError:
+            await self._interrupted(item.id, foreground)
+            raise
+        except DownloadError as exc:
+            await self._failed(item, exc)
+            raise
+        except OSError as exc:
+            if not disk.is_disk_full(exc):
+                raise
+            error = disk.disk_full_error(target, transfer.done)
+            await self._failed(item, error)
+            raise error from exc
+        finally:
+            watcher.cancel()
+        done_item = await asyncio.to_thread(
+            store.update,
+            item.id,
+            state=DONE,
+            reason="verified" if result.verified else "",
+            done_bytes=result.size,
+            total_bytes=result.size,
+            result_sha256=result.sha256,
+            speed=None,
+            owner_pid=None,
+        )
+        assert done_item is not None
+        self.bus.publish(
+            DownloadFinished(item.id, result.path, result.size, result.sha256, result.verified, item.kind, item.source)
+        )
+        self.bus.publish(DownloadStateChanged(item.id, DONE, done_item))
+        return done_item
+
+    async def _watch(self, item_id: str, transfer: Any, meter: SpeedMeter, main: asyncio.Task | None) -> None:
+        """Save progress for other processes' views; stop when another process paused or cancelled us."""
+        store = self._require_store()
+        while True:
+            await asyncio.sleep(WATCH_S)
+            total = transfer.state.total if transfer.state else None
+            row = await asyncio.to_thread(store.get, item_id)
+            if row is None or row.state != ACTIVE or row.owner_pid != os.getpid():
+                log.info("download stopped from elsewhere", id=item_id, state=row.state if row else "cancelled")
+                if main:
+                    main.cancel()
+                return
+            await asyncio.to_thread(
+                store.update, item_id, done_bytes=transfer.done, total_bytes=total, speed=meter.speed()
+            )
+
+    async def _interrupted(self, item_id: str, foreground: bool) -> None:
+        store = self._require_store()
+        row = await asyncio.to_thread(store.get, item_id)
+        if row is None:  # cancelled: the part goes too
+            return
+        if row.state == ACTIVE and row.owner_pid == os.getpid():
+            # Ctrl+C on `aiui-tui download` pauses; closing the dashboard leaves it to resume next time.
+            state = PAUSED if foreground else PENDING
+            row = await asyncio.to_thread(
+                store.update, item_id, state=state, owner_pid=None, reason="interrupted; resumes from its part"
+            )
+        if row is not None:
+            self.bus.publish(DownloadStateChanged(item_id, row.state, row, row.reason))
+
+    async def _failed(self, item: DownloadItem, exc: AiuiError) -> None:
+        store = self._require_store()
+        row = await asyncio.to_thread(
+            store.update, item.id, state=FAILED, reason=exc.message, fix=exc.fix, owner_pid=None, speed=None
+        )
+        log.warning("download failed", id=item.id, name=item.display_name, reason=exc.message)
+        self.bus.publish(DownloadFailed(item.id, item.display_name, exc.message, exc.fix))
+        if row is not None:
+            self.bus.publish(DownloadStateChanged(item.id, FAILED, row, exc.message))
+
+    async def _already_there(self, item: DownloadItem, target: Path) -> DownloadItem:
+        """Never download the same bytes twice: an existing file is checked, not replaced."""
+        from aiui_tui.services.downloads.writer import StreamHasher
+
+        store = self._require_store()
+        size = target.stat().st_size
+        hasher = StreamHasher(target)
+        try:
+            digest = await asyncio.to_thread(hasher.result, size)
+        finally:
+            hasher.close()
+        if item.sha256 and digest != item.sha256:
+            error = DownloadError(
+                f"{target} exists and is a different file (sha256 {digest[:12]}…).",
+                "move it away or choose another --name, then retry",
+            )
+            await self._failed(item, error)
+            raise error
+        row = await asyncio.to_thread(
+            store.update,
+            item.id,
+            state=DONE,
+            done_bytes=size,
+            total_bytes=size,
+            result_sha256=digest,
+            reason="already there, not downloaded again",
+        )
+        assert row is not None
+        self.bus.publish(DownloadFinished(item.id, target, size, digest, bool(item.sha256), item.kind, item.source))
+        self.bus.publish(DownloadStateChanged(item.id, DONE, row, row.reason))
+        return row
+
+    async def _name_from_server(self, item: DownloadItem) -> DownloadItem:
+        """Ask the server for the file's name (Content-Disposition), as CivitAI's download URLs need."""
+        from aiui_tui.services.downloads.http import open_response
+
+        tokens = source_tokens(self.config.sources, self.credentials)
+        headers = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
+        async with open_response(
+            await self.session(), item.url, headers, tokens, self.config.network.proxy or None
+        ) as response:
+            from aiui_tui.services.downloads.http import raise_for_status
+
+            raise_for_status(response, item.url, tokens)
+            name = names.choose_name(None, response.headers.get("Content-Disposition"), str(response.url))
+        names.safe_target(Path(item.dest_dir), name)
+        updated = await asyncio.to_thread(self._require_store().update, item.id, name=name)
+        assert updated is not None
+        return updated
+
+    # -- the scheduler ------------------------------------------------------------------------
+
+    async def _schedule_loop(self) -> None:
+        store = self._require_store()
+        version = await asyncio.to_thread(store.data_version)
+        if self.runs_queue:
+            await self._check_network_once()
+        while not self._closing:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), WATCH_S)
+            self._wake.clear()
+            current = await asyncio.to_thread(store.data_version)
+            if current != version:
+                version = current
+                self.bus.publish(DownloadQueueChanged())
+            if self.runs_queue:
+                await self._start_pending()
+
+    async def _start_pending(self) -> None:
+        items = await asyncio.to_thread(self._require_store().items)
+        now = time.monotonic()
+        for item in items:
+            if len(self._tasks) >= self.config.downloads.concurrent:
+                return
+            if item.state != PENDING or item.id in self._tasks or self._busy_until.get(item.id, 0) > now:
+                continue
+            task = asyncio.create_task(self._run_queued(item.id), name=f"download {item.id}")
+            self._tasks[item.id] = task
+            task.add_done_callback(lambda _t, i=item.id: self._finished_task(i))
+
+    def _finished_task(self, item_id: str) -> None:
+        self._tasks.pop(item_id, None)
+        self._wake.set()
+
+    async def _run_queued(self, item_id: str) -> None:
+        try:
+            await self.run_item(item_id)
+        except UsageError as exc:
+            if "another aiui-tui process" in exc.message:
+                self._busy_until[item_id] = time.monotonic() + BUSY_RETRY_S
+            else:
+                await self._failed_by_id(item_id, exc)
+        except AiuiError:
+            pass  # recorded on the item and published already
+        except Exception as exc:
+            log.exception("download crashed", id=item_id)
+            await self._failed_by_id(item_id, DownloadError(f"Unexpected error: {exc}", "see logs/aiui.log"))
+
+    async def _failed_by_id(self, item_id: str, exc: AiuiError) -> None:
+        item = await asyncio.to_thread(self._require_store().get, item_id)
+        if item is not None:
+            await self._failed(item, exc)
+
+    async def _check_network_once(self) -> None:
+        """A quick look before the queue starts: say so once when offline (items wait on their own)."""
+        items = [i for i in await asyncio.to_thread(self._require_store().items) if i.state == PENDING]
+        if not items:
+            return
+        if not await network.reachable(items[0].url, self.config.network.proxy or None, timeout=2):
+            self.bus.publish(
+                Notice("warning", f"No network: {len(items)} download(s) wait for it to return.", source="downloads")
+            )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _dest_dir(self, request: DownloadRequest) -> Path:
+        if request.dest_dir is not None:
+            return Path(request.dest_dir).expanduser().absolute()
+        if request.kind is not None:
+            if request.kind not in kind_names():
+                raise UsageError(f"Unknown model kind {request.kind!r}.", f"use one of: {', '.join(kind_names())}")
+            return self.layout.kind_dir(request.kind)
+        return Path.cwd()
+
+
+def _url_file_name(url: str) -> str | None:
+    """A name from the URL only when it looks like a file (`.../model.safetensors`)."""
+    name = names.name_from_url(url)
+    return name if name and "." in name.strip(".") else None
+
+
+def _remove_part(item: DownloadItem) -> None:
+    if not item.name:
+        return
+    target = Path(item.dest_dir) / item.name
+    for suffix in (".part", ".part.json", ".part.json.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            target.with_name(target.name + suffix).unlink()

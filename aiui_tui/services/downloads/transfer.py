@@ -1,0 +1,405 @@
+"""One file's transfer: resume, segments, retries, verification, atomic finalization.
+
+The final name never holds a partial or unverified file: bytes go to `<name>.part` beside it,
+with a sidecar `<name>.part.json`; when every byte is there and the sha256 matches, the part is
+fsynced, renamed, and the folder fsynced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from aiui_tui.logs import get_logger
+from aiui_tui.services.downloads import disk, sniff
+from aiui_tui.services.downloads.auth import SourceToken
+from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
+from aiui_tui.services.downloads.http import connection_error, open_response, raise_for_status
+from aiui_tui.services.downloads.policy import backoff_delay
+from aiui_tui.services.downloads.state import PartState, Piece, plan_pieces
+from aiui_tui.services.downloads.writer import PartWriter, StreamHasher
+
+log = get_logger(__name__)
+BATCH = 1024 * 1024  # bytes handed to the writer thread at once
+SNIFF_BYTES = 512
+MAX_RESTARTS = 3
+MAX_RECONNECTS = 200  # reconnects that made progress; a bound on a hopeless link
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+@dataclass(frozen=True)
+class Job:
+    url: str
+    target: Path
+    expected_sha256: str | None = None
+    expected_size: int | None = None
+    connections: int = 4
+    retries: int = 1
+    segment_threshold: int = 64 * 1024 * 1024
+    backoff_base: float = 1.0
+    proxy: str | None = None
+    tokens: tuple[SourceToken, ...] = ()
+    free_space_margin: int = 0
+
+    @property
+    def part(self) -> Path:
+        return self.target.with_name(self.target.name + ".part")
+
+    @property
+    def sidecar(self) -> Path:
+        return self.target.with_name(self.target.name + ".part.json")
+
+
+@dataclass(frozen=True)
+class Result:
+    path: Path
+    size: int
+    sha256: str
+    verified: bool
+    resumed_from: int
+
+
+class _Restart(Exception):
+    """The part cannot be continued (file changed on the server, range refused): start over."""
+
+
+Notify = Callable[[str, str], None]  # (level, message)
+
+
+class Transfer:
+    def __init__(
+        self,
+        job: Job,
+        session: aiohttp.ClientSession,
+        *,
+        on_progress: Callable[[int, int | None], None],
+        notify: Notify,
+        wait_online: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self.job = job
+        self.session = session
+        self.on_progress = on_progress
+        self.notify = notify
+        self.wait_online = wait_online
+        self.done = 0
+        self.state: PartState | None = None
+        self.resumed_from = 0
+
+    # -- public ------------------------------------------------------------------------------
+
+    async def run(self) -> Result:
+        job = self.job
+        self.state = self._load_state()
+        self.hasher = StreamHasher(job.part)
+        try:
+            for mismatch in range(2):  # a checksum mismatch discards the part and tries once more
+                await self._fetch_all()
+                try:
+                    return await self._finalize()
+                except ChecksumMismatch:
+                    self._start_over()
+                    if mismatch == 1:
+                        raise
+                    self.notify("warning", "Checksum mismatch: the part was discarded; downloading again once.")
+            raise AssertionError("unreachable")
+        finally:
+            self.hasher.close()
+
+    def _start_over(self) -> None:
+        """Forget the part: no file, fresh state, fresh digest."""
+        self._discard()
+        self._new_hasher()
+        self.state = PartState(url=self.job.url, expected_sha256=self.job.expected_sha256)
+
+    def _new_hasher(self) -> None:
+        self.hasher.close()
+        self.hasher = StreamHasher(self.job.part)
+
+    # -- attempts ----------------------------------------------------------------------------
+
+    def _load_state(self) -> PartState:
+        job = self.job
+        state = PartState.load(job.sidecar) if job.part.exists() else None
+        if state and state.url == job.url and state.expected_sha256 in (None, job.expected_sha256):
+            self.resumed_from = state.done_bytes(job.part.stat().st_size)
+            return state
+        self._discard()
+        return PartState(url=job.url, expected_sha256=job.expected_sha256)
+
+    def _discard(self) -> None:
+        for path in (self.job.part, self.job.sidecar):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        self.done = 0
+
+    async def _fetch_all(self) -> None:
+        failures = restarts = reconnects = 0
+        while True:
+            before = self.done
+            try:
+                await self._attempt()
+                return
+            except _Restart as why:
+                restarts += 1
+                if restarts > MAX_RESTARTS:
+                    raise DownloadError(f"The download keeps restarting ({why}).", "try again later") from None
+                self.notify("warning", f"{why} Starting over.")
+                self._start_over()
+            except DownloadError as exc:
+                if exc.offline:
+                    self.notify("warning", exc.message + " Waiting for the network.")
+                    await self.wait_online(self.job.url)
+                    continue
+                if self.done > before and reconnects < MAX_RECONNECTS:
+                    failures, reconnects = 0, reconnects + 1  # progress made: a flaky link, not a failure
+                if not exc.retryable or failures >= self.job.retries:
+                    raise
+                failures += 1
+                delay = (
+                    exc.retry_after if exc.retry_after is not None else backoff_delay(failures, self.job.backoff_base)
+                )
+                self.notify("warning", f"{exc.message} Retrying in {delay:.1f}s ({failures}/{self.job.retries}).")
+                await asyncio.sleep(delay)
+
+    async def _attempt(self) -> None:
+        state = self.state
+        assert state is not None
+        job = self.job
+        if state.segmented:
+            writer = PartWriter(job.part, job.sidecar, state, self.hasher)
+            await writer.open(0, preallocate=state.total)
+            self.done = state.done_bytes()
+            try:
+                await self._run_pieces(writer, first=None)
+            finally:
+                await writer.close()
+            return
+        start = job.part.stat().st_size if (job.part.exists() and state.validator and state.total) else 0
+        headers = {"Range": f"bytes={start}-", "Accept-Encoding": "identity"}
+        if start:
+            headers["If-Range"] = state.validator or ""
+        async with open_response(self.session, job.url, headers, list(job.tokens), job.proxy) as response:
+            if response.status == 416:
+                if start and start == state.total:
+                    self.done = start
+                    return  # everything was already there
+                raise _Restart("The server refused to resume (HTTP 416).")
+            raise_for_status(response, job.url, list(job.tokens))
+            total = self._read_total(response, start)
+            if response.status == 200 and start:
+                changed = _validator(response) not in (None, state.validator)
+                self.notify(
+                    "warning",
+                    "The file changed on the server since the last attempt: starting over."
+                    if changed
+                    else "The server does not resume downloads: starting over.",
+                )
+                start = 0
+            if start < self.hasher.hashed:  # the file restarts below what was hashed
+                self._new_hasher()
+            if start == 0:
+                state.etag = response.headers.get("ETag")
+                state.last_modified = response.headers.get("Last-Modified")
+                state.total = total
+                state.final_url = str(response.url)
+                sniff.check_headers(response.headers.get("Content-Type"), total, job.expected_size, job.target.name)
+            if total is not None:
+                disk.ensure_space(job.target.parent, total - start, job.free_space_margin)
+            segmented = (
+                start == 0
+                and response.status == 206
+                and total is not None
+                and total >= job.segment_threshold
+                and job.connections > 1
+            )
+            if segmented:
+                state.pieces = plan_pieces(total, job.connections)
+            writer = PartWriter(job.part, job.sidecar, state, self.hasher)
+            await writer.open(start, preallocate=total if segmented else None)
+            self.done = start
+            try:
+                if segmented:
+                    await self._run_pieces(writer, first=response)
+                else:
+                    await self._stream(response, writer, start, None, None, sniff_first=start == 0)
+                    if total is not None and writer.written < total:
+                        raise DownloadError(
+                            "The connection closed before the end of the file.", "it will be resumed", retryable=True
+                        )
+                    if total is None:
+                        state.total = writer.written
+            finally:
+                await writer.close()
+
+    def _read_total(self, response: aiohttp.ClientResponse, start: int) -> int | None:
+        state = self.state
+        assert state is not None
+        if response.status == 206:
+            match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != start:
+                raise _Restart("The server answered another range than asked.")
+            total = None if match.group(3) == "*" else int(match.group(3))
+            if start and state.total is not None and total != state.total:
+                raise _Restart("The file's size changed on the server.")
+            return total
+        length = response.headers.get("Content-Length")
+        return int(length) if length and length.isdigit() else None
+
+    async def _stream(
+        self,
+        response: aiohttp.ClientResponse,
+        writer: PartWriter,
+        offset: int,
+        piece: Piece | None,
+        end: int | None,
+        *,
+        sniff_first: bool = False,
+    ) -> int:
+        """Copy the body to the part at `offset` (up to `end`), in batches, off the loop; the end position.
+
+        A network failure keeps what arrived before it (a resume will not fetch it again); a disk
+        failure (OSError from the writer) propagates as it is.
+        """
+        buf = bytearray()
+        position = offset
+        sniffed = not sniff_first
+        chunks = response.content.iter_chunked(BATCH).__aiter__()
+        network_error: BaseException | None = None
+        while True:
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                network_error = exc
+                break
+            if end is not None and position + len(buf) + len(chunk) > end:
+                chunk = chunk[: end - position - len(buf)]
+            buf += chunk
+            if not sniffed and len(buf) >= SNIFF_BYTES:
+                sniff.check_first_bytes(bytes(buf[:SNIFF_BYTES]), self.job.target.name)
+                sniffed = True
+            if len(buf) >= BATCH or (end is not None and position + len(buf) >= end):
+                position = await self._flush(writer, buf, position, piece)
+                if end is not None and position >= end:
+                    return position
+        if not sniffed and network_error is None:
+            sniff.check_first_bytes(bytes(buf), self.job.target.name)
+        if buf:
+            position = await self._flush(writer, buf, position, piece)
+        if network_error is not None:
+            raise connection_error(self.job.url, network_error) from network_error
+        return position
+
+    async def _flush(self, writer: PartWriter, buf: bytearray, position: int, piece: Piece | None) -> int:
+        data = bytes(buf)
+        buf.clear()
+        await writer.write(position, data, piece)
+        self.done += len(data)
+        self.on_progress(self.done, self.state.total if self.state else None)
+        return position + len(data)
+
+    async def _run_pieces(self, writer: PartWriter, first: aiohttp.ClientResponse | None) -> None:
+        state = self.state
+        assert state is not None
+        pending = [p for p in state.pieces if not p.complete]
+        job = self.job
+
+        async def worker(initial: aiohttp.ClientResponse | None) -> None:
+            while pending:
+                piece = pending.pop(0)
+                if initial is not None and piece.start == 0 and piece.done == 0:
+                    reached = await self._stream(initial, writer, 0, piece, piece.end, sniff_first=True)
+                    initial = None
+                else:
+                    headers = {
+                        "Range": f"bytes={piece.position}-{piece.end - 1}",
+                        "Accept-Encoding": "identity",
+                        "If-Range": state.validator or "",
+                    }
+                    async with open_response(self.session, job.url, headers, list(job.tokens), job.proxy) as r:
+                        if r.status == 200:
+                            raise _Restart("The file changed on the server during the download.")
+                        raise_for_status(r, job.url, list(job.tokens))
+                        self._read_total(r, piece.position)
+                        reached = await self._stream(r, writer, piece.position, piece, piece.end)
+                if reached < piece.end:
+                    raise DownloadError(
+                        "A connection closed before the end of its segment.", "it will be resumed", retryable=True
+                    )
+
+        tasks = [
+            asyncio.ensure_future(worker(first if i == 0 else None))
+            for i in range(min(job.connections, len(pending) or 1))
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()  # the first failure, if any
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await writer.drain()  # piece progress is final only once the writes are done
+        if not all(p.complete for p in state.pieces):
+            raise DownloadError("Some segments are incomplete.", "it will be resumed", retryable=True)
+
+    # -- the end -----------------------------------------------------------------------------
+
+    async def _finalize(self) -> Result:
+        job, state = self.job, self.state
+        assert state is not None
+        size = job.part.stat().st_size
+        total = state.total if state.total is not None else size
+        if size != total:
+            raise DownloadError(
+                f"The part has {size} bytes, {total} expected.", "it will be downloaded again", retryable=True
+            )
+        digest = await asyncio.to_thread(self.hasher.result, total)
+        if job.expected_sha256 and digest != job.expected_sha256.lower():
+            raise ChecksumMismatch(
+                f"Checksum mismatch for {job.target.name}: expected {job.expected_sha256[:12]}…, got {digest[:12]}….",
+                "the source may have changed or the URL points at another file; check the hash and the URL",
+            )
+        if size < 4096:  # tiny files get one more look: a whole error page fits in there
+            head = await asyncio.to_thread(_read_head, job.part)
+            sniff.check_first_bytes(head, job.target.name)
+        await asyncio.to_thread(_commit, job.part, job.target, job.sidecar)
+        log.info("download finished", target=str(job.target), size=size, verified=bool(job.expected_sha256))
+        return Result(job.target, size, digest, bool(job.expected_sha256), self.resumed_from)
+
+
+def _validator(response: aiohttp.ClientResponse) -> str | None:
+    etag = response.headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return response.headers.get("Last-Modified")
+
+
+def _read_head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(SNIFF_BYTES)
+
+
+def _commit(part: Path, target: Path, sidecar: Path) -> None:
+    """fsync the data, rename, fsync the folder: never a zero-filled file after a power loss."""
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(part, target)
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    with contextlib.suppress(FileNotFoundError):
+        sidecar.unlink()
