@@ -228,8 +228,8 @@ class DownloadService:
         from aiui_tui.services.downloads.transfer import Job, Transfer
 
         store = self._require_store()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
+        await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
+        if await asyncio.to_thread(target.exists):
             return await self._already_there(item, target)
         dl = self.config.downloads
         job = Job(
@@ -350,7 +350,7 @@ class DownloadService:
         from aiui_tui.services.downloads.writer import StreamHasher
 
         store = self._require_store()
-        size = target.stat().st_size
+        size = (await asyncio.to_thread(target.stat)).st_size
         hasher = StreamHasher(target)
         try:
             digest = await asyncio.to_thread(hasher.result, size)

@@ -190,7 +190,8 @@ def _statements(script: str) -> list[str]:
 
 
 def _item(row: sqlite3.Row) -> DownloadItem:
-    data = {k: row[k] for k in _COLUMNS if k in row.keys()}
+    keys = set(row.keys())
+    data = {k: row[k] for k in _COLUMNS if k in keys}
     data["source"] = json.loads(data.get("source") or "{}")
     return DownloadItem(**data)
 
