@@ -480,6 +480,6 @@ def _remove_part(item: DownloadItem) -> None:
     if not item.name:
         return
     target = Path(item.dest_dir) / item.name
-    for suffix in (".part", ".part.json", ".part.json.tmp"):
+    for suffix in (".part", ".part.json", ".part.json.tmp", ".part.progress"):
         with contextlib.suppress(FileNotFoundError):
             target.with_name(target.name + suffix).unlink()

@@ -1,13 +1,18 @@
 """The sidecar beside a `.part` file: where it came from, its validators, and what is done.
 
-Saved with write-then-rename (no fsync: it must survive a killed process, and after a power loss
-the worst case is re-fetching). Progress saved here never runs ahead of the bytes written.
+`<name>.part.json` holds the metadata, saved with write-then-rename at the start and end of an
+attempt. Segmented downloads also keep `<name>.part.progress`: one little-endian u64 per piece,
+updated in place right after each write of that piece, so a killed process loses at most the
+bytes still in memory. Progress there never runs ahead of the bytes written. (A sequential part's
+progress is its own size.) Neither is fsynced: after a power loss the sha256 check catches a
+piece whose data did not reach the disk.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,12 +85,32 @@ class PartState:
             return None
 
 
+def read_progress(path: Path, pieces: list[Piece]) -> None:
+    """Raise each piece's `done` to what the progress file recorded (a killed process's last writes)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return
+    for index, piece in enumerate(pieces):
+        chunk = data[index * 8 : index * 8 + 8]
+        if len(chunk) == 8:
+            done = struct.unpack("<Q", chunk)[0]
+            piece.done = max(piece.done, min(done, piece.end - piece.start))
+
+
 def plan_pieces(
-    total: int, connections: int, min_piece: int = 8 * 1024 * 1024, max_piece: int = 64 * 1024 * 1024
+    total: int,
+    connections: int,
+    min_piece: int = 8 * 1024 * 1024,
+    max_piece: int = 64 * 1024 * 1024,
+    first: int | None = None,
 ) -> list[Piece]:
     """Split `total` into ordered pieces that `connections` workers take in turn (as aria2 does).
 
     Several pieces per connection keep the contiguous frontier moving, so hashing keeps pace.
+    `first` makes the first piece exactly [0, first): the bytes the probing request already asked for.
     """
     size = max(min_piece, min(max_piece, -(-total // (connections * 8))))
-    return [Piece(start, min(start + size, total)) for start in range(0, total, size)]
+    start = min(first, total) if first else 0
+    pieces = [Piece(0, start)] if start else []
+    return pieces + [Piece(s, min(s + size, total)) for s in range(start, total, size)]

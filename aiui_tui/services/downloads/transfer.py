@@ -23,11 +23,12 @@ from aiui_tui.services.downloads.auth import SourceToken
 from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
 from aiui_tui.services.downloads.http import connection_error, open_response, raise_for_status
 from aiui_tui.services.downloads.policy import backoff_delay
-from aiui_tui.services.downloads.state import PartState, Piece, plan_pieces
+from aiui_tui.services.downloads.state import PartState, Piece, plan_pieces, read_progress
 from aiui_tui.services.downloads.writer import PartWriter, StreamHasher
 
 log = get_logger(__name__)
-BATCH = 1024 * 1024  # bytes handed to the writer thread at once
+BATCH = 1024 * 1024  # bytes handed to the writer thread at once...
+FLUSH_AFTER_S = 0.05  # ...or whatever arrived within this time, so a kill loses little on slow links
 SNIFF_BYTES = 512
 MAX_RESTARTS = 3
 MAX_RECONNECTS = 200  # reconnects that made progress; a bound on a hopeless link
@@ -47,6 +48,7 @@ class Job:
     proxy: str | None = None
     tokens: tuple[SourceToken, ...] = ()
     free_space_margin: int = 0
+    min_piece: int = 8 * 1024 * 1024
 
     @property
     def part(self) -> Path:
@@ -55,6 +57,10 @@ class Job:
     @property
     def sidecar(self) -> Path:
         return self.target.with_name(self.target.name + ".part.json")
+
+    @property
+    def progress(self) -> Path:
+        return self.target.with_name(self.target.name + ".part.progress")
 
 
 @dataclass(frozen=True)
@@ -128,13 +134,15 @@ class Transfer:
         job = self.job
         state = PartState.load(job.sidecar) if job.part.exists() else None
         if state and state.url == job.url and state.expected_sha256 in (None, job.expected_sha256):
+            if state.segmented:
+                read_progress(job.progress, state.pieces)
             self.resumed_from = state.done_bytes(job.part.stat().st_size)
             return state
         self._discard()
         return PartState(url=job.url, expected_sha256=job.expected_sha256)
 
     def _discard(self) -> None:
-        for path in (self.job.part, self.job.sidecar):
+        for path in (self.job.part, self.job.sidecar, self.job.progress):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         self.done = 0
@@ -144,8 +152,9 @@ class Transfer:
         while True:
             before = self.done
             try:
-                await self._attempt()
-                return
+                if await self._attempt():
+                    return
+                continue  # the first span is in: go on from the part
             except _Restart as why:
                 restarts += 1
                 if restarts > MAX_RESTARTS:
@@ -168,7 +177,8 @@ class Transfer:
                 self.notify("warning", f"{exc.message} Retrying in {delay:.1f}s ({failures}/{self.job.retries}).")
                 await asyncio.sleep(delay)
 
-    async def _attempt(self) -> None:
+    async def _attempt(self) -> bool:
+        """One request (or one round of segment requests); True when every byte is written."""
         state = self.state
         assert state is not None
         job = self.job
@@ -180,16 +190,19 @@ class Transfer:
                 await self._run_pieces(writer, first=None)
             finally:
                 await writer.close()
-            return
+            return True
         start = job.part.stat().st_size if (job.part.exists() and state.validator and state.total) else 0
-        headers = {"Range": f"bytes={start}-", "Accept-Encoding": "identity"}
+        # A fresh multi-connection download first asks for one piece only: it learns the size and
+        # whether ranges work, and a larger file's other pieces start at once, with nothing over-sent.
+        probe = job.min_piece if start == 0 and job.connections > 1 else None
+        headers = {"Range": f"bytes={start}-{probe - 1}" if probe else f"bytes={start}-", "Accept-Encoding": "identity"}
         if start:
             headers["If-Range"] = state.validator or ""
         async with open_response(self.session, job.url, headers, list(job.tokens), job.proxy) as response:
             if response.status == 416:
                 if start and start == state.total:
                     self.done = start
-                    return  # everything was already there
+                    return True  # everything was already there
                 raise _Restart("The server refused to resume (HTTP 416).")
             raise_for_status(response, job.url, list(job.tokens))
             total = self._read_total(response, start)
@@ -220,21 +233,26 @@ class Transfer:
                 and job.connections > 1
             )
             if segmented:
-                state.pieces = plan_pieces(total, job.connections)
+                state.pieces = plan_pieces(total, job.connections, min_piece=job.min_piece)
             writer = PartWriter(job.part, job.sidecar, state, self.hasher)
             await writer.open(start, preallocate=total if segmented else None)
             self.done = start
             try:
                 if segmented:
                     await self._run_pieces(writer, first=response)
-                else:
-                    await self._stream(response, writer, start, None, None, sniff_first=start == 0)
-                    if total is not None and writer.written < total:
-                        raise DownloadError(
-                            "The connection closed before the end of the file.", "it will be resumed", retryable=True
-                        )
-                    if total is None:
-                        state.total = writer.written
+                    return True
+                reached = await self._stream(response, writer, start, None, None, sniff_first=start == 0)
+                if total is None:
+                    state.total = reached
+                    return True
+                if reached >= total:
+                    return True
+                span_end = _range_end(response)
+                if span_end is not None and reached >= span_end:
+                    return False  # the probe span is in; the next request asks for the rest
+                raise DownloadError(
+                    "The connection closed before the end of the file.", "it will be resumed", retryable=True
+                )
             finally:
                 await writer.close()
 
@@ -270,6 +288,8 @@ class Transfer:
         buf = bytearray()
         position = offset
         sniffed = not sniff_first
+        loop = asyncio.get_running_loop()
+        last_flush = loop.time()
         chunks = response.content.iter_chunked(BATCH).__aiter__()
         network_error: BaseException | None = None
         while True:
@@ -279,15 +299,26 @@ class Transfer:
                 break
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 network_error = exc
-                break
+                chunk = _salvage(response)
+                if not chunk:
+                    break
             if end is not None and position + len(buf) + len(chunk) > end:
                 chunk = chunk[: end - position - len(buf)]
             buf += chunk
             if not sniffed and len(buf) >= SNIFF_BYTES:
                 sniff.check_first_bytes(bytes(buf[:SNIFF_BYTES]), self.job.target.name)
                 sniffed = True
-            if len(buf) >= BATCH or (end is not None and position + len(buf) >= end):
+            if network_error is not None:
+                break
+            if (
+                len(buf) >= BATCH
+                or (end is not None and position + len(buf) >= end)
+                or loop.time() - last_flush >= FLUSH_AFTER_S
+            ):
+                if not sniffed and len(buf) < SNIFF_BYTES:
+                    continue
                 position = await self._flush(writer, buf, position, piece)
+                last_flush = loop.time()
                 if end is not None and position >= end:
                     return position
         if not sniffed and network_error is None:
@@ -311,9 +342,10 @@ class Transfer:
         assert state is not None
         pending = [p for p in state.pieces if not p.complete]
         job = self.job
+        stopping = asyncio.Event()  # set by a worker's retryable failure: the others finish their piece
 
         async def worker(initial: aiohttp.ClientResponse | None) -> None:
-            while pending:
+            while pending and not stopping.is_set():
                 piece = pending.pop(0)
                 if initial is not None and piece.start == 0 and piece.done == 0:
                     reached = await self._stream(initial, writer, 0, piece, piece.end, sniff_first=True)
@@ -335,14 +367,28 @@ class Transfer:
                         "A connection closed before the end of its segment.", "it will be resumed", retryable=True
                     )
 
+        async def guarded(initial: aiohttp.ClientResponse | None) -> None:
+            try:
+                await worker(initial)
+            except DownloadError as exc:
+                if exc.retryable:
+                    stopping.set()  # bytes in flight on the other connections are not wasted
+                raise
+
         tasks = [
-            asyncio.ensure_future(worker(first if i == 0 else None))
+            asyncio.ensure_future(guarded(first if i == 0 else None))
             for i in range(min(job.connections, len(pending) or 1))
         ]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in done:
-                task.result()  # the first failure, if any
+            while True:
+                done, running = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                fatal = [t for t in done if t.exception() and not _retryable(t.exception())]
+                if fatal or not running:
+                    break
+                await asyncio.wait(running)  # a retryable failure: let the others finish their piece
+            for task in tasks:
+                if task.done() and task.exception():
+                    raise (fatal[0] if fatal else task).exception()
         finally:
             for task in tasks:
                 task.cancel()
@@ -376,6 +422,28 @@ class Transfer:
         return Result(job.target, size, digest, bool(job.expected_sha256), self.resumed_from)
 
 
+def _retryable(exc: BaseException | None) -> bool:
+    return isinstance(exc, DownloadError) and exc.retryable
+
+
+def _range_end(response: aiohttp.ClientResponse) -> int | None:
+    """The end (exclusive) of the range a 206 answered, or None."""
+    match = _CONTENT_RANGE.match(response.headers.get("Content-Range", "")) if response.status == 206 else None
+    return int(match.group(2)) + 1 if match else None
+
+
+def _salvage(response: aiohttp.ClientResponse) -> bytes:
+    """Bytes that arrived before a connection broke and still sit in aiohttp's buffer.
+
+    aiohttp raises the stored error before handing over what it buffered (up to its read buffer),
+    which a resume would otherwise fetch again. Private API, hence the broad guard.
+    """
+    try:
+        return response.content._read_nowait(-1)
+    except Exception:
+        return b""
+
+
 def _validator(response: aiohttp.ClientResponse) -> str | None:
     etag = response.headers.get("ETag")
     if etag and not etag.startswith("W/"):
@@ -401,5 +469,6 @@ def _commit(part: Path, target: Path, sidecar: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    with contextlib.suppress(FileNotFoundError):
-        sidecar.unlink()
+    for leftover in (sidecar, part.with_name(part.name + ".progress")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()

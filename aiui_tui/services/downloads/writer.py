@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import queue
+import struct
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +23,6 @@ from pathlib import Path
 from aiui_tui.services.downloads.state import PartState, Piece
 
 READ_BLOCK = 8 * 1024 * 1024
-SAVE_EVERY = 8 * 1024 * 1024  # sidecar progress at least every 8 MiB written
 MAX_PENDING_WRITES = 8
 
 
@@ -110,13 +110,15 @@ class PartWriter:
     def __init__(self, part: Path, sidecar: Path, state: PartState, hasher: StreamHasher) -> None:
         self.part = part
         self.sidecar = sidecar
+        self.progress = part.with_name(part.name + ".progress")
         self.state = state
         self.hasher = hasher
         self.written = 0  # sequential: bytes in the file
         self._fd: int | None = None
+        self._progress_fd: int | None = None
+        self._index: dict[int, int] = {id(p): i for i, p in enumerate(state.pieces)}
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write {part.name}")
         self._inflight: deque[Future[None]] = deque()
-        self._unsaved = 0
 
     # -- setup, on the writer thread ---------------------------------------------------------
     def _open(self, start: int, preallocate: int | None) -> None:
@@ -136,6 +138,10 @@ class PartWriter:
             os.close(fd)
             raise
         self._fd = fd
+        if self.state.segmented:
+            self._index = {id(p): i for i, p in enumerate(self.state.pieces)}
+            self._progress_fd = os.open(self.progress, os.O_RDWR | os.O_CREAT, 0o644)
+            os.pwrite(self._progress_fd, b"".join(struct.pack("<Q", p.done) for p in self.state.pieces), 0)
         self.written = start
         self.state.save(self.sidecar)
 
@@ -157,13 +163,11 @@ class PartWriter:
             frontier = position
         else:
             piece.done = position - piece.start
+            if self._progress_fd is not None:  # after the data: progress never runs ahead of it
+                os.pwrite(self._progress_fd, struct.pack("<Q", piece.done), 8 * self._index[id(piece)])
             frontier = self.state.frontier()
         self.hasher.offer(offset, data)
         self.hasher.advance(frontier)
-        self._unsaved += len(data)
-        if self._unsaved >= SAVE_EVERY and piece is not None:
-            self._unsaved = 0
-            self.state.save(self.sidecar)
 
     async def write(self, offset: int, data: bytes, piece: Piece | None = None) -> None:
         """Queue a write; waits only when the disk falls behind (back-pressure).
@@ -189,6 +193,9 @@ class PartWriter:
             os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
+        if self._progress_fd is not None:
+            os.close(self._progress_fd)
+            self._progress_fd = None
         self.state.save(self.sidecar)
 
     async def close(self, *, fsync: bool = False) -> None:

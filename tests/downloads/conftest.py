@@ -1,0 +1,87 @@
+"""Fixtures for the download tests: fault servers on two loopback hosts, a Transfer runner."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from aiui_tui.services.downloads.transfer import Job, Transfer
+from tests.downloads.fault_server import fault_server
+
+
+@pytest.fixture
+async def server():
+    async with fault_server("127.0.0.1") as s:
+        yield s
+
+
+@pytest.fixture
+async def other_host():
+    """A second origin: another loopback address, as a CDN on another host would be."""
+    async with fault_server("127.0.0.2") as s:
+        yield s
+
+
+@pytest.fixture
+async def session():
+    async with aiohttp.ClientSession(auto_decompress=False, read_bufsize=1 << 20) as s:
+        yield s
+
+
+def payload(size: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+class Runner:
+    """Runs Transfers into one folder and keeps what they reported."""
+
+    def __init__(self, session: aiohttp.ClientSession, folder: Path) -> None:
+        self.session = session
+        self.folder = folder
+        self.notices: list[tuple[str, str]] = []
+        self.progress: list[tuple[int, int | None]] = []
+        self.online_waits: list[str] = []
+
+    def job(self, url: str, name: str = "model.safetensors", **kwargs) -> Job:
+        kwargs.setdefault("backoff_base", 0.01)
+        kwargs.setdefault("connections", 1)
+        return Job(url=url, target=self.folder / name, **kwargs)
+
+    def transfer(self, job: Job) -> Transfer:
+        async def wait_online(url: str) -> None:
+            self.online_waits.append(url)
+
+        return Transfer(
+            job,
+            self.session,
+            on_progress=lambda d, t: self.progress.append((d, t)),
+            notify=lambda level, msg: self.notices.append((level, msg)),
+            wait_online=wait_online,
+        )
+
+    async def run(self, url: str, name: str = "model.safetensors", **kwargs):
+        return await self.transfer(self.job(url, name, **kwargs)).run()
+
+    def leftovers(self) -> list[str]:
+        return sorted(p.name for p in self.folder.iterdir() if ".part" in p.name)
+
+
+@pytest.fixture
+def runner(session, tmp_path):
+    folder = tmp_path / "dest"
+    folder.mkdir()
+    return Runner(session, folder)
+
+
+def tmpfs(path: Path, size: str):
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    return path
