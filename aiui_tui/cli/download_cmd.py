@@ -98,7 +98,7 @@ async def _download(ctx: Context, request: DownloadRequest, state: dict[str, obj
         item = await service.enqueue(request)
         if item.target:
             state["part"] = item.target + ".part"
-        with DownloadBars(service.bus, ctx.out.out, {item.id: item.display_name}):
+        with DownloadBars(service.bus, ctx.out.err, {item.id: item.display_name}):
             done = await service.run_item(item.id, foreground=True)
     how = "sha256 verified" if done.sha256 else f"sha256 {done.result_sha256}"
     ctx.out.success(f"Saved {done.target} ({human_bytes(done.done_bytes)}, {how}).", stderr=True)

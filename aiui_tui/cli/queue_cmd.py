@@ -87,7 +87,7 @@ async def _run_queue(ctx: Context, service) -> int:
             "Another aiui-tui process (the dashboard?) is running the queue.",
             "let it finish, or close it and run this again",
         )
-    with DownloadBars(service.bus, ctx.out.out):
+    with DownloadBars(service.bus, ctx.out.err):
         while True:
             await asyncio.sleep(0.5)
             items = await service.items()

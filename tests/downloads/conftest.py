@@ -85,3 +85,11 @@ def tmpfs(path: Path, size: str):
     path.mkdir(parents=True, exist_ok=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
     return path
+
+
+def safetensors_payload(size: int, seed: int = 1) -> bytes:
+    """Random bytes behind a valid safetensors header, so the not-a-model sniffing lets them pass."""
+    header = b'{"__metadata__":{"format":"pt"}}'
+    header += b" " * (-len(header) % 8)
+    head = len(header).to_bytes(8, "little") + header
+    return head + random.Random(seed).randbytes(max(0, size - len(head)))

@@ -28,7 +28,7 @@ from aiui_tui.services.downloads.writer import PartWriter, StreamHasher
 
 log = get_logger(__name__)
 BATCH = 1024 * 1024  # bytes handed to the writer thread at once...
-FLUSH_AFTER_S = 0.05  # ...or whatever arrived within this time, so a kill loses little on slow links
+FLUSH_AFTER_S = 0.02  # ...or whatever arrived within this time, so a kill loses little on slow links
 SNIFF_BYTES = 512
 MAX_RESTARTS = 3
 MAX_RECONNECTS = 200  # reconnects that made progress; a bound on a hopeless link

@@ -1,0 +1,209 @@
+"""`aiui-tui download` and `aiui-tui queue` as separate processes: kills, Ctrl+C, offline, the shared queue."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.downloads.conftest import payload, safetensors_payload
+from tests.downloads.fault_server import Fault
+
+MiB = 1024 * 1024
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cli_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "CIVITAI_API_TOKEN", "AIUI_ROOT")}
+    env["NO_COLOR"] = "1"
+    return env
+
+
+async def start_cli(root: Path, *args: str, prefix: tuple[str, ...] = ()) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        *prefix, sys.executable, "-m", "aiui_tui", "--root", str(root), *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(), cwd=REPO,
+    )  # fmt: skip
+
+
+async def cli(root: Path, *args: str, timeout: float = 60) -> tuple[int, str, str]:
+    proc = await start_cli(root, *args)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def until(predicate, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_download_prints_the_verified_path_and_exits_zero(server, root, tmp_path):
+    data = safetensors_payload(3 * MiB)
+    url = server.add("model.safetensors", data)
+    code, out, err = await cli(root, "download", url, "--sha256", sha(data), "--dest", str(tmp_path))
+    assert code == 0, err
+    assert out.strip() == str(tmp_path / "model.safetensors")
+    assert "sha256 verified" in err
+    assert (tmp_path / "model.safetensors").read_bytes() == data
+
+
+async def test_wrong_checksum_exits_one_with_one_line_and_no_file(server, root, tmp_path):
+    data = payload(MiB)
+    url = server.add("w.bin", data)
+    dest = tmp_path / "dest"
+    code, _out, err = await cli(root, "download", url, "--sha256", "0" * 64, "--dest", str(dest))
+    assert code == 1
+    assert "Checksum mismatch for w.bin" in err and "Traceback" not in err
+    assert list(dest.iterdir()) == []
+    assert server.bytes_sent("w.bin") == 2 * len(data)  # the part was discarded and fetched once more
+
+
+@pytest.mark.parametrize("connections", [1, 4], ids=["sequential", "segmented"])
+async def test_sigkill_at_half_then_a_new_process_refetches_under_one_percent(server, root, tmp_path, connections):
+    size = 64 * MiB
+    data = payload(size, seed=connections)
+    url = server.add("k.bin", data, Fault(rate=12 * MiB // connections))  # ~2.7 s to the middle
+    code, _, err = await cli(root, "config", "set", "downloads.segment_threshold_mib", "16")
+    assert code == 0, err
+    args = ("download", url, "--sha256", sha(data), "--dest", str(tmp_path), "--connections", str(connections))
+    proc = await start_cli(root, *args)
+    await until(lambda: server.bytes_sent("k.bin") >= size // 2)
+    proc.kill()
+    await proc.wait()
+    assert not (tmp_path / "k.bin").exists()
+    assert (tmp_path / "k.bin.part").exists()
+
+    server.faults["k.bin"].rate = None
+    code, _out, err = await cli(root, *args)
+    assert code == 0, err
+    assert (tmp_path / "k.bin").read_bytes() == data
+    refetched = server.bytes_sent("k.bin") - size
+    assert refetched <= size // 100, f"{refetched} bytes fetched twice"
+
+
+async def test_ctrl_c_keeps_a_part_and_the_same_command_resumes(server, root, tmp_path):
+    data = payload(16 * MiB)
+    url = server.add("c.bin", data, Fault(rate=4 * MiB))
+    args = ("download", url, "--dest", str(tmp_path), "--connections", "1")
+    proc = await start_cli(root, *args)
+    await until(lambda: server.bytes_sent("c.bin") >= 2 * MiB)
+    proc.send_signal(signal.SIGINT)
+    _, err = await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 130
+    assert "Interrupted:" in err.decode() and "run the same command again to resume" in err.decode()
+    assert "Traceback" not in err.decode()
+    kept = (tmp_path / "c.bin.part").stat().st_size
+    assert kept >= MiB
+
+    code, listing, _ = await cli(root, "queue", "list", "--json")
+    (item,) = json.loads(listing)["items"]
+    assert item["state"] == "paused"
+
+    server.faults["c.bin"].rate = None
+    code, _out, err = await cli(root, *args)
+    assert code == 0, err
+    assert (tmp_path / "c.bin").read_bytes() == data
+    assert server.requests[-1].headers["Range"] == f"bytes={kept}-"
+
+
+async def test_queue_commands_share_one_persistent_queue(server, root, tmp_path):
+    data = payload(MiB)
+    url = server.add("q.bin", data)
+    code, out, err = await cli(root, "queue", "add", url, "--dest", str(tmp_path), "--sha256", sha(data))
+    assert code == 0, err
+    assert "Queued q.bin" in out and "queue run" in out
+    _, listing, _ = await cli(root, "queue", "list", "--json")
+    (item,) = json.loads(listing)["items"]
+    assert item["state"] == "pending" and item["name"] == "q.bin"
+
+    code, out, err = await cli(root, "queue", "pause", item["id"][:6])  # a unique prefix is enough
+    assert code == 0 and "Paused q.bin" in out
+    code, _, err = await cli(root, "queue", "pause", item["id"])
+    assert code == 2 and "is paused" in err and "Traceback" not in err
+    code, _, err = await cli(root, "queue", "resume", item["id"])
+    assert code == 0
+    code, _, err = await cli(root, "queue", "run")
+    assert code == 0, err
+    assert (tmp_path / "q.bin").read_bytes() == data
+    _, listing, _ = await cli(root, "queue", "list")
+    assert "q.bin" in listing and "done" in listing
+
+    code, _, err = await cli(root, "queue", "cancel", "nope")
+    assert code in (1, 2) and "nope" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("download", "ftp://x/y"), "Not an http(s) URL"),
+        (("download", "http://127.0.0.1:1/x", "--sha256", "abc"), "--sha256 must be 64"),
+        (("download", "http://127.0.0.1:1/x", "--connections", "99"), "--connections must be between"),
+    ],
+)
+async def test_bad_arguments_get_one_line_and_exit_two(root, args, message):
+    code, _, err = await cli(root, *args)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+needs_netns = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2"
+)
+
+
+@needs_netns
+def test_offline_download_waits_for_the_network_then_completes(root, tmp_path):
+    """In a private network namespace: lo never brought up is a machine with no network at all.
+
+    The server binds 127.0.0.1 there all the same; connecting answers ENETUNREACH until lo is up.
+    """
+    ns = f"aiui-test-{os.getpid()}"
+    served = tmp_path / "www"
+    served.mkdir()
+    data = payload(2 * MiB)
+    (served / "o.bin").write_bytes(data)
+    dest = tmp_path / "dest"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    server = client = None
+    try:
+        inside = ["ip", "netns", "exec", ns]
+        server = subprocess.Popen(
+            [*inside, sys.executable, "-m", "http.server", "-b", "127.0.0.1", "18765", "-d", str(served)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        time.sleep(1)
+        client = subprocess.Popen(
+            [*inside, sys.executable, "-m", "aiui_tui", "--root", str(root), "download",
+             "http://127.0.0.1:18765/o.bin", "--sha256", sha(data), "--dest", str(dest)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=REPO, text=True,
+        )  # fmt: skip
+        time.sleep(3)
+        assert client.poll() is None, client.communicate()  # waiting, not failed
+        assert not (dest / "o.bin").exists()
+        subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True)
+        _out, err = client.communicate(timeout=40)
+        assert client.returncode == 0, err
+        assert "Waiting for the network" in err
+        assert (dest / "o.bin").read_bytes() == data
+    finally:
+        for proc in (client, server):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        subprocess.run(["ip", "netns", "delete", ns], check=False)

@@ -1,0 +1,274 @@
+"""The queue service against a real fault server: concurrency, intents, restarts, events, names."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+
+import pytest
+
+from aiui_tui.bus import Bus
+from aiui_tui.core.downloads import ACTIVE, DONE, FAILED, PAUSED, PENDING
+from aiui_tui.core.errors import UsageError
+from aiui_tui.core.events import DownloadFinished, DownloadProgress, DownloadStateChanged
+from aiui_tui.core.requests import DownloadRequest
+from aiui_tui.services.downloads import DownloadService
+from tests.conftest import load_services_inputs
+from tests.downloads.conftest import payload, safetensors_payload
+from tests.downloads.fault_server import Fault
+
+MiB = 1024 * 1024
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Harness:
+    """Services over one data root; `open()` again after `close()` is a restart."""
+
+    def __init__(self, layout, **downloads) -> None:
+        self.layout = layout
+        self.downloads = downloads
+        self.services: list[DownloadService] = []
+
+    async def open(self, *, run_queue: bool = True) -> DownloadService:
+        config, credentials = load_services_inputs(self.layout)
+        for key, value in {"retry_backoff_s": 0.01, **self.downloads}.items():
+            setattr(config.downloads, key, value)
+        bus = Bus()
+        bus.bind_loop(asyncio.get_running_loop())
+        service = DownloadService(self.layout, config, credentials, bus)
+        await service.start(run_queue=run_queue)
+        self.services.append(service)
+        return service
+
+    async def close_all(self) -> None:
+        for service in self.services:
+            await service.close()
+        self.services.clear()
+
+
+@pytest.fixture
+async def harness(layout, clean_env):
+    h = Harness(layout, concurrent=2, connections=1)
+    yield h
+    await h.close_all()
+
+
+async def wait_for(predicate, timeout: float = 20.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value:
+            return value
+        await asyncio.sleep(step)
+    raise AssertionError("condition not reached in time")
+
+
+async def states(service: DownloadService) -> dict[str, str]:
+    return {i.name: i.state for i in await service.items()}
+
+
+def request(url: str, dest, name: str | None = None, data: bytes | None = None) -> DownloadRequest:
+    return DownloadRequest(url=url, dest_dir=dest, name=name, sha256=sha(data) if data else None)
+
+
+async def test_queue_runs_at_most_concurrent_items_and_verifies_each(server, harness, tmp_path):
+    service = await harness.open()
+    files = {f"m{i}.safetensors": safetensors_payload(2 * MiB, seed=i) for i in range(4)}
+    urls = {name: server.add(name, data, Fault(rate=4 * MiB)) for name, data in files.items()}
+    most_active = 0
+
+    def track(event: DownloadStateChanged) -> None:
+        nonlocal most_active
+        active = sum(1 for s in service._tasks)
+        most_active = max(most_active, active)
+
+    service.bus.subscribe(track, DownloadStateChanged)
+    for name, data in files.items():
+        await service.enqueue(request(urls[name], tmp_path, name, data))
+
+    async def all_done():
+        return all(s == DONE for s in (await states(service)).values())
+
+    await wait_for(all_done, timeout=30)
+    assert most_active == 2
+    for name, data in files.items():
+        assert (tmp_path / name).read_bytes() == data
+    assert all(i.reason == "verified" for i in await service.items())
+
+
+async def test_pause_resume_cancel_retry_and_move(server, harness, tmp_path):
+    service = await harness.open()
+    data = payload(4 * MiB)
+    slow = server.add("slow.bin", data, Fault(rate=1 * MiB))
+    item = await service.enqueue(request(slow, tmp_path, "slow.bin", data))
+
+    async def part_has_bytes():
+        part = tmp_path / "slow.bin.part"
+        return part.exists() and part.stat().st_size > 0
+
+    await wait_for(part_has_bytes)
+    paused = await service.pause(item.id)
+    assert paused.state == PAUSED
+    await wait_for(lambda: _async(item.id not in service._tasks))
+    kept = (tmp_path / "slow.bin.part").stat().st_size
+    assert kept > 0  # pausing keeps the part
+
+    with pytest.raises(UsageError, match="is paused; cannot make it paused"):
+        await service.pause(item.id)
+
+    server.faults["slow.bin"].rate = None
+    await service.resume(item.id)
+    await wait_for(lambda: _state_is(service, item.id, DONE))
+    assert (tmp_path / "slow.bin").read_bytes() == data
+    assert server.bytes_sent("slow.bin") < len(data) + 2 * MiB  # resumed, not restarted
+
+    # cancel removes the part; a missing file fails, retry puts it back in line
+    big = payload(8 * MiB, seed=7)
+    slow2 = server.add("c.bin", big, Fault(rate=1 * MiB))
+    c = await service.enqueue(request(slow2, tmp_path, "c.bin", big))
+    await wait_for(lambda: _async((tmp_path / "c.bin.part").exists()))
+    await service.cancel(c.id)
+    assert not any(p.name.startswith("c.bin") for p in tmp_path.iterdir())
+    assert c.id not in {i.id for i in await service.items()}
+
+    gone = await service.enqueue(request(f"{server.base}/f/missing.bin", tmp_path, "missing.bin"))
+    failed = await wait_for(lambda: _state_is(service, gone.id, FAILED))
+    assert "404" in failed.reason or "not found" in failed.reason.lower()
+    server.add("missing.bin", b"x" * 5000)
+    await service.retry(gone.id)
+    await wait_for(lambda: _state_is(service, gone.id, DONE))
+
+    # reorder: the last pending item moves to the front
+    harness_pending = []
+    for name in ("p1.bin", "p2.bin", "p3.bin"):
+        it = await service.enqueue(request(f"{server.base}/f/{name}", tmp_path, name))
+        await service.pause(it.id)
+        harness_pending.append(it.id)
+    await service.move(harness_pending[2], -2)
+    order = [i.id for i in await service.items() if i.id in harness_pending]
+    assert order == [harness_pending[2], harness_pending[0], harness_pending[1]]
+
+
+async def test_restart_resumes_interrupted_items_from_their_parts(server, harness, tmp_path):
+    data = payload(6 * MiB)
+    url = server.add("r.bin", data, Fault(rate=2 * MiB))
+    service = await harness.open()
+    item = await service.enqueue(request(url, tmp_path, "r.bin", data))
+    part = tmp_path / "r.bin.part"
+    await wait_for(lambda: _async(part.exists() and part.stat().st_size > MiB))
+    await harness.close_all()  # the dashboard closes mid-download
+    kept = (tmp_path / "r.bin.part").stat().st_size
+    sent_before = server.bytes_sent("r.bin")
+
+    server.faults["r.bin"].rate = None
+    service = await harness.open()
+    row = next(i for i in await service.items() if i.id == item.id)
+    assert row.state in (PENDING, ACTIVE)
+    await wait_for(lambda: _state_is(service, item.id, DONE))
+    assert (tmp_path / "r.bin").read_bytes() == data
+    refetched = server.bytes_sent("r.bin") - sent_before - (len(data) - kept)
+    assert refetched <= 0.01 * len(data)
+
+
+async def test_a_cli_added_item_is_picked_up_by_the_running_queue(server, harness, tmp_path):
+    runner = await harness.open(run_queue=True)
+    data = payload(MiB)
+    url = server.add("x.bin", data)
+    other = await harness.open(run_queue=False)  # `aiui-tui queue add` from another process
+    assert runner.runs_queue and not other.runs_queue
+    item = await other.enqueue(request(url, tmp_path, "x.bin", data))
+    await wait_for(lambda: _state_is(runner, item.id, DONE), timeout=10)
+    assert (tmp_path / "x.bin").read_bytes() == data
+
+
+async def test_two_downloads_to_one_target_are_refused_not_interleaved(server, harness, tmp_path):
+    data = payload(4 * MiB)
+    url = server.add("t.bin", data, Fault(rate=2 * MiB))
+    first = await harness.open(run_queue=False)
+    second = await harness.open(run_queue=False)
+    item = await first.enqueue(request(url, tmp_path, "t.bin", data))
+    task = asyncio.create_task(first.run_item(item.id, foreground=True))
+    await wait_for(lambda: _async((tmp_path / "t.bin.part").exists()))
+    with pytest.raises(UsageError, match="being downloaded by another aiui-tui process"):
+        await second.run_item(item.id, foreground=True)
+    server.faults["t.bin"].rate = None
+    done = await task
+    assert done.state == DONE and (tmp_path / "t.bin").read_bytes() == data
+
+
+async def test_the_same_url_twice_is_one_item_and_another_url_to_the_same_name_is_refused(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    url = server.add("d.bin", payload(1000))
+    a = await service.enqueue(request(url, tmp_path, "d.bin"))
+    b = await service.enqueue(request(url, tmp_path, "d.bin"))
+    assert a.id == b.id
+    with pytest.raises(UsageError, match="already queued from another URL"):
+        await service.enqueue(request(url + "?v=2", tmp_path, "d.bin"))
+
+
+async def test_progress_events_are_throttled_to_ten_per_second(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    data = payload(8 * MiB)
+    url = server.add("e.bin", data, Fault(rate=4 * MiB))
+    seen: list[tuple[float, DownloadProgress]] = []
+    service.bus.subscribe(lambda e: seen.append((time.monotonic(), e)), DownloadProgress)
+    item = await service.enqueue(request(url, tmp_path, "e.bin", data))
+    await service.run_item(item.id, foreground=True)
+    times = [t for t, _ in seen]
+    assert len(times) >= 10  # two seconds of progress
+    for i in range(len(times) - 10):
+        assert times[i + 10] - times[i] >= 0.99, "more than 10 progress events within a second"
+    last = seen[-1][1]
+    assert last.done == last.total == len(data)
+    assert any(e.speed and e.speed > 0 for _, e in seen) and any(e.eta is not None for _, e in seen)
+
+
+async def test_content_disposition_cannot_escape_the_destination(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    dest = tmp_path / "models"
+    data = payload(5000)
+    url = server.add("dl", data, Fault(content_disposition='attachment; filename="../../x"'))
+    item = await service.enqueue(DownloadRequest(url=f"{url}?token=1", dest_dir=dest))
+    done = await service.run_item(item.id, foreground=True)
+    assert done.target == str(dest / "x")
+    assert (dest / "x").read_bytes() == data
+    assert not (tmp_path / "x").exists()
+
+
+async def test_finished_event_carries_what_the_library_needs(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    data = safetensors_payload(3000)
+    url = server.add("f.safetensors", data)
+    finished: list[DownloadFinished] = []
+    service.bus.subscribe(finished.append, DownloadFinished)
+    item = await service.enqueue(
+        DownloadRequest(url=url, kind="loras", sha256=sha(data), source={"type": "url", "url": url})
+    )
+    await service.run_item(item.id, foreground=True)
+    (event,) = finished
+    assert event.path == harness.layout.kind_dir("loras") / "f.safetensors"
+    assert event.sha256 == sha(data) and event.verified and event.size == len(data)
+
+
+async def test_an_existing_file_is_checked_not_downloaded_again(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    data = safetensors_payload(4000)
+    url = server.add("e.safetensors", data)
+    (tmp_path / "e.safetensors").write_bytes(data)
+    item = await service.enqueue(request(url, tmp_path, "e.safetensors", data))
+    done = await service.run_item(item.id, foreground=True)
+    assert done.state == DONE and "already there" in done.reason
+    assert server.requests == []
+
+
+async def _async(value):
+    return value
+
+
+async def _state_is(service: DownloadService, item_id: str, state: str):
+    item = next((i for i in await service.items() if i.id == item_id), None)
+    return item if item is not None and item.state == state else None
