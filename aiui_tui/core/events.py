@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiui_tui.core.apps import AppStatus
 from aiui_tui.core.downloads import DownloadItem
+from aiui_tui.core.monitor import GpuStats, SystemStats
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,74 @@ class DownloadFinished(Event):
 # --- apps -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EngineStateChanged(Event):
+    """The Docker engine answered again, or stopped answering (the service reconnects by itself)."""
+
+    available: bool
+    address: str
+    reason: str = ""
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class AppStateChanged(Event):
+    name: str
+    status: AppStatus
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AppPullProgress(Event):
+    """Pull progress over every layer of `image`: bytes (downloaded while known, then extracted)."""
+
+    name: str
+    image: str
+    done: int
+    total: int | None
+    layers_done: int
+    layers_total: int
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class AppLogLine(Event):
+    name: str
+    line: str
+
+
+@dataclass(frozen=True)
+class ContainerStats(Event):
+    """One sample of a running app container, from its streaming stats reader."""
+
+    name: str
+    container_id: str
+    cpu_percent: float
+    memory_used: int
+    memory_limit: int
+    net_rx: int
+    net_tx: int
+    block_read: int
+    block_write: int
+    gpu_memory: int | None = None  # bytes on GPUs, from NVML's process list; None: unknown
+
+
 # --- monitor --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SystemSample(Event):
+    sample: SystemStats
+
+
+@dataclass(frozen=True)
+class GpuSample(Event):
+    """Every GPU at one instant; `available` False carries why (no driver...) and the fix."""
+
+    available: bool
+    gpus: tuple[GpuStats, ...] = ()
+    reason: str = ""
+    fix: str = ""
 
 
 # --- library --------------------------------------------------------------------------------

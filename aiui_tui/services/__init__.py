@@ -63,4 +63,22 @@ async def open_services(
         await services.downloads.start(run_queue=run_downloads)
         stack.push_async_callback(services.downloads.close)
 
+        from aiui_tui.services.apps import AppService
+        from aiui_tui.services.monitor import MonitorService
+
+        folders = {"models": layout.models_dir, "outputs": layout.outputs_dir}
+        services.monitor = MonitorService(bus, folders, interval_s=config.monitor.interval_s)
+        services.apps = AppService(
+            layout,
+            config,
+            bus,
+            gpu_memory=services.monitor.largest_gpu_memory,
+            gpu_memory_by_container=services.monitor.gpu_memory_of_container,
+        )
+        services.monitor.app_of_container = services.apps.app_of_container
+        await services.monitor.start()
+        stack.push_async_callback(services.monitor.close)
+        await services.apps.start(supervise=True)
+        stack.push_async_callback(services.apps.close)
+
         yield services

@@ -1,1 +1,5 @@
-"""System and GPU monitoring."""
+"""System and GPU monitoring (psutil, NVML behind one narrow interface)."""
+
+from aiui_tui.services.monitor.service import MonitorService
+
+__all__ = ["MonitorService"]

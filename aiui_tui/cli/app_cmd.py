@@ -1,0 +1,206 @@
+"""`aiui-tui app ...`: list, start (with pull and startup progress), stop, restart, status, logs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from aiui_tui.bus import Bus
+from aiui_tui.cli.context import Context
+from aiui_tui.core.apps import AppStatus
+from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK
+from aiui_tui.core.events import AppPullProgress, AppStateChanged, Notice
+
+_STYLE = {"ready": "green", "starting": "cyan", "pulling": "cyan", "exited": "bold red", "unknown": "yellow"}
+PROFILES = ["auto", "low", "normal", "high", "cpu"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("app", help="start, stop and watch the web UIs (Docker)")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="every app: built-in, yours (config/apps) and plugins'")
+    listing.add_argument("--json", action="store_true")
+    start = actions.add_parser("start", help="pull if needed, start, and wait until the UI answers")
+    start.add_argument("name")
+    start.add_argument("--profile", choices=PROFILES, help="VRAM profile (default: apps.profile in the config)")
+    restart = actions.add_parser("restart", help="stop, then start again")
+    restart.add_argument("name")
+    restart.add_argument("--profile", choices=PROFILES)
+    stop = actions.add_parser("stop", help="stop the app's container")
+    stop.add_argument("name")
+    status = actions.add_parser("status", help="state and URL of one app or all")
+    status.add_argument("name", nargs="?")
+    status.add_argument("--json", action="store_true")
+    logs = actions.add_parser("logs", help="the container's log")
+    logs.add_argument("name")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (Ctrl+C stops)")
+    logs.add_argument("--tail", type=int, default=100, metavar="N", help="lines to show first (default 100)")
+    parser.set_defaults(handler=run)
+
+
+@contextlib.asynccontextmanager
+async def app_service(ctx: Context, *, need_engine: bool = True) -> AsyncIterator:
+    from aiui_tui.services.apps import AppService
+    from aiui_tui.services.monitor.gpu import GpuSampler
+
+    bus = Bus()
+    bus.bind_loop(asyncio.get_running_loop())
+    gpu = GpuSampler()
+    service = AppService(ctx.layout, ctx.config, bus, gpu_memory=gpu.memory_total_max)
+    await service.start(supervise=False)
+    try:
+        if need_engine and service.engine_problem is not None:
+            raise service.engine_problem
+        yield service
+    finally:
+        await service.close()
+        await asyncio.to_thread(gpu.close)
+
+
+def run(ctx: Context) -> int:
+    try:
+        return asyncio.run(_run(ctx))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run(ctx: Context) -> int:
+    action = ctx.args.action
+    async with app_service(ctx, need_engine=False) as service:
+        if getattr(ctx.args, "name", None):
+            service.manifest(ctx.args.name)  # an unknown name is said before any engine problem
+        if action != "list" and service.engine_problem is not None:
+            raise service.engine_problem
+        if action == "list":
+            return _list(ctx, service)
+        if action == "status":
+            return _status(ctx, service)
+        if action in ("start", "restart"):
+            return await _start(ctx, service, restart=action == "restart")
+        if action == "stop":
+            status = await service.stop_app(ctx.args.name)
+            ctx.out.success(f"{status.title} is {status.state}.")
+            return EXIT_OK
+        if action == "logs":
+            service.manifest(ctx.args.name)
+            if ctx.args.follow:
+                async for line in service.follow_logs(ctx.args.name, tail=ctx.args.tail):
+                    print(line, flush=True)
+            else:
+                for line in await service.logs(ctx.args.name, tail=ctx.args.tail):
+                    print(line)
+            return EXIT_OK
+    raise AssertionError(action)
+
+
+def _list(ctx: Context, service) -> int:
+    rows = []
+    for name in service.names():
+        loaded = service.apps[name]
+        status = service.status(name)
+        m = loaded.manifest
+        rows.append(
+            {
+                "name": name,
+                "title": m.display_title,
+                "image": status.image,
+                "port": m.published_port,
+                "network": m.network,
+                "gpu": m.gpu,
+                "enabled": name in ctx.config.apps.enabled or loaded.source != "built-in",
+                "source": loaded.source,
+                "state": status.state,
+            }
+        )
+    if ctx.args.json:
+        print(json.dumps({"apps": rows, "engine": _engine(service)}, indent=2))
+        return EXIT_OK
+    for row in rows:
+        mark = "" if row["enabled"] else " (not enabled)"
+        ctx.out.out.print(
+            f"[bold]{escape(row['name']):<16}[/] {escape(row['title']):<18} :{row['port']:<6} "
+            f"{escape(row['image'])}  [dim]{escape(row['source'])}{mark}[/]",
+            highlight=False,
+        )
+    if service.engine_problem:
+        ctx.out.warn(service.engine_problem.message, service.engine_problem.fix)
+    return EXIT_OK
+
+
+def _engine(service) -> dict:
+    problem = service.engine_problem
+    return {"address": service.address, "available": problem is None, "reason": problem.message if problem else ""}
+
+
+def _status(ctx: Context, service) -> int:
+    statuses: list[AppStatus] = [service.status(ctx.args.name)] if ctx.args.name else service.statuses()
+    if ctx.args.json:
+        print(json.dumps({"apps": [asdict(s) for s in statuses], "engine": _engine(service)}, indent=2))
+        return EXIT_OK
+    for s in statuses:
+        style = _STYLE.get(s.state, "white")
+        detail = s.url or s.reason or ""
+        if s.exit_code is not None and s.state == "exited":
+            detail = f"exit code {s.exit_code}"
+        ctx.out.out.print(f"[bold]{escape(s.name):<16}[/] [{style}]{s.state:<12}[/] {escape(detail)}", highlight=False)
+    return EXIT_OK
+
+
+async def _start(ctx: Context, service, *, restart: bool) -> int:
+    from aiui_tui.services.apps.errors import AppError
+
+    name = ctx.args.name
+    title = service.manifest(name).display_title
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(bar_width=None),
+        DownloadColumn(binary_units=True),
+        TimeElapsedColumn(),
+        console=ctx.out.err,
+        transient=True,
+    )
+    pull_task = None
+    phase = progress.add_task(f"{title}: preparing", total=None)
+
+    def on_pull(event: AppPullProgress) -> None:
+        nonlocal pull_task
+        if pull_task is None:
+            pull_task = progress.add_task(f"pulling {event.image}", total=event.total)
+        progress.update(pull_task, completed=event.done, total=event.total)
+
+    def on_state(event: AppStateChanged) -> None:
+        if event.name == name:
+            progress.update(phase, description=f"{title}: {event.status.state}")
+
+    def on_notice(event: Notice) -> None:
+        progress.console.print(f"[yellow]{escape(event.message)}[/yellow]", highlight=False)
+
+    unsubscribe = [
+        service.bus.subscribe(on_pull, AppPullProgress),
+        service.bus.subscribe(on_state, AppStateChanged),
+        service.bus.subscribe(on_notice, Notice),
+    ]
+    try:
+        with progress:
+            if restart:
+                await service.restart_app(name, ctx.args.profile)
+            status = await service.start_app(name, ctx.args.profile) if not restart else service.status(name)
+    except AppError as exc:
+        ctx.out.error(exc.message, exc.fix)
+        for line in exc.last_lines:
+            ctx.out.err.print(f"  | {escape(line)}", highlight=False)
+        return EXIT_FAILED
+    finally:
+        for undo in unsubscribe:
+            undo()
+    ctx.out.success(f"{title} is ready ({status.profile or 'default'} profile).", stderr=True)
+    print(status.url)
+    return EXIT_OK

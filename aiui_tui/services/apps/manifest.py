@@ -1,0 +1,150 @@
+"""App manifests: an app is data (one TOML file), validated with errors that name file, line and key.
+
+Built-ins ship in `aiui_tui/data/apps/`; a user's `<root>/config/apps/NAME.toml` adds an app or
+replaces a built-in of the same name; plugins add folders of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aiui_tui.core.errors import ConfigError
+from aiui_tui.kinds import kind_names
+from aiui_tui.tomledit import parse_document, read_text, validation_error
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+PROFILES = ("low", "normal", "high", "cpu")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Ready(_Strict):
+    http_path: str = "/"
+    timeout_s: float = Field(600, gt=0, le=7200)
+
+    @field_validator("http_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError("must start with /")
+        return v
+
+
+class Mounts(_Strict):
+    models: dict[str, str] = {}  # library kind -> path in the container
+    outputs: str | None = None  # <root>/outputs/<name>
+    config: str | None = None  # <root>/config/<name>
+    models_read_only: bool = False  # some UIs rewrite files they think are corrupt
+
+    @field_validator("models")
+    @classmethod
+    def _kinds(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(kind_names()))
+        if unknown:
+            raise ValueError(f"unknown model kind {unknown[0]!r}; known kinds: {', '.join(kind_names())}")
+        for path in v.values():
+            _absolute(path)
+        return v
+
+    @field_validator("outputs", "config")
+    @classmethod
+    def _abs(cls, v: str | None) -> str | None:
+        return _absolute(v) if v is not None else v
+
+
+class AppManifest(_Strict):
+    name: str
+    title: str = ""
+    description: str = ""
+    image: str
+    command: list[str] | None = None  # "{port}" is replaced by the port
+    port: int = Field(ge=1, le=65535)
+    host_port: int | None = Field(None, ge=1, le=65535)
+    network: Literal["bridge", "host"] = "bridge"
+    gpu: Literal["auto", "required", "none"] = "auto"
+    run_as_user: bool = True  # run as the invoking uid:gid, so outputs are not root-owned
+    env: dict[str, str] = {}
+    ready: Ready = Ready()
+    mounts: Mounts = Mounts()
+    profiles: dict[str, list[str]] = {}
+    docs: str = ""  # a line on what the image needs (e.g. "runs as root: outputs are chowned")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError("must be lowercase letters, digits and dashes (e.g. my-ui)")
+        return v
+
+    @field_validator("profiles")
+    @classmethod
+    def _profiles(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(v) - set(PROFILES))
+        if unknown:
+            raise ValueError(f"unknown profile {unknown[0]!r}; profiles are {', '.join(PROFILES)}")
+        return v
+
+    @property
+    def published_port(self) -> int:
+        return self.host_port or self.port
+
+    @property
+    def display_title(self) -> str:
+        return self.title or self.name
+
+
+@dataclass(frozen=True)
+class LoadedApp:
+    manifest: AppManifest
+    source: str  # "built-in", a file path, or "plugin NAME"
+
+
+def _absolute(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError(f"container paths must be absolute (got {path!r})")
+    return path
+
+
+def parse_manifest(path: Path, text: str | None = None) -> AppManifest:
+    text = read_text(path) if text is None else text
+    doc = parse_document(path, text)
+    try:
+        manifest = AppManifest.model_validate(doc.unwrap())
+    except ValidationError as exc:
+        raise validation_error(path, text, exc) from None
+    if manifest.name != path.stem:
+        raise ConfigError(
+            f"{path}: the manifest's name {manifest.name!r} differs from its file name.",
+            f"rename the file to {manifest.name}.toml or set name = {path.stem!r}",
+        )
+    return manifest
+
+
+def builtin_manifests() -> dict[str, LoadedApp]:
+    apps: dict[str, LoadedApp] = {}
+    folder = resources.files("aiui_tui") / "data" / "apps"
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            path = Path(str(entry))
+            apps[path.stem] = LoadedApp(parse_manifest(path, entry.read_text(encoding="utf-8")), "built-in")
+    return apps
+
+
+def load_manifests(user_dir: Path, extra: dict[str, Path] | None = None) -> dict[str, LoadedApp]:
+    """Every app by name: built-ins, then plugin folders (`extra`: plugin -> folder), then the user's."""
+    apps = builtin_manifests()
+    for plugin, folder in (extra or {}).items():
+        for path in sorted(folder.glob("*.toml")):
+            apps[path.stem] = LoadedApp(parse_manifest(path), f"plugin {plugin}")
+    if user_dir.is_dir():
+        for path in sorted(user_dir.glob("*.toml")):
+            apps[path.stem] = LoadedApp(parse_manifest(path), str(path))
+    return apps

@@ -1,0 +1,682 @@
+"""Apps in Docker containers: start with pull and readiness, stop, logs, streaming stats, and reconnects.
+
+Every docker SDK call blocks, so it runs in a thread. Long-lived streams (engine events, one stats
+reader per running container, followed logs) get daemon threads of their own rather than the shared
+executor, which has only a few workers on small machines. Containers carry `aiui.app` and
+`aiui.root` labels: the service adopts its own after a restart and never touches anyone else's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiui_tui.bus import Bus
+from aiui_tui.config import Config
+from aiui_tui.core.apps import (
+    EXITED,
+    NOT_CREATED,
+    PULLING,
+    READY,
+    STARTING,
+    STOPPED,
+    STOPPING,
+    UNKNOWN,
+    AppStatus,
+)
+from aiui_tui.core.errors import AiuiError, EngineUnavailable
+from aiui_tui.core.events import AppPullProgress, AppStateChanged, EngineStateChanged, Notice
+from aiui_tui.core.throttle import Throttle
+from aiui_tui.logs import get_logger
+from aiui_tui.paths import Layout
+from aiui_tui.services import engine
+from aiui_tui.services.apps.errors import AppError, unknown_app
+from aiui_tui.services.apps.manifest import AppManifest, LoadedApp, load_manifests
+from aiui_tui.services.apps.pull import PullProgress
+from aiui_tui.services.apps.spec import LABEL_APP, LABEL_ROOT, ContainerSpec, build_spec, resolve_profile
+from aiui_tui.services.apps.stats import parse_stats
+
+log = get_logger(__name__)
+LAST_LINES = 20
+RECONNECT_MAX_S = 30.0
+PROBE_EVERY_S = 0.5
+
+
+def invoking_ids() -> tuple[int, int]:
+    """The user behind the command: under sudo that is SUDO_UID, not root."""
+    if os.geteuid() == 0 and os.environ.get("SUDO_UID", "").isdigit():
+        return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
+    return os.getuid(), os.getgid()
+
+
+class AppService:
+    def __init__(
+        self,
+        layout: Layout,
+        config: Config,
+        bus: Bus,
+        *,
+        extra_manifests: dict | None = None,
+        gpu_memory: Callable[[], int | None] | None = None,
+        gpu_memory_by_container: Callable[[str], int | None] | None = None,
+    ) -> None:
+        self.layout = layout
+        self.config = config
+        self.bus = bus
+        self.extra_manifests = extra_manifests or {}
+        self.apps: dict[str, LoadedApp] = {}
+        self.client: Any = None
+        self.engine_problem: EngineUnavailable | None = None
+        self.address = engine.engine_address(config.docker)
+        self._gpu_memory = gpu_memory or (lambda: None)
+        self._gpu_by_container = gpu_memory_by_container or (lambda _cid: None)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._closing = threading.Event()
+        self._connected = asyncio.Event()
+        self._status: dict[str, AppStatus] = {}
+        self._readers: dict[str, threading.Event] = {}  # container id -> stop flag of its stats reader
+        self._events_stream: Any = None
+        self._stopping: set[str] = set()  # apps we are stopping: their "die" is not a crash
+        self._gpu_runtime: bool | None = None
+        self._background: set[asyncio.Future] = set()
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    async def start(self, *, supervise: bool = True) -> None:
+        """Load manifests and connect; `supervise` keeps watching the engine (the dashboard does)."""
+        self._loop = asyncio.get_running_loop()
+        self.apps = await asyncio.to_thread(load_manifests, self.layout.user_apps_dir, self.extra_manifests)
+        for name, loaded in self.apps.items():
+            self._status[name] = self._blank(loaded.manifest, UNKNOWN)
+        if supervise:
+            self._supervisor = asyncio.create_task(self._supervise(), name="docker supervisor")
+        else:
+            await self._connect_once()
+
+    async def close(self) -> None:
+        self._closing.set()
+        for stop in self._readers.values():
+            stop.set()
+        stream = self._events_stream
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(stream.close)
+        if self._supervisor:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.client.close)
+
+    async def _connect_once(self) -> bool:
+        try:
+            self.client = await asyncio.to_thread(engine.connect, self.config.docker)
+        except EngineUnavailable as exc:
+            self._engine_lost(exc)
+            return False
+        self.engine_problem = None
+        info = await asyncio.to_thread(self.client.info)
+        self._gpu_runtime = engine.has_nvidia_runtime(info)
+        await self._adopt()
+        self._connected.set()
+        self.bus.publish(EngineStateChanged(True, self.address))
+        return True
+
+    def _engine_lost(self, exc: EngineUnavailable) -> None:
+        first = self.engine_problem is None or self.client is not None
+        self.client = None
+        self._connected.clear()
+        self.engine_problem = exc
+        for stop in self._readers.values():
+            stop.set()
+        self._readers.clear()
+        for name, status in list(self._status.items()):
+            self._set(name, _replace(status, state=UNKNOWN, url=None, reason=exc.message))
+        if first:
+            log.warning("docker engine not reachable", address=self.address, reason=exc.message)
+            self.bus.publish(EngineStateChanged(False, self.address, exc.message, exc.fix))
+
+    async def _supervise(self) -> None:
+        """Connect, watch engine events; when the engine goes away, say so and reconnect with backoff."""
+        pause = 1.0
+        while not self._closing.is_set():
+            if not await self._connect_once():
+                await asyncio.sleep(pause)
+                pause = min(RECONNECT_MAX_S, pause * 2)
+                continue
+            pause = 1.0
+            await self._watch_events()
+            if self._closing.is_set():
+                return
+            self._engine_lost(engine.engine_problem(self.address, ConnectionError("the engine stopped answering")))
+
+    async def _watch_events(self) -> None:
+        """Relay the engine's container events for our containers until the stream ends."""
+        assert self._loop is not None
+        done = asyncio.Event()
+        loop = self._loop
+        try:
+            stream = await asyncio.to_thread(
+                self.client.events,
+                decode=True,
+                filters={"type": "container", "label": f"{LABEL_ROOT}={self.layout.root}"},
+            )
+        except Exception:
+            return
+        self._events_stream = stream
+
+        def pump() -> None:
+            try:
+                for event in stream:
+                    loop.call_soon_threadsafe(self._on_engine_event, event)
+            except Exception as exc:
+                log.info("docker event stream ended", reason=str(exc)[:200])
+            finally:
+                loop.call_soon_threadsafe(done.set)
+
+        threading.Thread(target=pump, name="docker events", daemon=True).start()
+        await done.wait()
+        self._events_stream = None
+
+    def _on_engine_event(self, event: dict) -> None:
+        attributes = (event.get("Actor") or {}).get("Attributes") or {}
+        name = attributes.get(LABEL_APP)
+        action = str(event.get("Action") or event.get("status") or "")
+        container_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+        if not name or name not in self._status:
+            return
+        status = self._status[name]
+        if action == "die":
+            self._stop_reader(container_id)
+            code = int(attributes.get("exitCode", "0") or 0)
+            if name in self._stopping:
+                self._set(name, _replace(status, state=STOPPED, url=None, exit_code=code, reason=""))
+            else:
+                task = asyncio.ensure_future(self._report_exit(name, container_id, code))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+        elif action == "start" and status.state not in (STARTING, READY):
+            self._set(name, _replace(status, state=STARTING, container_id=container_id, reason=""))
+            self._start_reader(name, container_id)
+        elif action == "destroy":
+            self._set(name, _replace(status, state=NOT_CREATED, container_id=None, url=None))
+
+    async def _report_exit(self, name: str, container_id: str, code: int) -> None:
+        lines = await self._last_lines(container_id)
+        status = self._status[name]
+        reason = f"exited on its own with code {code}"
+        self._set(name, _replace(status, state=EXITED, url=None, exit_code=code, reason=reason, last_lines=lines))
+        self.bus.publish(Notice("error" if code else "warning", f"{status.title} {reason}.", source="apps"))
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        return sorted(self.apps)
+
+    def manifest(self, name: str) -> AppManifest:
+        if name not in self.apps:
+            raise unknown_app(name, self.names())
+        return self.apps[name].manifest
+
+    def app_of_container(self, container_id: str) -> str | None:
+        for name, status in self._status.items():
+            if status.container_id == container_id:
+                return name
+        return None
+
+    def statuses(self) -> list[AppStatus]:
+        return [self._status[name] for name in self.names()]
+
+    def status(self, name: str) -> AppStatus:
+        self.manifest(name)
+        return self._status[name]
+
+    def _require_client(self) -> Any:
+        if self.client is None:
+            raise self.engine_problem or EngineUnavailable(
+                f"Docker engine not reachable at {self.address}.", "start it, or set docker.host in config/aiui.toml"
+            )
+        return self.client
+
+    async def _adopt(self) -> None:
+        """Find our containers (after a restart of aiui-tui or of the engine) and take them back."""
+        client = self.client
+        found = await asyncio.to_thread(
+            client.containers.list, all=True, filters={"label": f"{LABEL_ROOT}={self.layout.root}"}
+        )
+        seen = set()
+        for container in found:
+            name = container.labels.get(LABEL_APP)
+            if name not in self.apps:
+                continue
+            seen.add(name)
+            manifest = self.apps[name].manifest
+            state = container.status
+            if state == "running":
+                url = await self._url_if_ready(manifest, container)
+                status = self._blank(manifest, READY if url else STARTING, container.id)
+                self._set(name, _replace(status, url=url, profile=container.labels.get("aiui.profile", "")))
+                self._start_reader(name, container.id)
+            else:
+                code = (container.attrs.get("State") or {}).get("ExitCode")
+                self._set(name, self._blank(manifest, STOPPED if code in (0, 137, 143) else EXITED, container.id))
+        for name, loaded in self.apps.items():
+            if name not in seen:
+                self._set(name, self._blank(loaded.manifest, NOT_CREATED))
+
+    async def _url_if_ready(self, manifest: AppManifest, container: Any) -> str | None:
+        url = _container_url(manifest, container, self.config.network.bind_address)
+        return url if await _answers(url + manifest.ready.http_path.lstrip("/")) else None
+
+    # -- intents ------------------------------------------------------------------------------
+
+    async def start_app(self, name: str, profile: str | None = None) -> AppStatus:
+        """Pull when needed, create, start, wait until the UI answers; the ready status with its URL."""
+        manifest = self.manifest(name)
+        client = self._require_client()
+        spec = await self._spec(manifest, profile)
+        for warning in spec.warnings:
+            log.warning("app start", app=name, warning=warning)
+            self.bus.publish(Notice("warning", warning, source="apps"))
+        if manifest.gpu == "required" and not spec.gpu:
+            raise AppError(
+                f"{manifest.display_title} needs an NVIDIA GPU, and this engine has no NVIDIA runtime.",
+                'install the NVIDIA Container Toolkit (see aiui-tui doctor), or set gpu = "auto"',
+            )
+        await self._ensure_image(name, spec.image)
+        self._stopping.discard(name)
+        container = await asyncio.to_thread(self._recreate, client, spec)
+        self._set(name, _replace(self._blank(manifest, STARTING, container.id), profile=spec.profile, gpu=spec.gpu))
+        try:
+            await asyncio.to_thread(container.start)
+        except Exception as exc:
+            raise self._start_error(manifest, exc) from None
+        self._start_reader(name, container.id)
+        url = await self._wait_ready(manifest, container, spec)
+        status = _replace(self._status[name], state=READY, url=url, reason="")
+        self._set(name, status)
+        log.info("app ready", app=name, url=url, profile=spec.profile, gpu=spec.gpu)
+        return status
+
+    async def stop_app(self, name: str, timeout: int = 20) -> AppStatus:
+        manifest = self.manifest(name)
+        client = self._require_client()
+        container = await self._container(client, name)
+        if container is None:
+            return self._status[name]
+        self._stopping.add(name)
+        self._set(name, _replace(self._status[name], state=STOPPING))
+        await asyncio.to_thread(container.stop, timeout=timeout)
+        self._stop_reader(container.id)
+        status = _replace(self._status[name], state=STOPPED, url=None, reason="")
+        self._set(name, status)
+        if not manifest.run_as_user:
+            await self._hand_back_outputs(manifest)
+        return status
+
+    async def restart_app(self, name: str, profile: str | None = None) -> AppStatus:
+        await self.stop_app(name)
+        return await self.start_app(name, profile)
+
+    async def remove_app(self, name: str) -> AppStatus:
+        self.manifest(name)
+        client = self._require_client()
+        container = await self._container(client, name)
+        if container is not None:
+            self._stopping.add(name)
+            await asyncio.to_thread(container.remove, force=True)
+            self._stop_reader(container.id)
+        status = self._blank(self.manifest(name), NOT_CREATED)
+        self._set(name, status)
+        return status
+
+    async def update_app(self, name: str) -> AppStatus:
+        """Pull the image again; a running app is recreated on the new image."""
+        manifest = self.manifest(name)
+        spec = await self._spec(manifest, None)
+        await self._pull(name, spec.image)
+        if self._status[name].running:
+            return await self.restart_app(name)
+        return self._status[name]
+
+    async def logs(self, name: str, tail: int = 100) -> list[str]:
+        client = self._require_client()
+        container = await self._container(client, name)
+        if container is None:
+            return []
+        return list(await self._last_lines(container.id, tail))
+
+    async def follow_logs(self, name: str, tail: int = 20) -> AsyncIterator[str]:
+        """Lines as the container writes them, until it stops (or the consumer stops iterating)."""
+        client = self._require_client()
+        container = await self._container(client, name)
+        if container is None:
+            return
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        stream = await asyncio.to_thread(container.logs, stream=True, follow=True, tail=tail)
+
+        def pump() -> None:
+            pending = b""
+            try:
+                for chunk in stream:
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        loop.call_soon_threadsafe(queue.put_nowait, line.decode("utf-8", "replace"))
+            except Exception:
+                pass
+            finally:
+                if pending:
+                    loop.call_soon_threadsafe(queue.put_nowait, pending.decode("utf-8", "replace"))
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=pump, name=f"logs {name}", daemon=True).start()
+        try:
+            while (line := await queue.get()) is not None:
+                yield line
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(stream.close)
+
+    # -- starting -----------------------------------------------------------------------------
+
+    async def _spec(self, manifest: AppManifest, profile: str | None) -> ContainerSpec:
+        override = self.config.apps.overrides.get(manifest.name)
+        requested = profile or (override.profile if override and override.profile else None) or self.config.apps.profile
+        gpu_available = bool(self._gpu_runtime)
+        chosen = resolve_profile(requested, await asyncio.to_thread(self._gpu_memory) if gpu_available else None)
+        uid, gid = invoking_ids()
+        return build_spec(
+            manifest,
+            layout=self.layout,
+            config=self.config,
+            profile=chosen,
+            gpu_available=gpu_available,
+            uid=uid,
+            gid=gid,
+        )
+
+    async def _ensure_image(self, name: str, image: str) -> None:
+        import docker.errors
+
+        try:
+            await asyncio.to_thread(self.client.images.get, image)
+        except docker.errors.ImageNotFound:
+            await self._pull(name, image)
+
+    async def _pull(self, name: str, image: str) -> None:
+        repository, tag = _split_image(image)
+        self._set(name, _replace(self._status[name], state=PULLING, reason=f"pulling {image}"))
+        progress = PullProgress()
+        throttle = Throttle(10)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def publish(final: bool = False) -> None:
+            if throttle.ready(time.monotonic(), force=final):
+                self.bus.publish_threadsafe(
+                    AppPullProgress(
+                        name, image, progress.done, progress.total, progress.layers_done, len(progress.layers),
+                        progress.status,
+                    )
+                )  # fmt: skip
+
+        def pump() -> None:
+            try:
+                for message in self.client.api.pull(repository, tag=tag, stream=True, decode=True):
+                    progress.feed(message)
+                    publish()
+                publish(final=True)
+                loop.call_soon_threadsafe(_settle, done, None)
+            except Exception as exc:
+                loop.call_soon_threadsafe(_settle, done, exc)
+
+        threading.Thread(target=pump, name=f"pull {image}", daemon=True).start()
+        try:
+            await done
+        except Exception as exc:
+            self._set(name, _replace(self._status[name], state=NOT_CREATED, reason=str(exc)[:200]))
+            raise _pull_error(image, str(exc)) from None
+        if progress.error:
+            self._set(name, _replace(self._status[name], state=NOT_CREATED, reason=progress.error))
+            raise _pull_error(image, progress.error)
+        log.info("image pulled", app=name, image=image, bytes=progress.done, layers=len(progress.layers))
+
+    def _recreate(self, client: Any, spec: ContainerSpec) -> Any:
+        """A fresh container (config may have changed since the last one); only ours is ever removed."""
+        import docker.errors
+
+        try:
+            old = client.containers.get(spec.name)
+        except docker.errors.NotFound:
+            old = None
+        if old is not None:
+            if old.labels.get(LABEL_ROOT) != spec.labels[LABEL_ROOT]:
+                raise AppError(
+                    f"A container named {spec.name} exists and was not created by aiui-tui for this data root.",
+                    f"rename or remove it yourself (docker rm {spec.name})",
+                )
+            old.remove(force=True)
+        for host_path in spec.volumes:
+            os.makedirs(host_path, exist_ok=True)
+        return client.containers.create(**spec.create_kwargs())
+
+    def _start_error(self, manifest: AppManifest, exc: Exception) -> AppError:
+        text = str(exc)
+        if "could not select device driver" in text:
+            return AppError(
+                f"{manifest.display_title}: Docker cannot give the container a GPU (no NVIDIA runtime).",
+                "install the NVIDIA Container Toolkit and restart Docker, or use --profile cpu",
+            )
+        if "address already in use" in text or "port is already allocated" in text:
+            return AppError(
+                f"{manifest.display_title}: port {manifest.published_port} is already in use.",
+                f"stop what uses it, or set apps.overrides.{manifest.name}.host_port in config/aiui.toml",
+            )
+        return AppError(f"{manifest.display_title} did not start: {text.splitlines()[0][:200]}", "see logs/aiui.log")
+
+    async def _wait_ready(self, manifest: AppManifest, container: Any, spec: ContainerSpec) -> str:
+        """Poll the UI over HTTP; fail with the last log lines when it exits or the time runs out."""
+        probe = spec.url + manifest.ready.http_path.lstrip("/")
+        deadline = time.monotonic() + manifest.ready.timeout_s
+        last_check = 0.0
+        while True:
+            if await _answers(probe):
+                return spec.url
+            now = time.monotonic()
+            if now - last_check >= 1.0:
+                last_check = now
+                await asyncio.to_thread(container.reload)
+                if container.status in ("exited", "dead"):
+                    code = (container.attrs.get("State") or {}).get("ExitCode")
+                    lines = await self._last_lines(container.id)
+                    self._set(
+                        manifest.name,
+                        _replace(self._status[manifest.name], state=EXITED, exit_code=code, last_lines=lines),
+                    )
+                    raise AppError(
+                        f"{manifest.display_title} exited with code {code} while starting.",
+                        "read its last log lines below (aiui-tui app logs " + manifest.name + ")",
+                        lines,
+                    )
+            if now > deadline:
+                lines = await self._last_lines(container.id)
+                raise AppError(
+                    f"{manifest.display_title} did not answer at {probe} within {manifest.ready.timeout_s:.0f} s.",
+                    f"it is still running: see `aiui-tui app logs {manifest.name}`, or raise ready.timeout_s",
+                    lines,
+                )
+            await asyncio.sleep(PROBE_EVERY_S)
+
+    async def _hand_back_outputs(self, manifest: AppManifest) -> None:
+        """Images that run as root leave root-owned outputs: give them back to the invoking user."""
+        uid, gid = invoking_ids()
+        if uid == 0:
+            return
+        folder = self.layout.app_outputs_dir(manifest.name)
+        if os.geteuid() == 0:
+            await asyncio.to_thread(_chown_tree, folder, uid, gid)
+            return
+        image = (await self._spec(manifest, None)).image
+        try:
+            await asyncio.to_thread(
+                self.client.containers.run,
+                image,
+                ["chown", "-R", f"{uid}:{gid}", "/outputs"],
+                entrypoint=[],
+                user="0:0",
+                volumes={str(folder): {"bind": "/outputs", "mode": "rw"}},
+                remove=True,
+                network_mode="none",
+                labels={LABEL_ROOT: str(self.layout.root)},
+            )
+        except Exception as exc:
+            log.warning("could not hand outputs back", app=manifest.name, reason=str(exc)[:200])
+            self.bus.publish(
+                Notice("warning", f"{folder} may hold files owned by root.", f"sudo chown -R {uid}:{gid} {folder}")
+            )
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    async def _container(self, client: Any, name: str) -> Any:
+        found = await asyncio.to_thread(
+            client.containers.list,
+            all=True,
+            filters={"label": [f"{LABEL_APP}={name}", f"{LABEL_ROOT}={self.layout.root}"]},
+        )
+        return found[0] if found else None
+
+    async def _last_lines(self, container_id: str, tail: int = LAST_LINES) -> tuple[str, ...]:
+        client = self.client
+        if client is None:
+            return ()
+        try:
+            raw = await asyncio.to_thread(lambda: client.containers.get(container_id).logs(tail=tail))
+        except Exception:
+            return ()
+        return tuple(raw.decode("utf-8", "replace").splitlines()[-tail:])
+
+    def _start_reader(self, name: str, container_id: str) -> None:
+        """One streaming stats reader per running container (a one-shot poll costs about a second)."""
+        if container_id in self._readers or self.client is None:
+            return
+        stop = threading.Event()
+        self._readers[container_id] = stop
+        client = self.client
+
+        def read() -> None:
+            try:
+                for raw in client.api.stats(container_id, stream=True, decode=True):
+                    if stop.is_set() or self._closing.is_set():
+                        return
+                    if not raw.get("read") or raw.get("read", "").startswith("0001"):
+                        continue  # a stopped container's empty sample
+                    sample = parse_stats(name, container_id, raw, self._gpu_by_container(container_id))
+                    self.bus.publish_threadsafe(sample)
+            except Exception as exc:
+                log.debug("stats reader ended", app=name, reason=str(exc)[:200])
+
+        threading.Thread(target=read, name=f"stats {name}", daemon=True).start()
+
+    def _stop_reader(self, container_id: str) -> None:
+        stop = self._readers.pop(container_id, None)
+        if stop is not None:
+            stop.set()
+
+    def _blank(self, manifest: AppManifest, state: str, container_id: str | None = None) -> AppStatus:
+        source = self.apps[manifest.name].source if manifest.name in self.apps else "built-in"
+        image = manifest.image
+        override = self.config.apps.overrides.get(manifest.name)
+        if override and override.image:
+            image = override.image
+        return AppStatus(
+            manifest.name, manifest.display_title, state, image=image, container_id=container_id, source=source
+        )
+
+    def _set(self, name: str, status: AppStatus) -> None:
+        previous = self._status.get(name)
+        self._status[name] = status
+        if previous is None or previous.state != status.state or previous.url != status.url:
+            self.bus.publish(AppStateChanged(name, status, status.reason))
+
+
+def _replace(status: AppStatus, **changes: Any) -> AppStatus:
+    from dataclasses import replace
+
+    return replace(status, **changes)
+
+
+def _settle(future: asyncio.Future, exc: BaseException | None) -> None:
+    if future.done():
+        return
+    if exc is None:
+        future.set_result(None)
+    else:
+        future.set_exception(exc)
+
+
+def _split_image(image: str) -> tuple[str, str]:
+    if "@" in image:
+        repository, digest = image.split("@", 1)
+        return repository, digest
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = image.rsplit(":", 1)
+        return repository, tag
+    return image, "latest"
+
+
+def _pull_error(image: str, text: str) -> AppError:
+    short = text.splitlines()[0][:200] if text else "unknown error"
+    if "not found" in short or "manifest unknown" in short:
+        fix = "check the image name (apps.overrides.NAME.image), or build it locally"
+    elif "unauthorized" in short or "denied" in short:
+        fix = "run `docker login` for that registry"
+    else:
+        fix = "check the network and the registry; `docker pull " + image + "` shows the same error"
+    return AppError(f"Could not pull {image}: {short}", fix)
+
+
+def _container_url(manifest: AppManifest, container: Any, bind: str) -> str:
+    host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
+    if manifest.network == "host":
+        return f"http://{host}:{manifest.port}/"
+    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(f"{manifest.port}/tcp")
+    port = int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else manifest.published_port
+    host_ip = bindings[0].get("HostIp") if bindings else None
+    if host_ip and host_ip not in ("0.0.0.0", "::"):
+        host = host_ip
+    return f"http://{host}:{port}/"
+
+
+async def _answers(url: str) -> bool:
+    """The UI answers when a GET returns anything below 500."""
+    import aiohttp
+
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
+            session.get(url, allow_redirects=False) as response,
+        ):
+            return response.status < 500
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        return False
+
+
+def _chown_tree(folder, uid: int, gid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for entry in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
+            with contextlib.suppress(OSError):
+                st = os.lstat(entry)
+                if st.st_uid != uid or st.st_gid != gid:
+                    os.lchown(entry, uid, gid)
+
+
+__all__ = ["AiuiError", "AppService", "invoking_ids"]

@@ -1,0 +1,141 @@
+"""From a manifest, the config and this machine to the container to create: pure, so it is easy to check.
+
+Security defaults live here: ports published on the configured bind address (127.0.0.1 unless the
+user says otherwise), labels that mark the containers as ours, and the invoking uid:gid so files
+written into the data root belong to the user, not root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiui_tui.config import Config
+from aiui_tui.paths import Layout
+from aiui_tui.services.apps.manifest import AppManifest
+
+LABEL_APP = "aiui.app"
+LABEL_ROOT = "aiui.root"
+LOCAL_BIND = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    command: list[str] | None
+    environment: dict[str, str]
+    labels: dict[str, str]
+    ports: dict[str, tuple[str, int]]  # "7865/tcp" -> (host ip, host port)
+    volumes: dict[str, dict[str, str]]  # host path -> {"bind": path, "mode": "rw"|"ro"}
+    network_mode: str | None
+    user: str | None
+    gpu: bool
+    profile: str
+    url: str
+    warnings: list[str] = field(default_factory=list)
+
+    def create_kwargs(self) -> dict:
+        """Keyword arguments for `client.containers.create` (docker SDK)."""
+        kwargs: dict = {
+            "image": self.image,
+            "name": self.name,
+            "command": self.command,
+            "environment": self.environment,
+            "labels": self.labels,
+            "volumes": self.volumes,
+            "detach": True,
+            "init": True,  # PID 1 that forwards SIGTERM: Python UIs as PID 1 ignore it, stops took 20 s
+            "restart_policy": {"Name": "no"},
+        }
+        if self.network_mode:
+            kwargs["network_mode"] = self.network_mode
+        else:
+            kwargs["ports"] = self.ports
+        if self.user:
+            kwargs["user"] = self.user
+        if self.gpu:
+            import docker.types
+
+            kwargs["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+        return kwargs
+
+
+def container_name(app: str, root: Path) -> str:
+    """One container per app and data root; two roots on one engine do not collide."""
+    return f"aiui-{app}-{hashlib.sha256(str(root).encode()).hexdigest()[:6]}"
+
+
+def resolve_profile(requested: str, gpu_memory: int | None) -> str:
+    """`auto` picks from the largest GPU's memory; no GPU means `cpu`."""
+    if requested != "auto":
+        return requested
+    if gpu_memory is None:
+        return "cpu"
+    gib = gpu_memory / 1024**3
+    return "low" if gib < 7 else "normal" if gib < 15 else "high"
+
+
+def build_spec(
+    manifest: AppManifest,
+    *,
+    layout: Layout,
+    config: Config,
+    profile: str,
+    gpu_available: bool,
+    uid: int,
+    gid: int,
+) -> ContainerSpec:
+    override = config.apps.overrides.get(manifest.name)
+    image = (override.image if override and override.image else None) or manifest.image
+    host_port = (override.host_port if override and override.host_port else None) or manifest.published_port
+    bind = config.network.bind_address
+    warnings: list[str] = []
+    if bind != LOCAL_BIND:
+        warnings.append(
+            f"{manifest.name} is published on {bind}:{host_port}, reachable from other machines "
+            f"(network.bind_address); set it to 127.0.0.1 to keep it local"
+        )
+    wants_gpu = manifest.gpu != "none" and profile != "cpu"
+    gpu = wants_gpu and gpu_available
+    if wants_gpu and not gpu_available and manifest.gpu == "auto":
+        warnings.append(f"{manifest.name} starts on the CPU: no NVIDIA runtime on this engine (very slow)")
+    extra = list(manifest.profiles.get(profile, [])) + (list(override.extra_args) if override else [])
+    subs = {"port": str(manifest.port), "host_port": str(host_port), "bind": bind}
+    command = [_substitute(part, subs) for part in manifest.command] + extra if manifest.command else None
+    environment = {key: _substitute(value, subs) for key, value in manifest.env.items()}
+    if extra and not manifest.command:
+        environment["CMDARGS"] = " ".join([environment.get("CMDARGS", ""), *extra]).strip()
+    volumes = {
+        str(layout.kind_dir(kind)): {"bind": path, "mode": "ro" if manifest.mounts.models_read_only else "rw"}
+        for kind, path in manifest.mounts.models.items()
+    }
+    if manifest.mounts.outputs:
+        volumes[str(layout.app_outputs_dir(manifest.name))] = {"bind": manifest.mounts.outputs, "mode": "rw"}
+    if manifest.mounts.config:
+        volumes[str(layout.app_config_dir(manifest.name))] = {"bind": manifest.mounts.config, "mode": "rw"}
+    host_network = manifest.network == "host"
+    url_host = LOCAL_BIND if bind in ("0.0.0.0", "::") else bind
+    port_in_url = manifest.port if host_network else host_port
+    return ContainerSpec(
+        name=container_name(manifest.name, layout.root),
+        image=image,
+        command=command,
+        environment=environment,
+        labels={LABEL_APP: manifest.name, LABEL_ROOT: str(layout.root), "aiui.profile": profile},
+        ports={} if host_network else {f"{manifest.port}/tcp": (bind, host_port)},
+        volumes=volumes,
+        network_mode="host" if host_network else None,
+        user=f"{uid}:{gid}" if manifest.run_as_user and uid != 0 else None,
+        gpu=gpu,
+        profile=profile,
+        url=f"http://{url_host}:{port_in_url}/",
+        warnings=warnings,
+    )
+
+
+def _substitute(text: str, subs: dict[str, str]) -> str:
+    for key, value in subs.items():
+        text = text.replace("{" + key + "}", value)
+    return text

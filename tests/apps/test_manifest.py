@@ -1,0 +1,153 @@
+"""App manifests and the container spec built from them: no engine needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiui_tui.config import AppOverride, Config
+from aiui_tui.core.errors import ConfigError
+from aiui_tui.services.apps.manifest import builtin_manifests, load_manifests, parse_manifest
+from aiui_tui.services.apps.spec import LABEL_APP, LABEL_ROOT, build_spec, container_name, resolve_profile
+
+GOOD = """\
+name = "stand-in"
+title = "Stand-in web UI"
+image = "local/busybox:1"
+command = ["httpd", "-f", "-p", "127.0.0.1:{port}", "-h", "/www"]
+port = 18765
+network = "host"
+gpu = "none"
+
+[ready]
+http_path = "/"
+timeout_s = 20
+
+[mounts]
+outputs = "/www/outputs"
+
+[mounts.models]
+checkpoints = "/models/checkpoints"
+
+[profiles]
+low = ["--small"]
+"""
+
+
+def write(folder, name, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+def test_builtins_cover_the_three_uis_with_their_ports():
+    apps = builtin_manifests()
+    assert {n: a.manifest.port for n, a in apps.items()} == {"fooocus": 7865, "automatic1111": 7860, "comfyui": 8188}
+    assert all(a.source == "built-in" for a in apps.values())
+    assert apps["comfyui"].manifest.ready.http_path == "/system_stats"
+
+
+def test_a_user_manifest_adds_an_app_and_can_replace_a_builtin(tmp_path):
+    write(tmp_path, "stand-in", GOOD)
+    write(tmp_path, "comfyui", GOOD.replace('"stand-in"', '"comfyui"'))
+    apps = load_manifests(tmp_path)
+    assert apps["stand-in"].manifest.command[3] == "127.0.0.1:{port}"
+    assert apps["comfyui"].source == str(tmp_path / "comfyui.toml")
+    assert apps["fooocus"].source == "built-in"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('name = "stand-in"', 'name = "Stand In"'), "line 1, key name: must be lowercase"),
+        (("port = 18765", "port = 99999"), "line 5, key port"),
+        (('network = "host"', 'network = "overlay"'), "key network"),
+        (('checkpoints = "/models/checkpoints"', 'weights = "/models/x"'), "unknown model kind 'weights'"),
+        (('outputs = "/www/outputs"', 'outputs = "www/outputs"'), "container paths must be absolute"),
+        (('low = ["--small"]', 'tiny = ["--small"]'), "unknown profile 'tiny'"),
+        (('gpu = "none"', 'gpu = "none"\ncolour = "red"'), "key colour: unknown key"),
+        (('image = "local/busybox:1"\n', ""), "key image: required key is missing"),
+        (("[ready]", "[ready"), "TOML syntax error"),
+    ],
+)
+def test_bad_manifests_name_the_file_line_and_key(tmp_path, change, message):
+    path = write(tmp_path, "stand-in", GOOD.replace(*change))
+    with pytest.raises(ConfigError) as err:
+        parse_manifest(path)
+    assert str(path) in err.value.message
+    assert message in err.value.message
+    assert err.value.fix
+
+
+def test_the_file_name_must_match_the_app_name(tmp_path):
+    path = write(tmp_path, "other", GOOD)
+    with pytest.raises(ConfigError, match="differs from its file name"):
+        parse_manifest(path)
+
+
+def spec_for(tmp_path, layout, text=GOOD, config=None, **kwargs):
+    manifest = parse_manifest(write(tmp_path / "apps", "stand-in", text))
+    options = {"profile": "normal", "gpu_available": False, "uid": 1000, "gid": 1000} | kwargs
+    return build_spec(manifest, layout=layout, config=config or Config(), **options)
+
+
+def test_bridge_ports_are_published_on_loopback_by_default(tmp_path, layout):
+    spec = spec_for(tmp_path, layout, GOOD.replace('network = "host"', 'network = "bridge"'))
+    assert spec.ports == {"18765/tcp": ("127.0.0.1", 18765)}
+    assert spec.network_mode is None and spec.warnings == []
+    assert spec.url == "http://127.0.0.1:18765/"
+
+
+def test_another_bind_address_warns_that_the_ui_is_reachable_from_outside(tmp_path, layout):
+    config = Config()
+    config.network.bind_address = "0.0.0.0"
+    spec = spec_for(tmp_path, layout, GOOD.replace('network = "host"', 'network = "bridge"'), config)
+    assert spec.ports["18765/tcp"] == ("0.0.0.0", 18765)
+    assert "reachable from other machines" in spec.warnings[0]
+    assert spec.url == "http://127.0.0.1:18765/"
+
+
+def test_labels_user_mounts_command_and_overrides(tmp_path, layout):
+    config = Config()
+    config.apps.overrides["stand-in"] = AppOverride(image="other:2", host_port=19000, extra_args=["--extra"])
+    spec = spec_for(tmp_path, layout, config=config, profile="low")
+    assert spec.labels[LABEL_APP] == "stand-in" and spec.labels[LABEL_ROOT] == str(layout.root)
+    assert spec.name == container_name("stand-in", layout.root)
+    assert spec.image == "other:2"
+    assert spec.user == "1000:1000"
+    assert spec.command == ["httpd", "-f", "-p", "127.0.0.1:18765", "-h", "/www", "--small", "--extra"]
+    assert spec.volumes[str(layout.kind_dir("checkpoints"))] == {"bind": "/models/checkpoints", "mode": "rw"}
+    assert spec.volumes[str(layout.app_outputs_dir("stand-in"))]["bind"] == "/www/outputs"
+    assert spec.network_mode == "host" and spec.ports == {}
+
+
+def test_gpu_follows_the_runtime_and_the_profile(tmp_path, layout):
+    auto = GOOD.replace('gpu = "none"', 'gpu = "auto"')
+    with_gpu = spec_for(tmp_path, layout, auto, gpu_available=True)
+    assert with_gpu.gpu and "device_requests" in with_gpu.create_kwargs()
+    without = spec_for(tmp_path, layout, auto, gpu_available=False)
+    assert not without.gpu and "starts on the CPU" in without.warnings[0]
+    cpu = spec_for(tmp_path, layout, auto, gpu_available=True, profile="cpu")
+    assert not cpu.gpu
+
+
+def test_images_that_run_as_root_are_not_given_a_user_and_root_is_never_remapped(tmp_path, layout):
+    as_root = spec_for(tmp_path, layout, GOOD.replace('gpu = "none"', 'gpu = "none"\nrun_as_user = false'))
+    assert as_root.user is None
+    assert spec_for(tmp_path, layout, uid=0, gid=0).user is None
+
+
+@pytest.mark.parametrize(
+    "requested, memory, expected",
+    [("auto", None, "cpu"), ("auto", 6 * 1024**3, "low"), ("auto", 12 * 1024**3, "normal"),
+     ("auto", 80 * 1024**3, "high"), ("low", 80 * 1024**3, "low")],
+)  # fmt: skip
+def test_auto_profile_from_gpu_memory(requested, memory, expected):
+    assert resolve_profile(requested, memory) == expected
+
+
+def test_fooocus_profile_arguments_go_into_cmdargs(tmp_path, layout):
+    manifest = builtin_manifests()["fooocus"].manifest
+    spec = build_spec(manifest, layout=layout, config=Config(), profile="low", gpu_available=True, uid=1000, gid=1000)
+    assert spec.environment["CMDARGS"] == "--listen --port 7865 --always-low-vram"
+    assert spec.user is None  # the upstream image runs as root; outputs are handed back after a stop
