@@ -237,8 +237,16 @@ class AppService:
         self.manifest(name)
         return self._status[name]
 
-    def _require_client(self) -> Any:
-        if self.client is None:
+    async def wait_connected(self, timeout: float = 5.0) -> bool:
+        """True once the engine answers (the supervisor connects in the background)."""
+        if self.client is None and self._supervisor is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._connected.wait(), timeout)
+        return self.client is not None
+
+    async def _client(self) -> Any:
+        """The engine's client; a start intent right after launch waits a moment for the first connection."""
+        if not await self.wait_connected():
             raise self.engine_problem or EngineUnavailable(
                 f"Docker engine not reachable at {self.address}.", "start it, or set docker.host in config/aiui.toml"
             )
@@ -279,7 +287,7 @@ class AppService:
     async def start_app(self, name: str, profile: str | None = None) -> AppStatus:
         """Pull when needed, create, start, wait until the UI answers; the ready status with its URL."""
         manifest = self.manifest(name)
-        client = self._require_client()
+        client = await self._client()
         spec = await self._spec(manifest, profile)
         for warning in spec.warnings:
             log.warning("app start", app=name, warning=warning)
@@ -306,7 +314,7 @@ class AppService:
 
     async def stop_app(self, name: str, timeout: int = 20) -> AppStatus:
         manifest = self.manifest(name)
-        client = self._require_client()
+        client = await self._client()
         container = await self._container(client, name)
         if container is None:
             return self._status[name]
@@ -326,7 +334,7 @@ class AppService:
 
     async def remove_app(self, name: str) -> AppStatus:
         self.manifest(name)
-        client = self._require_client()
+        client = await self._client()
         container = await self._container(client, name)
         if container is not None:
             self._stopping.add(name)
@@ -346,7 +354,7 @@ class AppService:
         return self._status[name]
 
     async def logs(self, name: str, tail: int = 100) -> list[str]:
-        client = self._require_client()
+        client = await self._client()
         container = await self._container(client, name)
         if container is None:
             return []
@@ -354,7 +362,7 @@ class AppService:
 
     async def follow_logs(self, name: str, tail: int = 20) -> AsyncIterator[str]:
         """Lines as the container writes them, until it stops (or the consumer stops iterating)."""
-        client = self._require_client()
+        client = await self._client()
         container = await self._container(client, name)
         if container is None:
             return
