@@ -65,6 +65,8 @@ http {{
         if subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{PORT}/small"]).returncode == 0:
             return proc
         time.sleep(0.1)
+    proc.kill()
+    proc.wait()
     raise SystemExit("nginx did not start: " + (work / "error.log").read_text()[-500:])
 
 
@@ -143,6 +145,8 @@ def run(size_mib: int, rate_mib: int) -> dict:
             for _ in range(length // (8 << 20)):
                 fh.write(os.urandom(8 << 20))
     (www / "small").write_text("ok")
+    for path in (work, www, *www.iterdir()):  # nginx workers run as an unprivileged user
+        path.chmod(0o755 if path.is_dir() else 0o644)
     sha = hashlib.sha256(big.read_bytes()).hexdigest()
     slow_sha = hashlib.sha256(slow.read_bytes()).hexdigest()
     subprocess.run(aiui(root, "init", "--yes"), check=True, capture_output=True)
