@@ -80,6 +80,10 @@ def aiui(root: Path, *args: str) -> list[str]:
     return [PY, "-m", "aiui_tui", "--root", str(root), *args]
 
 
+def aiui_download(root: Path, url: str, sha: str, dest: Path, connections: int) -> list[str]:
+    return aiui(root, "download", url, "--sha256", sha, "--dest", str(dest), "--connections", str(connections))
+
+
 def served_bytes(work: Path, name: str) -> int:
     total = 0
     for line in (work / "access.log").read_text().splitlines():
@@ -163,7 +167,7 @@ def run(size_mib: int, rate_mib: int) -> dict:
         t = timed(["sh", "-c", f"curl -s -o {out}/b.bin {base}/big.bin && sha256sum {out}/b.bin"])
         r["b_curl_sha256sum_MBps"] = size / t / mb
         t = timed(
-            aiui(root, "download", f"{base}/big.bin", "--sha256", sha, "--dest", str(out / "c"), "--connections", "1"),
+            aiui_download(root, f"{base}/big.bin", sha, out / "c", 1),
             cwd=REPO,
         )
         r["c_aiui_MBps"] = size / t / mb
@@ -191,17 +195,7 @@ def run(size_mib: int, rate_mib: int) -> dict:
         )
         r["d_aria2c_x4_MBps"] = slow_size / t / mb
         t = timed(
-            aiui(
-                root,
-                "download",
-                f"{base}/slow/slow.bin",
-                "--sha256",
-                slow_sha,
-                "--dest",
-                str(out / "d3"),
-                "--connections",
-                "4",
-            ),
+            aiui_download(root, f"{base}/slow/slow.bin", slow_sha, out / "d3", 4),
             cwd=REPO,
         )
         r["d_aiui_x4_MBps"] = slow_size / t / mb
@@ -215,17 +209,7 @@ def run(size_mib: int, rate_mib: int) -> dict:
         shutil.rmtree(out / "e", ignore_errors=True)
 
         before = served_bytes(work, "slow.bin")
-        cmd = aiui(
-            root,
-            "download",
-            f"{base}/slow/slow.bin",
-            "--sha256",
-            slow_sha,
-            "--dest",
-            str(out / "f"),
-            "--connections",
-            "1",
-        )
+        cmd = aiui_download(root, f"{base}/slow/slow.bin", slow_sha, out / "f", 1)
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         part = out / "f" / "slow.bin.part"
         while not part.exists() or part.stat().st_size < slow_size // 2:

@@ -140,12 +140,9 @@ async def test_a_container_dying_later_is_reported_with_its_exit_code(layout, bu
 
 
 async def test_bridge_apps_publish_on_loopback_only(layout, busybox_image, docker_client, cleanup):
+    (layout.user_apps_dir / "bridged.toml").write_text(manifest("bridged", busybox_image, 7865, network="bridge"))
     service, _ = await open_service(layout, supervise=False)
     try:
-        (layout.user_apps_dir / "bridged.toml").write_text(manifest("bridged", busybox_image, 7865, network="bridge"))
-        service.apps = __import__("aiui_tui.services.apps.manifest", fromlist=["x"]).load_manifests(
-            layout.user_apps_dir
-        )
         spec = await service._spec(service.manifest("bridged"), None)
         container = await asyncio.to_thread(service._recreate, service.client, spec)
         bindings = docker_client.api.inspect_container(container.id)["HostConfig"]["PortBindings"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import threading
 import time
@@ -38,7 +39,14 @@ from aiui_tui.services import engine
 from aiui_tui.services.apps.errors import AppError, unknown_app
 from aiui_tui.services.apps.manifest import AppManifest, LoadedApp, load_manifests
 from aiui_tui.services.apps.pull import PullProgress
-from aiui_tui.services.apps.spec import LABEL_APP, LABEL_ROOT, ContainerSpec, build_spec, resolve_profile
+from aiui_tui.services.apps.spec import (
+    LABEL_APP,
+    LABEL_ROOT,
+    ContainerSpec,
+    build_spec,
+    effective_image,
+    resolve_profile,
+)
 from aiui_tui.services.apps.stats import parse_stats
 
 log = get_logger(__name__)
@@ -209,6 +217,8 @@ class AppService:
 
     async def _report_exit(self, name: str, container_id: str, code: int) -> None:
         lines = await self._last_lines(container_id)
+        if self.client is None:
+            return  # the engine went away meanwhile (its shutdown stops containers): the state is unknown
         status = self._status[name]
         reason = f"exited on its own with code {code}"
         self._set(name, _replace(status, state=EXITED, url=None, exit_code=code, reason=reason, last_lines=lines))
@@ -280,7 +290,8 @@ class AppService:
 
     async def _url_if_ready(self, manifest: AppManifest, container: Any) -> str | None:
         url = _container_url(manifest, container, self.config.network.bind_address)
-        return url if await _answers(url + manifest.ready.http_path.lstrip("/")) else None
+        async with _probe_session() as session:
+            return url if await _answers(session, url + manifest.ready.http_path.lstrip("/")) else None
 
     # -- intents ------------------------------------------------------------------------------
 
@@ -495,33 +506,34 @@ class AppService:
         probe = spec.url + manifest.ready.http_path.lstrip("/")
         deadline = time.monotonic() + manifest.ready.timeout_s
         last_check = 0.0
-        while True:
-            if await _answers(probe):
-                return spec.url
-            now = time.monotonic()
-            if now - last_check >= 1.0:
-                last_check = now
-                await asyncio.to_thread(container.reload)
-                if container.status in ("exited", "dead"):
-                    code = (container.attrs.get("State") or {}).get("ExitCode")
+        async with _probe_session() as session:
+            while True:
+                if await _answers(session, probe):
+                    return spec.url
+                now = time.monotonic()
+                if now - last_check >= 1.0:
+                    last_check = now
+                    await asyncio.to_thread(container.reload)
+                    if container.status in ("exited", "dead"):
+                        code = (container.attrs.get("State") or {}).get("ExitCode")
+                        lines = await self._last_lines(container.id)
+                        self._set(
+                            manifest.name,
+                            _replace(self._status[manifest.name], state=EXITED, exit_code=code, last_lines=lines),
+                        )
+                        raise AppError(
+                            f"{manifest.display_title} exited with code {code} while starting.",
+                            "read its last log lines below (aiui-tui app logs " + manifest.name + ")",
+                            lines,
+                        )
+                if now > deadline:
                     lines = await self._last_lines(container.id)
-                    self._set(
-                        manifest.name,
-                        _replace(self._status[manifest.name], state=EXITED, exit_code=code, last_lines=lines),
-                    )
                     raise AppError(
-                        f"{manifest.display_title} exited with code {code} while starting.",
-                        "read its last log lines below (aiui-tui app logs " + manifest.name + ")",
+                        f"{manifest.display_title} did not answer at {probe} within {manifest.ready.timeout_s:.0f} s.",
+                        f"it is still running: see `aiui-tui app logs {manifest.name}`, or raise ready.timeout_s",
                         lines,
                     )
-            if now > deadline:
-                lines = await self._last_lines(container.id)
-                raise AppError(
-                    f"{manifest.display_title} did not answer at {probe} within {manifest.ready.timeout_s:.0f} s.",
-                    f"it is still running: see `aiui-tui app logs {manifest.name}`, or raise ready.timeout_s",
-                    lines,
-                )
-            await asyncio.sleep(PROBE_EVERY_S)
+                await asyncio.sleep(PROBE_EVERY_S)
 
     async def _hand_back_outputs(self, manifest: AppManifest) -> None:
         """Images that run as root leave root-owned outputs: give them back to the invoking user."""
@@ -532,7 +544,7 @@ class AppService:
         if os.geteuid() == 0:
             await asyncio.to_thread(_chown_tree, folder, uid, gid)
             return
-        image = (await self._spec(manifest, None)).image
+        image = effective_image(manifest, self.config)
         try:
             await asyncio.to_thread(
                 self.client.containers.run,
@@ -600,10 +612,7 @@ class AppService:
 
     def _blank(self, manifest: AppManifest, state: str, container_id: str | None = None) -> AppStatus:
         source = self.apps[manifest.name].source if manifest.name in self.apps else "built-in"
-        image = manifest.image
-        override = self.config.apps.overrides.get(manifest.name)
-        if override and override.image:
-            image = override.image
+        image = effective_image(manifest, self.config)
         return AppStatus(
             manifest.name, manifest.display_title, state, image=image, container_id=container_id, source=source
         )
@@ -616,9 +625,7 @@ class AppService:
 
 
 def _replace(status: AppStatus, **changes: Any) -> AppStatus:
-    from dataclasses import replace
-
-    return replace(status, **changes)
+    return dataclasses.replace(status, **changes)
 
 
 def _settle(future: asyncio.Future, exc: BaseException | None) -> None:
@@ -664,15 +671,18 @@ def _container_url(manifest: AppManifest, container: Any, bind: str) -> str:
     return f"http://{host}:{port}/"
 
 
-async def _answers(url: str) -> bool:
+def _probe_session():
+    import aiohttp
+
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
+
+
+async def _answers(session, url: str) -> bool:
     """The UI answers when a GET returns anything below 500."""
     import aiohttp
 
     try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
-            session.get(url, allow_redirects=False) as response,
-        ):
+        async with session.get(url, allow_redirects=False) as response:
             return response.status < 500
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         return False

@@ -67,6 +67,12 @@ def container_name(app: str, root: Path) -> str:
     return f"aiui-{app}-{hashlib.sha256(str(root).encode()).hexdigest()[:6]}"
 
 
+def effective_image(manifest: AppManifest, config: Config) -> str:
+    """The manifest's image unless `apps.overrides.NAME.image` replaces it."""
+    override = config.apps.overrides.get(manifest.name)
+    return (override.image if override and override.image else None) or manifest.image
+
+
 def resolve_profile(requested: str, gpu_memory: int | None) -> str:
     """`auto` picks from the largest GPU's memory; no GPU means `cpu`."""
     if requested != "auto":
@@ -88,7 +94,7 @@ def build_spec(
     gid: int,
 ) -> ContainerSpec:
     override = config.apps.overrides.get(manifest.name)
-    image = (override.image if override and override.image else None) or manifest.image
+    image = effective_image(manifest, config)
     host_port = (override.host_port if override and override.host_port else None) or manifest.published_port
     bind = config.network.bind_address
     warnings: list[str] = []
