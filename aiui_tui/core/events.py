@@ -168,3 +168,24 @@ class GpuSample(Event):
 
 
 # --- plugins --------------------------------------------------------------------------------
+
+
+# --- library --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LibraryChanged(Event):
+    """Files were added, changed or removed in the library; UIs reload their list."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class HashProgress(Event):
+    """The library is hashing files it has not seen (a scan, a verify)."""
+
+    path: str
+    done: int
+    total: int
