@@ -60,7 +60,24 @@ CREATE TABLE IF NOT EXISTS sources (
     source TEXT NOT NULL
 );
 """
-_COLUMNS = ["path", "location", "kind", "name", "size", "mtime_ns", "inode", "device", "sha256", "format", "architecture", "executable", "ok", "problem", "verified_at", "link_target"]
+_COLUMNS = (
+    "path",
+    "location",
+    "kind",
+    "name",
+    "size",
+    "mtime_ns",
+    "inode",
+    "device",
+    "sha256",
+    "format",
+    "architecture",
+    "executable",
+    "ok",
+    "problem",
+    "verified_at",
+    "link_target",
+)
 HashFn = Callable[[Path], str]
 
 

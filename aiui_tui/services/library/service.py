@@ -73,6 +73,11 @@ class LibraryService:
             await asyncio.to_thread(self.index.close)
             self.index = None
 
+    async def settle(self) -> None:
+        """Wait for background work started by events (indexing finished downloads)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -96,6 +101,7 @@ class LibraryService:
                 self.library_folders(),
                 LIBRARY,
                 workers=self.config.library.hash_workers,
+                hasher=await self._hasher_reusing_downloads(),
                 on_hashed=self._hashed,
             )
             after = {r.path for r in await asyncio.to_thread(index.records)}
@@ -106,6 +112,25 @@ class LibraryService:
                 )
             )
         return result
+
+    async def _hasher_reusing_downloads(self) -> Any:
+        """sha256_file, except for files the download queue finished (in any process): their hash is known."""
+        known: dict[str, tuple[int, float, str]] = {}
+        if self.downloads is not None:
+            for item in await self.downloads.items():
+                if item.state == "done" and item.target and item.result_sha256:
+                    known[item.target] = (item.done_bytes, item.updated_at, item.result_sha256)
+
+        def hasher(path: Path) -> str:
+            hit = known.get(str(path))
+            if hit:
+                st = path.stat()
+                size, finished_at, sha256 = hit
+                if st.st_size == size and st.st_mtime <= finished_at + 1:
+                    return sha256
+            return sha256_file(path)
+
+        return hasher
 
     async def _scan_logged(self) -> None:
         try:

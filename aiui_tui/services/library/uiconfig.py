@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiui_tui.core.errors import UsageError
 from aiui_tui.kinds import model_kinds
-from aiui_tui.services.library.detect import A1111, COMFYUI, FOOOCUS, UiInstall
+from aiui_tui.services.library.detect import A1111, COMFYUI, FOOOCUS, FOOOCUS_DEFAULTS, UiInstall
 from aiui_tui.tomledit import atomic_write
 
 BEGIN, END = "# >>> aiui-tui library (managed block: `aiui-tui models unlink` removes it)", "# <<< aiui-tui library"
@@ -61,7 +61,8 @@ def apply_edit(install: UiInstall, models_dir: Path) -> None:
         settings = _fooocus_settings(path)
         for kind in model_kinds().values():
             if kind.fooocus and kind.name in install.folders:
-                current = settings.get(kind.fooocus, [])
+                # Absent keys mean Fooocus' default folder: keep it in the list beside the library.
+                current = settings.get(kind.fooocus, _fooocus_default(install, kind.fooocus))
                 values = current if isinstance(current, list) else [current]
                 library = str(models_dir / kind.name)
                 if library not in values:
@@ -82,12 +83,16 @@ def remove_edit(install: UiInstall, models_dir: Path) -> bool:
         return False
     if install.ui == FOOOCUS:
         settings = _fooocus_settings(path)
+        backup = path.with_name(path.name + ".aiui-backup")
+        original = _fooocus_settings(backup) if backup.exists() else settings
         changed = False
         for key, value in list(settings.items()):
             if isinstance(value, list):
                 kept = [v for v in value if not str(v).startswith(str(models_dir) + "/")]
                 if kept != value:
                     settings[key], changed = kept, True
+                    if key not in original and kept == _fooocus_default(install, key):
+                        del settings[key]  # we added it: back to Fooocus' default
         if changed:
             atomic_write(path, json.dumps(settings, indent=4) + "\n")
         return changed
@@ -117,6 +122,11 @@ def _block(install: UiInstall, models_dir: Path) -> str:
         flags = " ".join(f"{A1111_FLAGS[k.name]} {models_dir / k.name}" for k in kinds if k.name in A1111_FLAGS)
         lines = [f'export COMMANDLINE_ARGS="${{COMMANDLINE_ARGS:-}} {flags}"']
     return "\n".join([BEGIN, *lines, END]) + "\n"
+
+
+def _fooocus_default(install: UiInstall, key: str) -> list[str]:
+    default = FOOOCUS_DEFAULTS.get(key)
+    return [str((install.path / default).resolve())] if default else []
 
 
 def _fooocus_settings(path: Path) -> dict:
