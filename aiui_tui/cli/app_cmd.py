@@ -42,6 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     logs.add_argument("name")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (Ctrl+C stops)")
     logs.add_argument("--tail", type=int, default=100, metavar="N", help="lines to show first (default 100)")
+    check = actions.add_parser("check-update", help="compare the local image with the registry's (no download)")
+    check.add_argument("name")
+    upd = actions.add_parser("update", help="pull the newer image; a running app is recreated on it")
+    upd.add_argument("name")
     parser.set_defaults(handler=run)
 
 
@@ -87,6 +91,14 @@ async def _run(ctx: Context) -> int:
         if action == "stop":
             status = await service.stop_app(ctx.args.name)
             ctx.out.success(f"{status.title} is {status.state}.")
+            return EXIT_OK
+        if action == "check-update":
+            available, why = await service.check_update(ctx.args.name)
+            (ctx.out.warn if available else ctx.out.success)(why)
+            return EXIT_OK
+        if action == "update":
+            status = await service.update_app(ctx.args.name)
+            ctx.out.success(f"{status.title} updated; it is {status.state}.")
             return EXIT_OK
         if action == "logs":
             service.manifest(ctx.args.name)

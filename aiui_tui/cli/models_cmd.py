@@ -102,7 +102,7 @@ def run(ctx: Context) -> int:
 async def _run(ctx: Context) -> int:
     action = ctx.args.action.replace("-", "_")
     handler = globals()[f"_{action}"]
-    async with library_service(ctx, scan=action in ("list", "verify", "link", "dedupe", "updates")) as library:
+    async with library_service(ctx, scan=action in ("list", "link", "dedupe", "updates")) as library:
         return int(await handler(ctx, library) or 0)
 
 
@@ -116,7 +116,7 @@ async def _list(ctx: Context, library) -> int:
         return 0
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("KIND", "NAME", "ARCH", "SIZE", "AUTOV2", "SOURCE", "NOTE"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("NAME", "SOURCE", "SIZE"))
     for r in records:
         note = f"[yellow]{escape(r.warning)}[/]" if r.warning else ("verified" if r.verified_at else "")
         table.add_row(
@@ -155,7 +155,7 @@ async def _search(ctx: Context, library) -> int:
         return 0
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ID", "NAME", "KIND", "ARCH", "SIZE", ""):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("ID", "SIZE"))
     for h in hits:
         size = sum(f.size or 0 for f in h.files[:1])
         have = any(f.sha256 in installed for f in h.files if f.sha256)
@@ -201,6 +201,9 @@ async def _add(ctx: Context, library) -> int:
 
 
 async def _verify(ctx: Context, library) -> int:
+    # No rescan first: a rescan would take changed bytes as the new truth. Only a never-scanned library is scanned.
+    if not await library.records():
+        await library.scan()
     results = await library.verify([Path(p) for p in ctx.args.paths] or None)
     bad = 0
     for record, ok, message in results:

@@ -63,6 +63,12 @@ async def open_services(
         await services.downloads.start(run_queue=run_downloads)
         stack.push_async_callback(services.downloads.close)
 
+        from aiui_tui.services.library import LibraryService
+
+        services.library = LibraryService(layout, config, credentials, bus, services.downloads)
+        await services.library.start(scan=True)
+        stack.push_async_callback(services.library.close)
+
         from aiui_tui.services.apps import AppService
         from aiui_tui.services.monitor import MonitorService
 

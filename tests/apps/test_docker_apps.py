@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from aiui_tui.bus import Bus
@@ -282,3 +284,64 @@ async def test_engine_restart_mid_monitoring_is_reported_and_recovered(layout, p
     finally:
         await service.close()
         client.close()
+
+
+async def test_update_check_compares_the_local_digest_with_the_registry(
+    layout, docker_client, registry, tmp_path, busybox_image, cleanup
+):
+    image = push_layered_image(docker_client, registry, tmp_path)
+    port = free_port()
+    (layout.user_apps_dir / "updatable.toml").write_text(manifest("updatable", image, port))
+    service, _ = await open_service(layout, supervise=False)
+    try:
+        available, why = await service.check_update("updatable")
+        assert available and "not pulled yet" in why
+        assert (await service.start_app("updatable")).state == READY
+        available, why = await service.check_update("updatable")
+        assert not available and "up to date" in why
+        old_id = docker_client.images.get(image).id
+        # A new image is pushed under the same tag; the engine keeps the old one under it, as a stale install would.
+        context = build_busybox_context(tmp_path / "ctx2", {"c.bin": os.urandom(100_000)})
+        docker_client.images.build(path=str(context), tag=image, rm=True)
+        for line in docker_client.images.push(image, stream=True, decode=True):
+            assert "error" not in line, line
+        docker_client.images.get(old_id).tag(image)
+        available, why = await service.check_update("updatable")
+        assert available and "update available" in why
+        status = await service.update_app("updatable")
+        assert status.state == READY
+        assert (await service.check_update("updatable"))[0] is False
+    finally:
+        await service.close()
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(image, force=True)
+
+
+async def test_a_library_symlink_to_another_disk_is_readable_inside_the_container(
+    layout, busybox_image, tmp_path, cleanup
+):
+    outside = tmp_path / "disk2" / "big.safetensors"
+    outside.parent.mkdir()
+    outside.write_bytes(b"model bytes from another disk")
+    (layout.kind_dir("checkpoints") / "big.safetensors").symlink_to(outside)
+    (layout.kind_dir("checkpoints") / "rel.safetensors").symlink_to(
+        os.path.relpath(outside, layout.kind_dir("checkpoints"))
+    )
+    port = free_port()
+    text = manifest("reader", busybox_image, port).replace(
+        "[mounts]", '[mounts]\nmodels = { checkpoints = "/www/ckpt" }'
+    )
+    (layout.user_apps_dir / "reader.toml").write_text(text)
+    service, _ = await open_service(layout, supervise=False)
+    try:
+        status = await service.start_app("reader")
+        assert status.state == READY
+        url = f"http://127.0.0.1:{port}/ckpt/big.safetensors"
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            assert response.status == 200
+            assert await response.read() == b"model bytes from another disk"
+        spec = await service._spec(service.manifest("reader"), None)
+        assert spec.volumes[str(outside.parent)] == {"bind": str(outside.parent), "mode": "ro"}
+        assert any("relative link to outside the data root" in w for w in spec.warnings)
+    finally:
+        await service.close()

@@ -171,7 +171,9 @@ def sites_app(sites: FakeSites) -> web.Application:
         page = hits[offset : offset + limit]
         headers = {}
         if offset + limit < len(hits):
-            headers["Link"] = f'<{sites.base}/api/models?search={text}&limit={limit}&offset={offset + limit}>; rel="next"'
+            headers["Link"] = (
+                f'<{sites.base}/api/models?search={text}&limit={limit}&offset={offset + limit}>; rel="next"'
+            )
         body = [{"_id": r, "id": r, "modelId": r, "author": r.split("/")[0], "downloads": 10, "likes": 1} for r in page]
         return web.json_response(body, headers=headers)
 
@@ -202,7 +204,8 @@ def sites_app(sites: FakeSites) -> web.Application:
         page = entries[offset : offset + sites.page_size]
         headers = {}
         if offset + sites.page_size < len(entries):
-            nxt = f"{sites.base}/api/models/{repo}/tree/{request.match_info['rev']}?recursive=true&cursor={offset + sites.page_size}"
+            rev = request.match_info["rev"]
+            nxt = f"{sites.base}/api/models/{repo}/tree/{rev}?recursive=true&cursor={offset + sites.page_size}"
             headers["Link"] = f'<{nxt}>; rel="next"'
         return web.json_response(page, headers=headers)
 
@@ -246,7 +249,11 @@ def sites_app(sites: FakeSites) -> web.Application:
     async def civitai_by_hash(request: web.Request) -> web.Response:
         h = request.match_info["hash"].upper()
         hit = find_version(lambda v: any(h in (f["hashes"]["SHA256"], f["hashes"]["AutoV2"]) for f in v["files"]))
-        return web.json_response(version_body(*hit)) if hit else web.json_response({"error": "Model not found"}, status=404)
+        return (
+            web.json_response(version_body(*hit))
+            if hit
+            else web.json_response({"error": "Model not found"}, status=404)
+        )
 
     async def civitai_download(request: web.Request) -> web.Response:
         vid = int(request.match_info["vid"])

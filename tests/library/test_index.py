@@ -100,7 +100,8 @@ def test_kill_9_during_a_scan_leaves_a_loadable_index_that_the_next_scan_complet
         "from aiui_tui.services.library.index import LibraryIndex; "
         "from aiui_tui.services.library.hashing import sha256_file\n"
         "def slow(p):\n    time.sleep(0.01); return sha256_file(p)\n"
-        f"LibraryIndex(Path({str(db)!r})).scan({{Path({str(models / 'checkpoints')!r}): 'checkpoints'}}, workers=1, hasher=slow)\n"
+        f"folders = {{Path({str(models / 'checkpoints')!r}): 'checkpoints'}}\n"
+        f"LibraryIndex(Path({str(db)!r})).scan(folders, workers=1, hasher=slow)\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script])
     deadline = time.monotonic() + 30

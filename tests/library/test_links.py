@@ -110,7 +110,9 @@ async def test_import_with_a_name_taken_by_different_bytes_and_with_identical_by
     await library.apply(plan)
     assert tree_bytes(ui) == before
     assert os.path.samefile(ui / "models/VAE/vae-ft-mse.safetensors", twin)  # the duplicate became a link
-    assert sha256(layout.kind_dir("loras") / "detail.safetensors") != sha256(layout.kind_dir("loras") / "detail-2.safetensors")
+    assert sha256(layout.kind_dir("loras") / "detail.safetensors") != sha256(
+        layout.kind_dir("loras") / "detail-2.safetensors"
+    )
 
 
 async def test_import_from_another_filesystem_moves_and_leaves_a_symlink(library, layout, tmp_path):
@@ -167,13 +169,17 @@ async def test_hardlink_mode_falls_back_to_symlinks_across_filesystems(library, 
     plan = await library.plan_link(await library.install_at(same_fs), "hardlink")
     assert [a.op for a in plan.actions] == ["hardlink"]
     await library.apply(plan)
-    assert os.path.samefile(same_fs / "models/Stable-diffusion/sdxl.safetensors", layout.kind_dir("checkpoints") / "sdxl.safetensors")
+    assert os.path.samefile(
+        same_fs / "models/Stable-diffusion/sdxl.safetensors", layout.kind_dir("checkpoints") / "sdxl.safetensors"
+    )
 
     disk = tmpfs(tmp_path / "otherdisk", "4m")
     try:
         other = fake_a1111(disk / "webui")
         plan = await library.plan_link(await library.install_at(other), "hardlink")
-        assert [(a.op, a.detail) for a in plan.actions] == [("symlink", "other filesystem: symlink instead of hardlink")]
+        assert [(a.op, a.detail) for a in plan.actions] == [
+            ("symlink", "other filesystem: symlink instead of hardlink")
+        ]
         await library.apply(plan)
         assert (other / "models/Stable-diffusion/sdxl.safetensors").is_symlink()
         await library.apply_unlink(await library.plan_unlink(await library.install_at(other)))
@@ -207,7 +213,9 @@ async def test_config_mode_for_comfyui_a1111_and_fooocus_round_trips(library, la
     (comfy / "extra_model_paths.yaml").write_text("# my other paths\nother:\n    base_path: /data\n    loras: loras/\n")
     a1111 = fake_a1111(tmp_path / "webui")
     fooocus = fake_fooocus(tmp_path / "Fooocus")
-    originals = {p: p.read_text() for p in (comfy / "extra_model_paths.yaml", a1111 / "webui-user.sh", fooocus / "config.txt")}
+    originals = {
+        p: p.read_text() for p in (comfy / "extra_model_paths.yaml", a1111 / "webui-user.sh", fooocus / "config.txt")
+    }
     for ui in (comfy, a1111, fooocus):
         install = await library.install_at(ui)
         current = {p: p.read_text() for p in originals}

@@ -135,6 +135,6 @@ def test_hash_formats_match_their_definitions(tmp_path):
     assert autov2(full) == full[:10].upper()
     import hashlib
 
-    assert autov1(path) == hashlib.sha256(data[0x100000 : 0x110000]).hexdigest()[:8]
+    assert autov1(path) == hashlib.sha256(data[0x100000:0x110000]).hexdigest()[:8]
     offset = read_header(path).data_offset
     assert autov3(path, offset) == hashlib.sha256(data[offset:]).hexdigest()[:12].upper()

@@ -359,10 +359,37 @@ class AppService:
         """Pull the image again; a running app is recreated on the new image."""
         manifest = self.manifest(name)
         spec = await self._spec(manifest, None)
-        await self._pull(name, spec.image)
-        if self._status[name].running:
+        before = self._status[name]
+        try:
+            await self._pull(name, spec.image)
+        except AppError:
+            self._set(name, before)  # the old image still runs; the failure is raised to the caller
+            raise
+        if before.running:
             return await self.restart_app(name)
+        self._set(name, _replace(before, reason="image updated"))
         return self._status[name]
+
+    async def check_update(self, name: str) -> tuple[bool, str]:
+        """(update available, one line why): the registry's digest for the image's tag against the local image's."""
+        import docker.errors
+
+        manifest = self.manifest(name)
+        image = effective_image(manifest, self.config)
+        client = await self._client()
+        try:
+            remote = await asyncio.to_thread(client.api.inspect_distribution, image)
+        except docker.errors.APIError as exc:
+            return False, f"cannot ask the registry about {image}: {exc.explanation or exc}"
+        digest = (remote.get("Descriptor") or {}).get("digest", "")
+        try:
+            local = await asyncio.to_thread(client.images.get, image)
+        except docker.errors.ImageNotFound:
+            return True, f"{image} is not pulled yet"
+        repo_digests = local.attrs.get("RepoDigests") or []
+        if any(d.endswith("@" + digest) for d in repo_digests):
+            return False, f"{image} is up to date ({digest[:19]})"
+        return True, f"update available for {image}: registry has {digest[:19]}"
 
     async def logs(self, name: str, tail: int = 100) -> list[str]:
         client = await self._client()
@@ -412,6 +439,10 @@ class AppService:
         gpu_available = bool(self._gpu_runtime)
         chosen = resolve_profile(requested, await asyncio.to_thread(self._gpu_memory) if gpu_available else None)
         uid, gid = invoking_ids()
+        from aiui_tui.services.library.mounts import outside_link_mounts
+
+        kind_dirs = [self.layout.kind_dir(kind) for kind in manifest.mounts.models]
+        link_folders, link_warnings = await asyncio.to_thread(outside_link_mounts, kind_dirs, self.layout.root)
         return build_spec(
             manifest,
             layout=self.layout,
@@ -420,6 +451,8 @@ class AppService:
             gpu_available=gpu_available,
             uid=uid,
             gid=gid,
+            link_folders=link_folders,
+            link_warnings=link_warnings,
         )
 
     async def _ensure_image(self, name: str, image: str) -> None:

@@ -92,12 +92,16 @@ def build_spec(
     gpu_available: bool,
     uid: int,
     gid: int,
+    link_folders: list[str] | None = None,
+    link_warnings: list[str] | None = None,
 ) -> ContainerSpec:
+    """`link_folders`: folders outside the root that library symlinks point into; mounted read-only
+    at their own path so the links resolve inside the container."""
     override = config.apps.overrides.get(manifest.name)
     image = effective_image(manifest, config)
     host_port = (override.host_port if override and override.host_port else None) or manifest.published_port
     bind = config.network.bind_address
-    warnings: list[str] = []
+    warnings: list[str] = list(link_warnings or [])
     if bind != LOCAL_BIND:
         warnings.append(
             f"{manifest.name} is published on {bind}:{host_port}, reachable from other machines "
@@ -117,6 +121,8 @@ def build_spec(
         str(layout.kind_dir(kind)): {"bind": path, "mode": "ro" if manifest.mounts.models_read_only else "rw"}
         for kind, path in manifest.mounts.models.items()
     }
+    for folder in link_folders or []:
+        volumes.setdefault(folder, {"bind": folder, "mode": "ro"})
     if manifest.mounts.outputs:
         volumes[str(layout.app_outputs_dir(manifest.name))] = {"bind": manifest.mounts.outputs, "mode": "rw"}
     if manifest.mounts.config:

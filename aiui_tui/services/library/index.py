@@ -269,6 +269,14 @@ class LibraryIndex:
                 previous = known.get(record.path)
                 if previous and previous.sha256 == record.sha256:
                     record = replace(record, verified_at=previous.verified_at)
+                elif previous and previous.sha256 and self.source_of(previous.sha256):
+                    # Bytes under a downloaded model's name changed: corruption until proven otherwise.
+                    record = replace(
+                        record,
+                        ok=False,
+                        problem=f"changed on disk since it was downloaded (sha256 was {previous.sha256[:12]}...); "
+                        "download it again or verify the source",
+                    )
                 self.put(record)  # one transaction per file: a crash mid-scan keeps what was hashed
                 hashed += 0 if moved.get((record.device, record.inode, record.size, record.mtime_ns)) else record.size
         if removed:
