@@ -30,6 +30,7 @@ class AppStatus:
     profile: str = ""
     gpu: bool = False
     source: str = "built-in"
+    started_at: float | None = None  # when the container last started (uptime)
 
     @property
     def running(self) -> bool:

@@ -15,13 +15,16 @@ from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from aiui_tui.core.events import Event, Notice
+from aiui_tui.core.events import EngineStateChanged, Event, Notice
 from aiui_tui.logs import get_logger, redact_text
 from aiui_tui.services import Services
 from aiui_tui.tui.bridge import ServiceEvent
+from aiui_tui.tui.screens.base import run_intent
 from aiui_tui.tui.screens.dashboard import DashboardScreen
+from aiui_tui.tui.screens.downloads import DownloadsScreen
 from aiui_tui.tui.screens.help import HelpScreen
 from aiui_tui.tui.screens.logs import LogsScreen
+from aiui_tui.tui.screens.models import ModelsScreen
 from aiui_tui.tui.state import UiState
 
 log = get_logger(__name__)
@@ -29,6 +32,8 @@ log = get_logger(__name__)
 # mode name -> (key, title, screen class); the order is the order of the number keys.
 SCREENS: dict[str, tuple[str, str, type[Screen]]] = {
     "dashboard": ("1", "Dashboard", DashboardScreen),
+    "models": ("2", "Models", ModelsScreen),
+    "downloads": ("3", "Downloads", DownloadsScreen),
     "logs": ("4", "Logs", LogsScreen),
 }
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
@@ -42,27 +47,47 @@ class AiuiApp(App[int]):
     BINDINGS = [
         *(Binding(key, f"switch_mode('{name}')", title, show=True) for name, (key, title, _) in SCREENS.items()),
         Binding("question_mark", "help", "Help"),
+        Binding("w", "wizard", "Setup", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, first_run: bool = False) -> None:
         super().__init__()
         self.services = services
+        self.first_run = first_run
         self.ui = UiState(root=str(services.layout.root))
-        self._unsubscribe = None
+        self._seed()
+        # Subscribed from the start: events before the first frame fold into the state directly.
+        self._unsubscribe = services.bus.subscribe(self._forward)
 
     def on_mount(self) -> None:
         theme = self.services.config.general.theme
         self.theme = theme if theme in self.available_themes else "textual-dark"
-        self._unsubscribe = self.services.bus.subscribe(self._forward)
+        if self.first_run:
+            self.action_wizard()
+
+    def _seed(self) -> None:
+        """What the services knew before this app subscribed to their events."""
+        apps, monitor = self.services.apps, self.services.monitor
+        if apps is not None:
+            self.ui.seed_apps(apps.statuses())
+            if apps.client is not None:
+                self.ui.apply(EngineStateChanged(True, apps.address))
+            elif apps.engine_problem is not None:
+                self.ui.apply(EngineStateChanged(False, apps.address, apps.engine_problem.message))
+        if monitor is not None and monitor.last_gpu is not None:
+            self.ui.apply(monitor.last_gpu)
 
     def on_unmount(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
 
     def _forward(self, event: Event) -> None:
-        self.post_message(ServiceEvent(event))
+        if self.is_running:
+            self.post_message(ServiceEvent(event))
+        else:
+            self.ui.apply(event)
 
     def on_service_event(self, message: ServiceEvent) -> None:
         event = message.event
@@ -77,6 +102,12 @@ class AiuiApp(App[int]):
         screen.post_message(ServiceEvent(event))
 
     # -- actions -------------------------------------------------------------------------------
+
+    def action_wizard(self) -> None:
+        from aiui_tui.tui.screens.wizard import WizardScreen
+
+        if not isinstance(self.screen, WizardScreen):
+            self.push_screen(WizardScreen())
 
     def action_help(self) -> None:
         """Keys of this screen first, then the app's, then the focused widget's (scrolling etc.)."""
@@ -100,6 +131,30 @@ class AiuiApp(App[int]):
                 lambda name=name: self.switch_mode(name),
             )
         yield SystemCommand("Help", "Show every key binding", self.action_help)
+        yield SystemCommand(
+            "Setup wizard", "Apps, profile, network, tokens, other UIs, starter models", self.action_wizard
+        )
+        apps = self.services.apps
+        for name in apps.names() if apps is not None else []:
+            title = apps.manifest(name).display_title
+            for verb, method in (("Start", apps.start_app), ("Stop", apps.stop_app), ("Restart", apps.restart_app)):
+                yield SystemCommand(
+                    f"{verb} {title}",
+                    f"{verb} the {name} container",
+                    lambda m=method, n=name, v=verb: run_intent(self, lambda: m(n), f"{v.lower()} {n}"),
+                )
+        library = self.services.library
+        for entry in library.catalog() if library is not None else []:
+            yield SystemCommand(
+                f"Queue {entry.name}",
+                f"Download {entry.filename} into models/{entry.kind}/",
+                lambda e=entry: run_intent(
+                    self,
+                    lambda: library.add(e.id),
+                    f"queue {e.name}",
+                    lambda items, e=e: self.notify(f"Queued {e.name}." if items else f"{e.name} is already installed."),
+                ),
+            )
         yield from super().get_system_commands(screen)
 
     # -- errors --------------------------------------------------------------------------------
@@ -120,5 +175,5 @@ class AiuiApp(App[int]):
         )
 
 
-def make_app(services: Services) -> AiuiApp:
-    return AiuiApp(services)
+def make_app(services: Services, *, first_run: bool = False) -> AiuiApp:
+    return AiuiApp(services, first_run=first_run)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from aiui_tui.core.events import Event
+from aiui_tui.core.events import AppPullProgress, ContainerStats, DownloadProgress, Event, GpuSample, SystemSample
 
 # Event classes whose newer instance makes an older, still-queued one useless (same `key`).
-REPLACEABLE: set[type[Event]] = set()
+REPLACEABLE: set[type[Event]] = {DownloadProgress, ContainerStats, SystemSample, GpuSample, AppPullProgress}
 
 
 def event_key(event: Event) -> object:

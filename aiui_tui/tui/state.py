@@ -1,13 +1,47 @@
 """What the screens render, kept current from service events (attributes down, messages up).
 
-Plain Python, no widgets: `apply(event)` is a pure reducer, tested without a terminal.
+Plain Python, no widgets: `apply(event)` is a pure reducer, tested without a terminal. Screens read
+it when they refresh; histories are bounded rings, so memory does not grow with uptime.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
-from aiui_tui.core.events import Event
+from aiui_tui.core.apps import AppStatus
+from aiui_tui.core.downloads import DownloadItem
+from aiui_tui.core.events import (
+    AppPullProgress,
+    AppStateChanged,
+    ContainerStats,
+    DownloadFinished,
+    DownloadProgress,
+    DownloadQueued,
+    DownloadStateChanged,
+    EngineStateChanged,
+    Event,
+    GpuSample,
+    LibraryChanged,
+    SystemSample,
+)
+from aiui_tui.core.format import human_bytes
+from aiui_tui.core.monitor import SystemStats
+
+HISTORY = 120  # samples kept per series (two minutes at 1 Hz)
+
+
+def ring() -> deque[float]:
+    return deque(maxlen=HISTORY)
+
+
+@dataclass
+class AppView:
+    status: AppStatus
+    stats: ContainerStats | None = None
+    pull: AppPullProgress | None = None
+    cpu: deque[float] = field(default_factory=ring)
+    memory: deque[float] = field(default_factory=ring)
 
 
 @dataclass
@@ -16,6 +50,99 @@ class UiState:
     engine_text: str = "Docker: checking…"
     engine_ok: bool | None = None
     gpu_text: str = "GPU: checking…"
+    apps: dict[str, AppView] = field(default_factory=dict)
+    system: SystemStats | None = None
+    cpu: deque[float] = field(default_factory=ring)
+    cores: list[deque[float]] = field(default_factory=list)
+    gpu: GpuSample | None = None
+    gpu_util: dict[int, deque[float]] = field(default_factory=dict)
+    gpu_vram: dict[int, deque[float]] = field(default_factory=dict)
+    downloads: dict[str, DownloadItem] = field(default_factory=dict)
+    progress: dict[str, DownloadProgress] = field(default_factory=dict)
+    library_version: int = 0  # bumped on every library change; the browser reloads when it moves
+
+    def seed_apps(self, statuses: list[AppStatus]) -> None:
+        for status in statuses:
+            self.apps.setdefault(status.name, AppView(status))
+
+    def seed_downloads(self, items: list[DownloadItem]) -> None:
+        self.downloads = {i.id: i for i in items}
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state; events of no interest are ignored."""
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        if handler is not None:
+            handler(event)
+
+    # -- engine and apps ----------------------------------------------------------------------------
+    def _on_EngineStateChanged(self, e: EngineStateChanged) -> None:
+        self.engine_ok = e.available
+        self.engine_text = f"Docker: {e.address}" if e.available else "Docker: not reachable"
+
+    def _on_AppStateChanged(self, e: AppStateChanged) -> None:
+        view = self.apps.setdefault(e.name, AppView(e.status))
+        view.status = e.status
+        if not e.status.running:
+            view.stats = None
+        if e.status.state != "pulling":
+            view.pull = None
+
+    def _on_AppPullProgress(self, e: AppPullProgress) -> None:
+        if e.name in self.apps:
+            self.apps[e.name].pull = e
+
+    def _on_ContainerStats(self, e: ContainerStats) -> None:
+        view = self.apps.get(e.name)
+        if view is None:
+            return
+        view.stats = e
+        view.cpu.append(e.cpu_percent)
+        view.memory.append(100.0 * e.memory_used / e.memory_limit if e.memory_limit else 0.0)
+
+    # -- system -------------------------------------------------------------------------------------
+    def _on_SystemSample(self, e: SystemSample) -> None:
+        self.system = e.sample
+        self.cpu.append(e.sample.cpu_percent)
+        while len(self.cores) < len(e.sample.cpu_per_core):
+            self.cores.append(ring())
+        for history, value in zip(self.cores, e.sample.cpu_per_core, strict=False):
+            history.append(value)
+
+    def _on_GpuSample(self, e: GpuSample) -> None:
+        self.gpu = e
+        if not e.available:
+            self.gpu_text = "GPU: none (no NVIDIA driver)" if not e.reason else f"GPU: {e.reason}"
+            return
+        for g in e.gpus:
+            self.gpu_util.setdefault(g.index, ring()).append(float(g.utilization or 0))
+            if g.memory_total:
+                self.gpu_vram.setdefault(g.index, ring()).append(100.0 * (g.memory_used or 0) / g.memory_total)
+        first = e.gpus[0] if e.gpus else None
+        if first is None:
+            self.gpu_text = "GPU: none"
+        else:
+            more = f" +{len(e.gpus) - 1}" if len(e.gpus) > 1 else ""
+            vram = f" {human_bytes(first.memory_used)}/{human_bytes(first.memory_total)}" if first.memory_total else ""
+            self.gpu_text = f"GPU: {first.name}{more} {first.utilization or 0}%{vram}"
+
+    # -- downloads and library ----------------------------------------------------------------------
+    def _on_DownloadQueued(self, e: DownloadQueued) -> None:
+        self.downloads[e.item.id] = e.item
+
+    def _on_DownloadStateChanged(self, e: DownloadStateChanged) -> None:
+        if e.state == "cancelled":
+            self.downloads.pop(e.id, None)
+            self.progress.pop(e.id, None)
+            return
+        self.downloads[e.id] = e.item
+        if e.state != "active":
+            self.progress.pop(e.id, None)
+
+    def _on_DownloadProgress(self, e: DownloadProgress) -> None:
+        self.progress[e.id] = e
+
+    def _on_DownloadFinished(self, e: DownloadFinished) -> None:
+        self.progress.pop(e.id, None)
+
+    def _on_LibraryChanged(self, _e: LibraryChanged) -> None:
+        self.library_version += 1

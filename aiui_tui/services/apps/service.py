@@ -279,7 +279,9 @@ class AppService:
             if state == "running":
                 url = await self._url_if_ready(manifest, container)
                 status = self._blank(manifest, READY if url else STARTING, container.id)
-                self._set(name, _replace(status, url=url, profile=container.labels.get("aiui.profile", "")))
+                started = _docker_time((container.attrs.get("State") or {}).get("StartedAt"))
+                profile = container.labels.get("aiui.profile", "")
+                self._set(name, _replace(status, url=url, profile=profile, started_at=started))
                 self._start_reader(name, container.id)
             else:
                 code = (container.attrs.get("State") or {}).get("ExitCode")
@@ -369,6 +371,10 @@ class AppService:
             return await self.restart_app(name)
         self._set(name, _replace(before, reason="image updated"))
         return self._status[name]
+
+    async def describe(self, name: str) -> ContainerSpec:
+        """The container the app runs (or would run) as: image, command, environment, mounts, ports."""
+        return await self._spec(self.manifest(name), None)
 
     async def check_update(self, name: str) -> tuple[bool, str]:
         """(update available, one line why): the registry's digest for the image's tag against the local image's."""
@@ -652,9 +658,26 @@ class AppService:
 
     def _set(self, name: str, status: AppStatus) -> None:
         previous = self._status.get(name)
+        if status.running and status.started_at is None:
+            kept = previous.started_at if previous is not None and previous.running else None
+            status = _replace(status, started_at=kept or time.time())
         self._status[name] = status
         if previous is None or previous.state != status.state or previous.url != status.url:
             self.bus.publish(AppStateChanged(name, status, status.reason))
+
+
+def _docker_time(value: str | None) -> float | None:
+    """Docker's RFC 3339 time with nanoseconds, as a Unix time; None when absent or unparsable."""
+    if not value or value.startswith("0001-"):
+        return None
+    from datetime import datetime
+
+    head, _, rest = value.rstrip("Z").partition(".")
+    fraction = "".join(ch for ch in rest if ch.isdigit())[:6]
+    try:
+        return datetime.fromisoformat(f"{head[:19]}.{fraction or '0'}+00:00").timestamp()
+    except ValueError:
+        return None
 
 
 def _replace(status: AppStatus, **changes: Any) -> AppStatus:

@@ -1,13 +1,50 @@
-"""The frame every top-level screen shares: header, status line, body, footer."""
+"""The frame every top-level screen shares: header, status line, body, footer; and intents as workers."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from aiui_tui.core.errors import AiuiError
+from aiui_tui.logs import get_logger, redact_text
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.widgets.status_line import StatusLine
+
+log = get_logger(__name__)
+
+
+def run_intent(
+    node: Any, make: Callable[[], Awaitable[Any]], description: str, on_done: Callable[[Any], None] | None = None
+) -> None:
+    """Run a service intent as a worker: the UI never waits on it, and a failure becomes a toast.
+
+    Expected failures (AiuiError) show their message and fix; anything else shows one line and
+    goes to the log with its traceback. Never a traceback on screen, never the app exiting.
+    """
+
+    async def work() -> None:
+        try:
+            result = await make()
+        except AiuiError as exc:
+            log.warning("action failed", action=description, error=exc.one_line())
+            node.app.notify(exc.message + (f"\nFix: {exc.fix}" if exc.fix else ""), severity="error", timeout=8)
+            return
+        except Exception as exc:
+            log.exception("action failed unexpectedly", action=description)
+            node.app.notify(
+                f"{description} failed: {type(exc).__name__}: {redact_text(str(exc))}\nDetails on the logs screen (4).",
+                severity="error",
+                timeout=8,
+            )
+            return
+        if on_done is not None:
+            on_done(result)
+
+    node.run_worker(work(), description=description, group="intents", exit_on_error=False)
 
 
 class AiuiScreen(Screen[None]):
@@ -22,6 +59,19 @@ class AiuiScreen(Screen[None]):
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
 
+    @property
+    def services(self) -> Any:
+        return self.app.services  # type: ignore[attr-defined]
+
+    @property
+    def ui(self) -> Any:
+        return self.app.ui  # type: ignore[attr-defined]
+
+    def intent(
+        self, make: Callable[[], Awaitable[Any]], description: str, on_done: Callable[[Any], None] | None = None
+    ) -> None:
+        run_intent(self, make, description, on_done)
+
     def on_mount(self) -> None:
         self.refresh_status()
 
@@ -32,7 +82,7 @@ class AiuiScreen(Screen[None]):
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        state = self.app.ui  # type: ignore[attr-defined]
+        state = self.ui
         line = self.query_one(StatusLine)
         line.root = state.root
         line.engine, line.engine_ok = state.engine_text, state.engine_ok

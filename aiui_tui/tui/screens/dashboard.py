@@ -1,20 +1,166 @@
-"""The dashboard: app cards and system panels (filled in by the TUI issue)."""
+"""The dashboard and container monitor: one card per app, system and GPU panels.
+
+Cards change as soon as an app's state does; the panels redraw at most once a second from the
+latest samples (the monitor publishes at 1 Hz), so ten busy containers cost one repaint a second.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import webbrowser
+
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from aiui_tui import __version__
+from aiui_tui.core.events import AppPullProgress, AppStateChanged
+from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import AiuiScreen
+from aiui_tui.tui.widgets.app_card import AppCard
+from aiui_tui.tui.widgets.gpu_panel import GpuPanel
+from aiui_tui.tui.widgets.system_panel import SystemPanel
 
 
 class DashboardScreen(AiuiScreen):
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("x", "stop", "Stop"),
+        Binding("r", "restart", "Restart"),
+        Binding("u", "update", "Update"),
+        Binding("l,enter", "details", "Logs"),
+        Binding("c", "copy_url", "Copy URL"),
+        Binding("o", "open_url", "Open"),
+        Binding("down,j", "focus_next_card", "Next", show=False),
+        Binding("up,k", "focus_previous_card", "Previous", show=False),
+    ]
+
     def compose_body(self) -> ComposeResult:
-        root = self.app.ui.root  # type: ignore[attr-defined]
-        yield Static(
-            f"aiui-tui {__version__}\n\nData root: {root}\n\n"
-            "App cards and system panels arrive with the dashboard. Meanwhile: 4 shows the log, "
-            "`aiui-tui doctor` checks the system.",
-            id="placeholder",
+        with Horizontal(id="dashboard"):
+            with VerticalScroll(id="cards", can_focus=False):
+                yield Static("No apps: enable some in the setup wizard (w).", id="no-apps")
+            with VerticalScroll(id="panels", can_focus=False):
+                yield SystemPanel()
+                yield GpuPanel()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.sync_cards()
+        self.query_one(SystemPanel).show(self.ui)
+        self.query_one(GpuPanel).show(self.ui)
+        self.ticker = self.set_interval(1.0, self.repaint_panels)
+
+    def on_screen_suspend(self) -> None:
+        self.ticker.pause()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if hasattr(self, "ticker"):
+            self.ticker.resume()
+            self.sync_cards()
+
+    def on_service_event(self, message: ServiceEvent) -> None:
+        super().on_service_event(message)
+        event = message.event
+        if isinstance(event, AppStateChanged | AppPullProgress):
+            self.sync_cards()
+
+    def repaint_panels(self) -> None:
+        self.query_one(SystemPanel).show(self.ui)
+        self.query_one(GpuPanel).show(self.ui)
+        for card in self.query(AppCard):
+            card.update_view(self.ui.apps[card.app_name])
+
+    def sync_cards(self) -> None:
+        cards = {card.app_name: card for card in self.query(AppCard)}
+        container = self.query_one("#cards", VerticalScroll)
+        for name, view in self.ui.apps.items():
+            if name in cards:
+                cards[name].update_view(view)
+            else:
+                container.mount(AppCard(view, id=f"card-{name}"))
+        self.query_one("#no-apps").display = not self.ui.apps
+        if not isinstance(self.focused, AppCard) and self.ui.apps:
+            self.call_after_refresh(self._focus_first_card)
+
+    def _focus_first_card(self) -> None:
+        if not isinstance(self.focused, AppCard):
+            first = next(iter(self.query(AppCard)), None)
+            if first is not None:
+                first.focus()
+
+    # -- actions on the selected card ----------------------------------------------------------------
+    def selected(self) -> str | None:
+        card = self.focused if isinstance(self.focused, AppCard) else next(iter(self.query(AppCard)), None)
+        if card is None:
+            self.notify("No app selected.", severity="warning")
+            return None
+        return card.app_name
+
+    def action_start(self) -> None:
+        if name := self.selected():
+            self.notify(f"Starting {name}…")
+            self.intent(lambda: self.services.apps.start_app(name), f"start {name}")
+
+    def action_stop(self) -> None:
+        if name := self.selected():
+            self.intent(lambda: self.services.apps.stop_app(name), f"stop {name}")
+
+    def action_restart(self) -> None:
+        if name := self.selected():
+            self.intent(lambda: self.services.apps.restart_app(name), f"restart {name}")
+
+    def action_update(self) -> None:
+        if name := self.selected():
+
+            def done(result: tuple[bool, str]) -> None:
+                available, why = result
+                self.notify(why, severity="warning" if available else "information")
+                if available:
+                    self.intent(lambda: self.services.apps.update_app(name), f"update {name}")
+
+            self.intent(lambda: self.services.apps.check_update(name), f"check {name} for updates", done)
+
+    def action_details(self) -> None:
+        if name := self.selected():
+            from aiui_tui.tui.screens.app_detail import AppDetailScreen
+
+            self.app.push_screen(AppDetailScreen(name))
+
+    def _url(self) -> str | None:
+        name = self.selected()
+        if name is None:
+            return None
+        url = self.ui.apps[name].status.url
+        if not url:
+            self.notify(f"{name} has no URL yet: start it (s).", severity="warning")
+        return url
+
+    def action_copy_url(self) -> None:
+        if url := self._url():
+            self.app.copy_to_clipboard(url)  # OSC 52: works over SSH in most terminals
+            self.notify(f"Copied {url}")
+
+    def action_open_url(self) -> None:
+        url = self._url()
+        if not url:
+            return
+        if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            # Over SSH a "browser" would be a text one taking over this terminal: copy instead.
+            self.app.copy_to_clipboard(url)
+            self.notify(f"No desktop here (SSH?): copied {url}; forward the port with ssh -L to open it.")
+            return
+
+        async def open_in_browser() -> bool:
+            return await asyncio.to_thread(webbrowser.open, url)
+
+        self.intent(
+            open_in_browser, f"open {url}", lambda ok: self.notify(f"Opened {url}" if ok else f"No browser: {url}")
         )
+
+    def action_focus_next_card(self) -> None:
+        self.focus_next(AppCard)
+
+    def action_focus_previous_card(self) -> None:
+        self.focus_previous(AppCard)

@@ -10,7 +10,6 @@ from textual.widgets import Static
 class StatusLine(Static):
     DEFAULT_CSS = """
     StatusLine {
-        dock: top;
         height: 1;
         padding: 0 1;
         background: $panel;

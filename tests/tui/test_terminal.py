@@ -17,7 +17,8 @@ async def test_app_mounts_and_quits_under_pilot(layout):
     async with open_services(layout, config, credentials) as services:
         app = make_app(services)
         async with app.run_test(size=(120, 40)) as pilot:
-            assert str(layout.root) in app.query_one("#placeholder").render().plain
+            assert str(layout.root) in app.query_one("StatusLine").render().plain
+            assert {card.app_name for card in app.query("AppCard")} == {"fooocus", "automatic1111", "comfyui"}
             await pilot.press("q")
         assert app.return_code == 0
 

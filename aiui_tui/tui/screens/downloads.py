@@ -1,0 +1,156 @@
+"""The download queue: progress bars, speed, ETA, state and reason; pause, resume, cancel, retry, reorder.
+
+Items added from the CLI in another process appear here: the queue service watches the shared
+SQLite queue and publishes `DownloadQueueChanged`, on which this screen reloads its snapshot.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from aiui_tui.core.downloads import DownloadItem
+from aiui_tui.core.events import DownloadQueueChanged
+from aiui_tui.core.format import human_bytes, human_duration, human_rate
+from aiui_tui.tui.bridge import ServiceEvent
+from aiui_tui.tui.screens.base import AiuiScreen
+from aiui_tui.tui.widgets.bars import bar
+from aiui_tui.tui.widgets.confirm import ConfirmScreen
+
+STATE_STYLE = {"pending": "blue", "active": "cyan", "paused": "yellow", "failed": "bold red", "done": "green"}
+COLUMNS = ("Name", "State", "Progress", "Size", "Speed", "ETA", "Reason")
+
+
+class DownloadsScreen(AiuiScreen):
+    BINDINGS = [
+        Binding("p", "pause", "Pause"),
+        Binding("r", "resume", "Resume"),
+        Binding("c", "cancel", "Cancel"),
+        Binding("t", "retry", "Retry"),
+        Binding("left_square_bracket", "move(-1)", "Move up"),
+        Binding("right_square_bracket", "move(1)", "Move down"),
+    ]
+
+    def compose_body(self) -> ComposeResult:
+        table: DataTable[Text | str] = DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        for column in COLUMNS:
+            table.add_column(column, key=column.lower())
+        yield table
+        yield Static(id="totals")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.reload()
+        self.ticker = self.set_interval(0.5, self.repaint)
+
+    def on_screen_suspend(self) -> None:
+        self.ticker.pause()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if hasattr(self, "ticker"):
+            self.ticker.resume()
+            self.repaint()
+
+    def reload(self) -> None:
+        def seed(items: list[DownloadItem]) -> None:
+            self.ui.seed_downloads(items)
+            self.repaint()
+
+        self.intent(self.services.downloads.items, "load the queue", seed)
+
+    def on_service_event(self, message: ServiceEvent) -> None:
+        super().on_service_event(message)
+        if isinstance(message.event, DownloadQueueChanged):
+            self.reload()
+
+    def row(self, item: DownloadItem) -> tuple[Text | str, ...]:
+        progress = self.ui.progress.get(item.id)
+        done = progress.done if progress else item.done_bytes
+        total = (progress.total if progress else None) or item.total_bytes or item.size
+        fraction = done / total if total else None
+        speed = progress.speed if progress and item.state == "active" else None
+        eta = progress.eta if progress and item.state == "active" else None
+        pct = f" {100 * fraction:3.0f}%" if fraction is not None else "    "
+        return (
+            item.display_name,
+            Text(item.state, style=STATE_STYLE.get(item.state, "")),
+            Text.assemble(bar(fraction if item.state != "done" else 1.0, 18), pct),
+            human_bytes(total) if total else "?",
+            human_rate(speed) if speed else "",
+            human_duration(eta) if eta else "",
+            Text(item.reason + (f" Fix: {item.fix}" if item.fix and item.state == "failed" else ""), style="dim"),
+        )
+
+    def repaint(self) -> None:
+        table = self.query_one(DataTable)
+        items = sorted(self.ui.downloads.values(), key=lambda i: (i.state == "done", i.position))
+        keys = [i.id for i in items]
+        current = [str(k.value) for k in table.rows]
+        if current != keys:
+            cursor = table.cursor_row
+            table.clear()
+            for item in items:
+                table.add_row(*self.row(item), key=item.id)
+            if items:
+                table.move_cursor(row=min(cursor, len(items) - 1))
+        else:
+            for item in items:
+                for column, value in zip(COLUMNS, self.row(item), strict=True):
+                    table.update_cell(item.id, column.lower(), value)
+        self.query_one("#totals", Static).update(self.totals(items))
+
+    def totals(self, items: list[DownloadItem]) -> Text:
+        active = [self.ui.progress[i.id] for i in items if i.state == "active" and i.id in self.ui.progress]
+        speed = sum(p.speed or 0 for p in active)
+        remaining = sum(max(0, (i.total_bytes or i.size or 0) - i.done_bytes) for i in items if i.state != "done")
+        free = next((d.free for d in self.ui.system.disks if d.label == "models"), None) if self.ui.system else None
+        counts = {s: sum(i.state == s for i in items) for s in STATE_STYLE}
+        text = Text.assemble(
+            ("Total ", "bold"), human_rate(speed) if speed else "idle", ("  remaining ", "dim"), human_bytes(remaining),
+            ("  free disk ", "dim"), human_bytes(free) if free is not None else "?", "   ",
+        )  # fmt: skip
+        text.append("  ".join(f"{n} {s}" for s, n in counts.items() if n), style="dim")
+        if not items:
+            text = Text(
+                "The queue is empty. Queue models from the model browser (2) or `aiui-tui models add`.", style="dim"
+            )
+        return text
+
+    def selected(self) -> DownloadItem | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            self.notify("The queue is empty.", severity="warning")
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.ui.downloads.get(str(key))
+
+    def action_pause(self) -> None:
+        if item := self.selected():
+            self.intent(lambda: self.services.downloads.pause(item.id), f"pause {item.display_name}")
+
+    def action_resume(self) -> None:
+        if item := self.selected():
+            self.intent(lambda: self.services.downloads.resume(item.id), f"resume {item.display_name}")
+
+    def action_retry(self) -> None:
+        if item := self.selected():
+            self.intent(lambda: self.services.downloads.retry(item.id), f"retry {item.display_name}")
+
+    def action_move(self, delta: int) -> None:
+        if item := self.selected():
+            self.intent(lambda: self.services.downloads.move(item.id, delta), f"move {item.display_name}")
+
+    def action_cancel(self) -> None:
+        item = self.selected()
+        if item is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.intent(lambda: self.services.downloads.cancel(item.id), f"cancel {item.display_name}")
+
+        kept = human_bytes(item.done_bytes)
+        self.app.push_screen(ConfirmScreen(f"Cancel {item.display_name}? Its part file ({kept}) is deleted."), answered)

@@ -1,0 +1,349 @@
+"""The model browser: the catalog, installed models, HuggingFace and CivitAI, searched as you type.
+
+Search is debounced (0.3 s) and runs as one exclusive worker, so typing cancels the search before
+it. Queuing goes through the library (`add`), which picks the destination kind; `k` changes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Static, Tab, Tabs
+
+from aiui_tui.core.errors import AiuiError
+from aiui_tui.core.events import LibraryChanged
+from aiui_tui.core.format import human_bytes
+from aiui_tui.core.library import ModelRecord, RemoteModel
+from aiui_tui.kinds import kind_names
+from aiui_tui.tui.bridge import ServiceEvent
+from aiui_tui.tui.screens.base import AiuiScreen
+from aiui_tui.tui.widgets.confirm import ConfirmScreen
+from aiui_tui.tui.widgets.link_dialog import LinkDialog
+
+SOURCES = {"catalog": "Catalog", "installed": "Installed", "hf": "HuggingFace", "civitai": "CivitAI"}
+DEBOUNCE_S = 0.3
+
+
+@dataclass
+class Row:
+    key: str
+    name: str
+    kind: str | None
+    architecture: str
+    size: int | None
+    source: str
+    ident: str  # what `library.add` takes: catalog id, hf:repo/path, civitai:ID
+    status: str = ""
+    apps: tuple[str, ...] = ()
+    details: str = ""
+    record: ModelRecord | None = None
+    sha256: str | None = None
+    expandable: bool = False  # a HuggingFace repo whose files are listed on Enter
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelsScreen(AiuiScreen):
+    BINDINGS = [
+        Binding("slash", "focus_search", "Search"),
+        Binding("tab", "next_source", "Source", show=False),
+        Binding("d", "download", "Download"),
+        Binding("k", "change_kind", "Kind"),
+        Binding("enter", "expand", "Files", show=False),
+        Binding("v", "verify", "Verify"),
+        Binding("L", "link", "Link to UIs"),
+        Binding("delete", "delete", "Delete"),
+        Binding("U", "check_updates", "Updates"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.source = "catalog"
+        self.rows: dict[str, Row] = {}
+        self.kind_override: dict[str, str] = {}
+        self.updates: dict[str, str] = {}  # path -> latest version
+        self.installed: set[str] = set()
+        self._debounce: Timer | None = None
+        self._library_version = -1
+
+    def compose_body(self) -> ComposeResult:
+        yield Tabs(*(Tab(title, id=key) for key, title in SOURCES.items()), id="sources")
+        yield Input(placeholder="search (type to filter; / focuses here)", id="query")
+        with Horizontal(id="browser"):
+            table: DataTable[Text | str] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
+            for column in ("Name", "Kind", "Arch", "Size", "Source", "Status", "Apps"):
+                table.add_column(column, key=column.lower())
+            yield table
+            yield Static(id="details")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(DataTable).focus()
+        self.search_now()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self._library_version != self.ui.library_version:
+            self.search_now()
+
+    def on_service_event(self, message: ServiceEvent) -> None:
+        super().on_service_event(message)
+        if isinstance(message.event, LibraryChanged) and self.is_current:
+            self.search_now()
+
+    # -- searching ----------------------------------------------------------------------------------
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab.id and event.tab.id != self.source:
+            self.source = event.tab.id
+            self.search_now()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(DEBOUNCE_S, self.search_now)
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.search_now()
+        self.query_one(DataTable).focus()
+
+    def search_now(self) -> None:
+        text = self.query_one("#query", Input).value
+        source = self.source
+        self._library_version = self.ui.library_version
+        self.run_worker(
+            self.search(source, text),
+            group="search",
+            exclusive=True,
+            exit_on_error=False,
+            description=f"search {source}",
+        )
+
+    async def search(self, source: str, text: str) -> None:
+        library = self.services.library
+        self.installed = await library.installed_hashes()
+        try:
+            if source == "installed":
+                rows = [
+                    self.installed_row(r)
+                    for r in await library.records()
+                    if _matches(r.name + " " + (r.kind or ""), text)
+                ]
+            else:
+                rows = [self.remote_row(m) for m in await library.search(text, source, None, 50)]
+        except AiuiError as exc:
+            self.show_rows([], f"{SOURCES[source]}: {exc.message}\n{exc.fix}\n\nThe catalog still works offline.")
+            return
+        self.show_rows(rows, "" if rows else f"Nothing in {SOURCES[source]} for {text!r}.")
+
+    def installed_row(self, r: ModelRecord) -> Row:
+        status = (
+            "update available"
+            if r.path in self.updates
+            else r.warning or ("verified" if r.verified_at else "installed")
+        )
+        source = r.source.get("repo") or r.source.get("type", "local")
+        details = f"{r.path}\nsha256 {r.sha256}\nAutoV2 {r.autov2}\nformat {r.format}"
+        if r.warning:
+            details += f"\n\n⚠ {r.warning}"
+        if r.path in self.updates:
+            details += f"\n\nUpdate: {self.updates[r.path]}"
+        return Row(
+            r.path,
+            r.name,
+            r.kind,
+            r.architecture,
+            r.size,
+            source,
+            r.path,
+            status,
+            details=details,
+            record=r,
+            sha256=r.sha256,
+        )
+
+    def remote_row(self, m: RemoteModel) -> Row:
+        file = m.files[0] if m.files else None
+        ident = m.id if m.source == "catalog" else f"hf:{m.id}" if m.source == "huggingface" else f"civitai:{m.id}"
+        sha = file.sha256 if file else None
+        status = "installed" if sha and sha in self.installed else ""
+        if file and file.format == "pickle":
+            status = (status + " " if status else "") + "can run code"
+        entry = (
+            next((e for e in self.services.library.catalog() if e.id == m.id), None) if m.source == "catalog" else None
+        )
+        apps = entry.apps if entry else ()
+        size = (file.size if file else None) or (entry.approx_size if entry else None)
+        lines = [m.name, m.url]
+        if entry:
+            lines += [
+                entry.description,
+                f"license: {entry.license or 'see the source'}",
+                f"sha256: {entry.sha256 or 'not published'}",
+            ]
+        if m.source == "huggingface":
+            lines.append("Enter lists this repo's model files.")
+        return Row(
+            f"{m.source}:{m.id}",
+            m.name,
+            m.kind or (file.kind if file else None),
+            m.architecture,
+            size,
+            SOURCES.get(m.source, m.source) if m.source != "huggingface" else "HuggingFace",
+            ident,
+            status,
+            apps,
+            "\n".join(lines),
+            sha256=sha,
+            expandable=m.source == "huggingface",
+        )
+
+    def show_rows(self, rows: list[Row], message: str = "") -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        self.rows = {r.key: r for r in rows}
+        for r in rows:
+            kind = self.kind_override.get(r.key, r.kind) or "?"
+            style = "yellow" if "code" in r.status or "update" in r.status else "green" if r.status else ""
+            table.add_row(
+                r.name,
+                kind,
+                r.architecture,
+                human_bytes(r.size) if r.size else "",
+                r.source,
+                Text(r.status, style=style),
+                ", ".join(r.apps),
+                key=r.key,
+            )
+        self.query_one("#details", Static).update(message or self.details_of(self.current()))
+
+    def current(self) -> Row | None:
+        table = self.query_one(DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self.rows.get(str(key))
+
+    def details_of(self, row: Row | None) -> str:
+        if row is None:
+            return "Nothing selected."
+        kind = self.kind_override.get(row.key, row.kind) or "?"
+        return f"{row.details}\n\n→ downloads to models/{kind}/  (k changes it)" if not row.record else row.details
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.query_one("#details", Static).update(self.details_of(self.current()))
+
+    # -- actions --------------------------------------------------------------------------------------
+    def action_focus_search(self) -> None:
+        self.query_one("#query", Input).focus()
+
+    def action_next_source(self) -> None:
+        self.query_one(Tabs).action_next_tab()
+
+    def action_download(self) -> None:
+        row = self.current()
+        if row is None or row.record is not None:
+            self.notify("Select a catalog, HuggingFace or CivitAI model to download.", severity="warning")
+            return
+        kind = self.kind_override.get(row.key)
+
+        def queued(items: list) -> None:
+            if items:
+                self.notify(f"Queued {', '.join(i.display_name for i in items)} (3 shows the queue).")
+            else:
+                self.notify(f"{row.name} is already in the library.")
+
+        self.intent(lambda: self.services.library.add(row.ident, kind), f"queue {row.name}", queued)
+
+    def action_change_kind(self) -> None:
+        row = self.current()
+        if row is None or row.record is not None:
+            return
+        kinds = list(kind_names())
+        current = self.kind_override.get(row.key, row.kind) or kinds[-1]
+        self.kind_override[row.key] = kinds[(kinds.index(current) + 1) % len(kinds)] if current in kinds else kinds[0]
+        self.query_one(DataTable).update_cell(row.key, "kind", self.kind_override[row.key])
+        self.query_one("#details", Static).update(self.details_of(row))
+
+    def action_expand(self) -> None:
+        row = self.current()
+        if row is None or not row.expandable:
+            return
+        repo = row.ident[3:]
+
+        async def files() -> list:
+            return await self.services.library.hf.files(repo)
+
+        def show(found: list) -> None:
+            rows = [
+                Row(
+                    f"hf-file:{repo}/{f.source['path']}",
+                    f.source["path"],
+                    f.kind,
+                    "unknown",
+                    f.size,
+                    "HuggingFace",
+                    f"hf:{repo}/{f.source['path']}",
+                    "installed" if f.sha256 in self.installed else ("can run code" if f.format == "pickle" else ""),
+                    details=f"{repo}\n{f.source['path']}\nsha256 {f.sha256 or '?'}",
+                    sha256=f.sha256,
+                )
+                for f in found
+            ]
+            self.show_rows(rows, "" if rows else f"{repo} has no model files.")
+
+        self.intent(files, f"list the files of {repo}", show)
+
+    def action_verify(self) -> None:
+        row = self.current()
+        if row is None or row.record is None:
+            self.notify("Verify works on installed models (Installed tab).", severity="warning")
+            return
+        from pathlib import Path
+
+        def report(results: list) -> None:
+            for _record, ok, message in results:
+                self.notify(f"{row.name}: {message}", severity="information" if ok else "error")
+            self.search_now()
+
+        self.notify(f"Verifying {row.name}…")
+        self.intent(lambda: self.services.library.verify([Path(row.record.path)]), f"verify {row.name}", report)
+
+    def action_delete(self) -> None:
+        row = self.current()
+        if row is None or row.record is None:
+            return
+        from pathlib import Path
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.intent(lambda: self.services.library.delete(Path(row.record.path)), f"delete {row.name}")
+
+        size = human_bytes(row.size)
+        self.app.push_screen(
+            ConfirmScreen(f"Delete {row.name} ({size}) from the library? Links to it in other UIs go too."), answered
+        )
+
+    def action_link(self) -> None:
+        self.app.push_screen(LinkDialog())
+
+    def action_check_updates(self) -> None:
+        def found(result: tuple[list, list]) -> None:
+            updates, problems = result
+            self.updates = {u.path: f"{u.source} {u.current} → {u.latest} ({u.detail})" for u in updates}
+            self.notify(
+                f"{len(updates)} updates available." + (f" {len(problems)} could not be checked." if problems else "")
+            )
+            if self.source == "installed":
+                self.search_now()
+
+        self.notify("Checking HuggingFace and CivitAI for newer versions…")
+        self.intent(self.services.library.updates, "check for model updates", found)
+
+
+def _matches(haystack: str, text: str) -> bool:
+    return all(word in haystack.lower() for word in text.lower().split())

@@ -1,0 +1,85 @@
+"""Per GPU: utilisation, VRAM, temperature and power with sparklines; or a clear "no NVIDIA GPU"."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from aiui_tui.core.format import human_bytes
+from aiui_tui.core.monitor import GpuStats
+from aiui_tui.tui.state import UiState
+from aiui_tui.tui.widgets.bars import bar, meter_style
+
+
+def gpu_line(g: GpuStats) -> Text:
+    if g.lost:
+        return Text(f"GPU {g.index} {g.name}: lost (driver reloaded?) — restart the apps using it", style="bold red")
+    util = g.utilization or 0
+    vram = 100 * (g.memory_used or 0) / g.memory_total if g.memory_total else 0
+    text = Text.assemble((f"GPU {g.index} ", "bold"), (g.name, ""), "\n")
+    text.append_text(Text.assemble(("  util ", "dim"), bar(util / 100, 16, meter_style(util)), f" {util:3d}%"))
+    text.append_text(
+        Text.assemble(
+            ("  VRAM ", "dim"),
+            bar(vram / 100, 16, meter_style(vram)),
+            f" {human_bytes(g.memory_used)}/{human_bytes(g.memory_total)}\n",
+        )
+    )
+    temp = f"{g.temperature}°C" if g.temperature is not None else "n/a"
+    power = f"{g.power_w:.0f} W" if g.power_w is not None else "n/a"
+    limit = f" / {g.power_limit_w:.0f} W" if g.power_limit_w else ""
+    fan = f"{g.fan_percent}%" if g.fan_percent is not None else "n/a"
+    text.append_text(
+        Text.assemble(("  temp ", "dim"), temp, ("  power ", "dim"), power + limit, ("  fan ", "dim"), fan)
+    )
+    for p in g.processes:
+        who = p.app or f"pid {p.pid}"
+        text.append(f"\n  {who}: {human_bytes(p.used_memory) if p.used_memory else '?'}", style="cyan")
+    return text
+
+
+class GpuPanel(Vertical):
+    DEFAULT_CSS = """
+    GpuPanel { height: auto; border: round $panel-lighten-2; padding: 0 1; }
+    GpuPanel Sparkline { height: 2; }
+    GpuPanel > Static { height: auto; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._shown: tuple[int, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("GPU: waiting for the first sample…", style="dim"), id="gpu-none")
+
+    def show(self, state: UiState) -> None:
+        sample = state.gpu
+        if sample is None:
+            return
+        indexes = tuple(g.index for g in sample.gpus) if sample.available else ()
+        if indexes != self._shown:
+            # Children are replaced asynchronously (removal finishes before the new ones mount).
+            self._shown = indexes
+            self.run_worker(self._rebuild(indexes, state), group="gpu-rebuild", exclusive=True, exit_on_error=False)
+            return
+        if not indexes:
+            reason = sample.reason or "No NVIDIA GPU found."
+            text = Text.assemble(("No NVIDIA GPU", "bold yellow"), "\n", reason)
+            if sample.fix:
+                text.append(f"\nFix: {sample.fix}", style="dim")
+            self.query_one("#gpu-none", Static).update(text)
+            return
+        for g in sample.gpus:
+            self.query_one(f"#gpu-{g.index}", Static).update(gpu_line(g))
+            self.query_one(f"#gpu-{g.index}-util", Sparkline).data = list(state.gpu_util.get(g.index, [])) or [0.0]
+
+    async def _rebuild(self, indexes: tuple[int, ...], state: UiState) -> None:
+        await self.remove_children()
+        if not indexes:
+            await self.mount(Static(id="gpu-none"))
+        else:
+            for i in indexes:
+                await self.mount(Static(id=f"gpu-{i}"), Sparkline([], id=f"gpu-{i}-util"))
+        self.show(state)

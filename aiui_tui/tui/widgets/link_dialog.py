@@ -1,0 +1,89 @@
+"""Link the library into another UI: pick a detected install (or type its path) and a mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from aiui_tui.tui.screens.base import run_intent
+
+MODES = ("symlink", "hardlink", "config")
+
+
+class LinkDialog(ModalScreen[None]):
+    DEFAULT_CSS = """
+    LinkDialog { align: center middle; }
+    LinkDialog > Vertical {
+        width: 90; height: auto; max-height: 80%; border: thick $primary; background: $surface; padding: 1 2;
+    }
+    LinkDialog OptionList { height: auto; max-height: 12; }
+    """
+    BINDINGS = [Binding("escape", "close", "Close"), Binding("ctrl+t", "cycle_mode", "Mode")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mode = "symlink"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("[b]Link the library into another UI[/b]")
+            yield Static(id="mode")
+            yield OptionList(id="installs")
+            yield Input(placeholder="or type a UI's folder and press Enter", id="path")
+            yield Static(id="result")
+
+    def on_mount(self) -> None:
+        self.show_mode()
+        services = self.app.services  # type: ignore[attr-defined]
+        run_intent(self, services.library.detect, "detect other UIs", self.show_installs)
+
+    def show_mode(self) -> None:
+        self.query_one("#mode", Static).update(f"mode: [b]{self.mode}[/b]  (Ctrl+T changes: {', '.join(MODES)})")
+
+    def show_installs(self, installs: list) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        for install in installs:
+            options.add_option(Option(f"{install.title:22} {install.path}", id=str(install.path)))
+        if not installs:
+            self.query_one("#result", Static).update("No other UI found in the usual places: type its folder below.")
+        else:
+            options.focus()
+
+    def action_cycle_mode(self) -> None:
+        self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
+        self.show_mode()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.link(Path(str(event.option.id)))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.value.strip():
+            self.link(Path(event.value.strip()))
+
+    def link(self, path: Path) -> None:
+        library = self.app.services.library  # type: ignore[attr-defined]
+        mode = self.mode
+
+        async def do() -> tuple[int, list[str], list[str]]:
+            install = await library.install_at(path)
+            plan = await library.plan_link(install, mode)
+            problems = await library.apply(plan)
+            return len(plan.actions), plan.notes, problems
+
+        def done(result: tuple[int, list[str], list[str]]) -> None:
+            count, notes, problems = result
+            lines = [f"{path}: {count} links made ({mode})."] + notes[:5] + [f"problem: {p}" for p in problems[:5]]
+            self.query_one("#result", Static).update("\n".join(lines))
+            self.notify(lines[0])
+
+        run_intent(self, do, f"link {path}", done)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
