@@ -15,7 +15,11 @@ class TmuxSession:
         self.name = f"aiui-{uuid.uuid4().hex[:8]}"
         self.socket = f"aiui-test-{self.name}"
         exports = [f"{k}={v}" for k, v in (env or {}).items()]
-        self._tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), "env", *exports, *command)
+        # COLUMNS/LINES from the test runner's environment would override the pane's real size.
+        unset = ["-u", "COLUMNS", "-u", "LINES"]
+        self._tmux(
+            "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), "env", *unset, *exports, *command
+        )
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run(

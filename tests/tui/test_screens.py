@@ -28,7 +28,16 @@ async def server():
 def catalog_entry(url: str, data: bytes, name: str = "test-model", kind: str = "checkpoints") -> CatalogEntry:
     import hashlib
 
-    return CatalogEntry(name, f"Test model {name}", kind, url, f"{name}.safetensors", len(data), hashlib.sha256(data).hexdigest(), "sdxl")
+    return CatalogEntry(
+        name,
+        f"Test model {name}",
+        kind,
+        url,
+        f"{name}.safetensors",
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        "sdxl",
+    )
 
 
 def notifications(app) -> str:

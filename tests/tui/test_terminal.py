@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import pytest
 
@@ -37,12 +38,41 @@ def tmux():
         session.close()
 
 
-def test_dashboard_in_a_real_terminal(tmux, tmp_path):
+def test_every_screen_in_a_real_terminal(tmux, tmp_path):
+    """First run: the wizard; cancelled, nothing is written; then every screen by keyboard, then quit."""
     root = tmp_path / "r"
     term = tmux([sys.executable, "-m", "aiui_tui", "--root", str(root)], env={"TERM": "xterm-256color"})
-    screen = term.wait_for("aiui-tui")
-    assert "Quit" in term.wait_for("Quit")
-    assert str(root) in screen or str(root) in term.screen()
+    term.wait_for("1/8 System check")
+    term.wait_for("docker:")  # the doctor's results arrive
+    for step in (
+        "2/8 Data folders",
+        "3/8 Apps",
+        "4/8 GPU",
+        "5/8 Network",
+        "6/8 Other UIs",
+        "7/8 Starter models",
+        "8/8 Summary",
+    ):
+        term.send("C-n")
+        term.wait_for(step)
+    assert "Models to queue" in term.screen()
+    term.send("Escape")
+    term.wait_for("Setup cancelled: nothing changed")
+    screen = term.wait_for("AUTOMATIC1111")
+    assert str(root) in screen and "ComfyUI" in screen and "Fooocus" in screen
+    assert "CPU" in term.wait_for("MEM")
+    assert not (root / "config" / "secrets.toml").exists()
+    term.send("2")
+    term.wait_for("Juggernaut XL v8")
+    term.send("/")
+    time.sleep(0.5)  # focus moves to the search box on the next frame
+    term.send("-l", "flux")
+    screen = term.wait_for("FLUX.1 schnell")
+    term.wait_gone("Juggernaut XL v8")
+    term.send("Escape")
+    time.sleep(0.5)  # Esc and a key at once read as Alt+key
+    term.send("3")
+    term.wait_for("The queue is empty")
     term.send("4")
     term.wait_for("Tracebacks")  # the logs screen's footer
     term.send("?")
@@ -50,6 +80,12 @@ def test_dashboard_in_a_real_terminal(tmux, tmp_path):
     assert "Tracebacks" in term.wait_for("Errors")
     term.send("Escape")
     term.wait_gone("Keys — Logs")  # Esc then q at once would read as Alt+q
+    term.send("1")
+    term.wait_for("s Start")
+    term.send("l")
+    term.wait_for("Follow/pause")  # the app detail screen
+    term.send("Escape")
+    term.wait_for("s Start")
     term.send("q")
     assert term.wait_closed(), term.screen()
     assert (root / "config").is_dir()

@@ -27,7 +27,7 @@ class AppDetailScreen(Screen[None]):
         Binding("n", "clear_search", "Clear search"),
     ]
     DEFAULT_CSS = """
-    AppDetailScreen #top { height: 9; }
+    AppDetailScreen #top { height: 13; }
     AppDetailScreen #info { width: 1fr; padding: 0 1; border: round $panel-lighten-2; }
     AppDetailScreen #stats { width: 40; padding: 0 1; border: round $panel-lighten-2; }
     AppDetailScreen Sparkline { height: 2; }
@@ -59,6 +59,7 @@ class AppDetailScreen(Screen[None]):
     def on_mount(self) -> None:
         services = self.app.services  # type: ignore[attr-defined]
         self.sub_title = self.app_name
+        self.query_one(RichLog).focus()
         self.refresh_stats()
         run_intent(self, lambda: services.apps.describe(self.app_name), f"describe {self.app_name}", self.show_spec)
         self.run_worker(
@@ -77,9 +78,9 @@ class AppDetailScreen(Screen[None]):
         self.lines.append(line)
         del self.lines[:-KEEP]
         if self.pattern is None or self.pattern.search(line):
-            self.query_one(RichLog).write(self.render_line(line), scroll_end=self.follow)
+            self.query_one(RichLog).write(self.styled(line), scroll_end=self.follow)
 
-    def render_line(self, line: str) -> Text:
+    def styled(self, line: str) -> Text:
         text = Text(line)
         if self.pattern is not None:
             text.highlight_regex(self.pattern, style="black on yellow")
@@ -102,8 +103,15 @@ class AppDetailScreen(Screen[None]):
         view = self.app.ui.apps.get(self.app_name)  # type: ignore[attr-defined]
         if view is None:
             return
-        self.query_one("#cpu", Sparkline).data = list(view.cpu) or [0.0]
-        self.query_one("#mem", Sparkline).data = list(view.memory) or [0.0]
+        for sparkline, data in (
+            (self.query_one("#cpu", Sparkline), view.cpu),
+            (self.query_one("#mem", Sparkline), view.memory),
+        ):
+            sparkline.display = len(data) > 1  # one value (or none) draws as a full bar
+            sparkline.data = list(data)
+        if not view.status.running:
+            self.query_one("#cpu-label", Static).update("CPU: not running")
+            self.query_one("#mem-label", Static).update("memory: not running")
         if view.stats:
             s = view.stats
             self.query_one("#cpu-label", Static).update(f"CPU {s.cpu_percent:.1f}%")
@@ -148,4 +156,4 @@ class AppDetailScreen(Screen[None]):
         log.clear()
         for line in self.lines:
             if self.pattern is None or self.pattern.search(line):
-                log.write(self.render_line(line), scroll_end=self.follow)
+                log.write(self.styled(line), scroll_end=self.follow)

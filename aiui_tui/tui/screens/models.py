@@ -51,6 +51,7 @@ class Row:
 class ModelsScreen(AiuiScreen):
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
+        Binding("escape", "focus_results", "Results", show=False),
         Binding("tab", "next_source", "Source", show=False),
         Binding("d", "download", "Download"),
         Binding("k", "change_kind", "Kind"),
@@ -240,6 +241,9 @@ class ModelsScreen(AiuiScreen):
     # -- actions --------------------------------------------------------------------------------------
     def action_focus_search(self) -> None:
         self.query_one("#query", Input).focus()
+
+    def action_focus_results(self) -> None:
+        self.query_one(DataTable).focus()
 
     def action_next_source(self) -> None:
         self.query_one(Tabs).action_next_tab()

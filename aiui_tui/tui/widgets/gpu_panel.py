@@ -73,7 +73,10 @@ class GpuPanel(Vertical):
             return
         for g in sample.gpus:
             self.query_one(f"#gpu-{g.index}", Static).update(gpu_line(g))
-            self.query_one(f"#gpu-{g.index}-util", Sparkline).data = list(state.gpu_util.get(g.index, [])) or [0.0]
+            history = self.query_one(f"#gpu-{g.index}-util", Sparkline)
+            data = list(state.gpu_util.get(g.index, []))
+            history.display = len(data) > 1
+            history.data = data
 
     async def _rebuild(self, indexes: tuple[int, ...], state: UiState) -> None:
         await self.remove_children()

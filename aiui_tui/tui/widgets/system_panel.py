@@ -65,5 +65,7 @@ class SystemPanel(Vertical):
 
     def show(self, state: UiState) -> None:
         self.query_one("#cpu", Static).update(cpu_text(state))
-        self.query_one("#cpu-history", Sparkline).data = list(state.cpu) or [0.0]
+        history = self.query_one("#cpu-history", Sparkline)
+        history.display = len(state.cpu) > 1  # one value draws as a full bar
+        history.data = list(state.cpu)
         self.query_one("#memory", Static).update(memory_text(state))
