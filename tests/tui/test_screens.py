@@ -77,8 +77,8 @@ async def test_queue_a_catalog_model_and_watch_it_finish_then_installed(layout, 
             assert "100%" in cell_texts(table)[0][2]
             await pilot.press("2")
             await pilot.press("tab")  # to the Installed source
-            await until(pilot, lambda: any(r[0] == "test-model.safetensors" for r in cell_texts(app.screen.query_one(DataTable))),
-                        what="the installed row")  # fmt: skip
+            rows = lambda: cell_texts(app.screen.query_one(DataTable))  # noqa: E731
+            await until(pilot, lambda: any(r[0] == "test-model.safetensors" for r in rows()), what="the installed row")
             row = next(r for r in cell_texts(app.screen.query_one(DataTable)) if r[0] == "test-model.safetensors")
             assert row[1:3] == ["checkpoints", "sdxl"] and row[5] == "verified"
             await pilot.press("v")

@@ -72,16 +72,25 @@ class DashboardScreen(AiuiScreen):
         for card in self.query(AppCard):
             card.update_view(self.ui.apps[card.app_name])
 
+    def shown_apps(self) -> dict:
+        """Enabled built-in apps, and every app you or a plugin added."""
+        enabled = set(self.services.config.apps.enabled)
+        return {n: v for n, v in self.ui.apps.items() if n in enabled or v.status.source != "built-in"}
+
     def sync_cards(self) -> None:
         cards = {card.app_name: card for card in self.query(AppCard)}
         container = self.query_one("#cards", VerticalScroll)
-        for name, view in self.ui.apps.items():
+        shown = self.shown_apps()
+        for name, card in cards.items():
+            if name not in shown:
+                card.remove()
+        for name, view in shown.items():
             if name in cards:
                 cards[name].update_view(view)
             else:
                 container.mount(AppCard(view, id=f"card-{name}"))
-        self.query_one("#no-apps").display = not self.ui.apps
-        if not isinstance(self.focused, AppCard) and self.ui.apps:
+        self.query_one("#no-apps").display = not shown
+        if not isinstance(self.focused, AppCard) and shown:
             self.call_after_refresh(self._focus_first_card)
 
     def _focus_first_card(self) -> None:
