@@ -11,19 +11,15 @@ import sys
 from collections.abc import Sequence
 
 from aiui_tui import __version__
-from aiui_tui.cli.commands import COMMANDS
-from aiui_tui.cli.console import Output
-from aiui_tui.cli.context import Context, bootstrap
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_USAGE, AiuiError
-from aiui_tui.logs import get_logger, redact_text
-
-log = get_logger("aiui_tui.cli")
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as our one-line error (exit 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        from aiui_tui.cli.console import Output
+
         Output().error(f"{message}.", f"see `{self.prog} --help`")
         raise SystemExit(EXIT_USAGE)
 
@@ -42,21 +38,47 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level for this run (default: general.log_level in config/aiui.toml)",
     )
+    from aiui_tui.cli.commands import COMMANDS
+
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS:
         module.register(sub)
     return parser
 
 
+def _dashboard_args(argv: Sequence[str]) -> argparse.Namespace | None:
+    """The global options when no command is given (the dashboard's fast path), else None."""
+    if any(a in ("-h", "--help", "--version") for a in argv):
+        return None
+    quick = argparse.ArgumentParser(add_help=False)
+    quick.add_argument("--root")
+    quick.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    try:
+        args, rest = quick.parse_known_args(list(argv))
+    except SystemExit:
+        return None
+    return None if rest else args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    dashboard = _dashboard_args(argv)
+    if dashboard is not None:  # no command: the dashboard, without importing the commands first
+        from aiui_tui.cli.tui_cmd import run_tui
+
+        return run_tui(dashboard.root, dashboard.log_level)
+    from aiui_tui.cli.console import Output
+    from aiui_tui.cli.context import Context, bootstrap
+    from aiui_tui.logs import get_logger, redact_text
+
+    log = get_logger("aiui_tui.cli")
     parser = build_parser()
     args = parser.parse_args(argv)
     out = Output()
     try:
-        if args.command is None:
-            from aiui_tui.cli.tui_cmd import run_tui
-
-            return run_tui(args, out)
+        if args.command is None:  # e.g. `aiui-tui --root` with a bad value reached argparse
+            parser.print_usage()
+            return EXIT_USAGE
         ctx: Context = bootstrap(args, out, create=getattr(args, "creates_layout", True))
         return int(args.handler(ctx) or 0)
     except AiuiError as exc:

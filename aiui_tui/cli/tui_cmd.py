@@ -1,31 +1,49 @@
-"""Start the full-screen dashboard (no subcommand)."""
+"""Start the full-screen dashboard (no subcommand).
+
+The first frame comes before anything heavy: only Textual and the screens are imported; the config,
+logging, tokens and every service (aiohttp, docker, NVML) are opened by the running app right after
+(`make_lazy_app`). A bad config still ends the app with one red line and exit code 2.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
+import contextlib
 import sys
-
-from aiui_tui.cli.console import Output
-from aiui_tui.cli.context import bootstrap
-from aiui_tui.core.errors import UsageError
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
 
 
-def run_tui(args: argparse.Namespace, out: Output) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError("the dashboard needs a terminal.", "run it in a terminal, or use a subcommand (see --help)")
+def run_tui(root_arg: str | None, log_level: str | None) -> int:
     from aiui_tui.paths import Layout, resolve_root
 
-    first_run = not Layout(resolve_root(args.root)).config_file.exists()
-    ctx = bootstrap(args, out, create=True)
-    return asyncio.run(_run(ctx, first_run))
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        from aiui_tui.cli.console import Output
+
+        Output().error("the dashboard needs a terminal.", "run it in a terminal, or use a subcommand (see --help)")
+        return 2
+    layout = Layout(resolve_root(root_arg))
+    first_run = not layout.config_file.exists()
+    return asyncio.run(_run(layout, root_arg, log_level, first_run))
 
 
-async def _run(ctx, first_run: bool = False) -> int:
-    from aiui_tui.services import open_services
-    from aiui_tui.tui.app import make_app
+async def _run(layout, root_arg: str | None, log_level: str | None, first_run: bool) -> int:  # type: ignore[no-untyped-def]
+    from aiui_tui.tui.app import make_lazy_app
 
-    async with open_services(ctx.layout, ctx.config, ctx.credentials) as services:
-        app = make_app(services, first_run=first_run)
-        result = await app.run_async()
-    return int(result or 0)
+    @contextlib.asynccontextmanager
+    async def opener() -> AsyncIterator:
+        from aiui_tui.cli.console import Output
+        from aiui_tui.cli.context import bootstrap
+        from aiui_tui.services import open_services
+
+        args = SimpleNamespace(root=root_arg, log_level=log_level, command=None)
+        ctx = await asyncio.to_thread(bootstrap, args, Output(), create=True)
+        async with open_services(ctx.layout, ctx.config, ctx.credentials) as services:
+            yield services
+
+    app = make_lazy_app(str(layout.root), opener, first_run=first_run)
+    try:
+        await app.run_async()
+    finally:
+        await app.close_services()
+    return int(app.return_code or 0)

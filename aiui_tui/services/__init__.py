@@ -14,13 +14,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiui_tui.bus import Bus
-from aiui_tui.config import Config
-from aiui_tui.credentials import Credentials
-from aiui_tui.paths import Layout
-
-if TYPE_CHECKING:  # the services below arrive with their issues
-    pass
+if TYPE_CHECKING:  # imported when used: the dashboard's first frame must not wait for pydantic or structlog
+    from aiui_tui.bus import Bus
+    from aiui_tui.config import Config
+    from aiui_tui.credentials import Credentials
+    from aiui_tui.paths import Layout
 
 
 @dataclass
@@ -51,6 +49,8 @@ async def open_services(
     layout: Layout, config: Config, credentials: Credentials, *, run_downloads: bool = True
 ) -> AsyncIterator[Services]:
     """Start every service; `run_downloads` makes this process run the download queue (the TUI does)."""
+    from aiui_tui.bus import Bus
+
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
     services = Services(layout=layout, config=config, credentials=credentials, bus=bus)

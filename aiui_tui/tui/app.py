@@ -8,7 +8,9 @@ traceback: it is logged, and the app exits with one line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import App, ScreenStackError, SystemCommand
@@ -16,33 +18,44 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from aiui_tui.core.events import EngineStateChanged, Event, Notice
-from aiui_tui.logs import get_logger, redact_text
-from aiui_tui.services import Services
-from aiui_tui.tui.bridge import ServiceEvent
+from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
+from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.screens.base import run_intent
-from aiui_tui.tui.screens.dashboard import DashboardScreen
-from aiui_tui.tui.screens.downloads import DownloadsScreen
-from aiui_tui.tui.screens.help import HelpScreen
-from aiui_tui.tui.screens.logs import LogsScreen
-from aiui_tui.tui.screens.models import ModelsScreen
 from aiui_tui.tui.state import UiState
 
-log = get_logger(__name__)
+if TYPE_CHECKING:
+    from aiui_tui.services import Services
 
-# mode name -> (key, title, screen class); the order is the order of the number keys.
-SCREENS: dict[str, tuple[str, str, type[Screen]]] = {
-    "dashboard": ("1", "Dashboard", DashboardScreen),
-    "models": ("2", "Models", ModelsScreen),
-    "downloads": ("3", "Downloads", DownloadsScreen),
-    "logs": ("4", "Logs", LogsScreen),
+log = get_logger(__name__)
+Opener = Callable[[], contextlib.AbstractAsyncContextManager["Services"]]
+
+# mode name -> (key, title, screen class as "module:Class"); the order is the order of the number keys.
+# Screens are imported when first shown, so the first frame waits only for the dashboard's.
+SCREENS: dict[str, tuple[str, str, str]] = {
+    "dashboard": ("1", "Dashboard", "aiui_tui.tui.screens.dashboard:DashboardScreen"),
+    "models": ("2", "Models", "aiui_tui.tui.screens.models:ModelsScreen"),
+    "downloads": ("3", "Downloads", "aiui_tui.tui.screens.downloads:DownloadsScreen"),
+    "logs": ("4", "Logs", "aiui_tui.tui.screens.logs:LogsScreen"),
 }
+
+
+def _screen_factory(path: str) -> Callable[[], Screen]:
+    def make() -> Screen:
+        import importlib
+
+        module, _, name = path.partition(":")
+        return getattr(importlib.import_module(module), name)()
+
+    return make
+
+
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
 
 
 class AiuiApp(App[int]):
     TITLE = "aiui-tui"
     CSS_PATH = "styles/app.tcss"
-    MODES = {name: cls for name, (_key, _title, cls) in SCREENS.items()}
+    MODES = {name: _screen_factory(path) for name, (_key, _title, path) in SCREENS.items()}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         *(Binding(key, f"switch_mode('{name}')", title, show=True) for name, (key, title, _) in SCREENS.items()),
@@ -52,23 +65,78 @@ class AiuiApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, services: Services, *, first_run: bool = False) -> None:
+    def __init__(
+        self, services: Services | None, *, root: str = "", first_run: bool = False, opener: Opener | None = None
+    ) -> None:
+        """With `services`, the app uses them (tests); with `opener`, it opens them after its first frame."""
         super().__init__()
-        self.services = services
+        self.services: Services | None = None
         self.first_run = first_run
-        self.ui = UiState(root=str(services.layout.root))
+        self.ui = UiState(root=str(services.layout.root) if services else root)
+        self._opener = opener
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        if services is not None:
+            self._attach(services)
+
+    def _attach(self, services: Services) -> None:
+        self.services = services
         self._seed()
-        # Subscribed from the start: events before the first frame fold into the state directly.
+        # Subscribed at once: events before the app runs fold into the state directly.
         self._unsubscribe = services.bus.subscribe(self._forward)
+        theme = services.config.general.theme
+        self.theme = theme if theme in self.available_themes else "textual-dark"
 
     def on_mount(self) -> None:
-        theme = self.services.config.general.theme
-        self.theme = theme if theme in self.available_themes else "textual-dark"
+        if self.services is None and self._opener is not None:
+            # After the first frame: importing the services' libraries would hold the GIL meanwhile.
+            self.call_after_refresh(
+                lambda: self.run_worker(
+                    self._open_services(), group="services", exit_on_error=False, description="start services"
+                )
+            )
+        else:
+            self._services_ready()
+
+    async def _open_services(self) -> None:
+        from aiui_tui.core.errors import AiuiError
+
+        stack = contextlib.AsyncExitStack()
+        try:
+            assert self._opener is not None
+            services = await stack.enter_async_context(self._opener())
+        except AiuiError as exc:
+            await stack.aclose()
+            self.exit(return_code=exc.exit_code, message=Text(f"Error: {exc.one_line()}", style="bold red"))
+            return
+        except Exception as exc:
+            await stack.aclose()
+            log.exception("services failed to start")
+            text = Text(f"aiui-tui could not start: {type(exc).__name__}: {exc}", style="bold red")
+            self.exit(return_code=1, message=text)
+            return
+        self._stack = stack
+        self._attach(services)
+        self._services_ready()
+
+    def _services_ready(self) -> None:
+        for screen in self.screen_stack:
+            screen.post_message(ServicesReady())
         if self.first_run:
             self.action_wizard()
 
+    async def close_services(self) -> None:
+        """Stop what `opener` started (downloads stay resumable); called after the app has exited."""
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+
     def _seed(self) -> None:
         """What the services knew before this app subscribed to their events."""
+        assert self.services is not None
         apps, monitor = self.services.apps, self.services.monitor
         if apps is not None:
             self.ui.seed_apps(apps.statuses())
@@ -80,8 +148,9 @@ class AiuiApp(App[int]):
             self.ui.apply(monitor.last_gpu)
 
     def on_unmount(self) -> None:
-        if self._unsubscribe:
+        if self._unsubscribe and self._stack is None:  # tests' services: ours are closed by close_services
             self._unsubscribe()
+            self._unsubscribe = None
 
     def _forward(self, event: Event) -> None:
         if self.is_running:
@@ -104,6 +173,9 @@ class AiuiApp(App[int]):
     # -- actions -------------------------------------------------------------------------------
 
     def action_wizard(self) -> None:
+        if self.services is None:
+            self.notify("Still starting; try again in a moment.")
+            return
         from aiui_tui.tui.screens.wizard import WizardScreen
 
         if not isinstance(self.screen, WizardScreen):
@@ -121,6 +193,8 @@ class AiuiApp(App[int]):
             groups[group].append((key, binding.description or binding.action, where))
         groups[1].append(("ctrl+p", "Command palette: every action", "everywhere"))
         rows = [row for group in groups.values() for row in group]
+        from aiui_tui.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(type(screen).__name__.removesuffix("Screen"), rows))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -134,7 +208,7 @@ class AiuiApp(App[int]):
         yield SystemCommand(
             "Setup wizard", "Apps, profile, network, tokens, other UIs, starter models", self.action_wizard
         )
-        apps = self.services.apps
+        apps = self.services.apps if self.services else None
         for name in apps.names() if apps is not None else []:
             title = apps.manifest(name).display_title
             for verb, method in (("Start", apps.start_app), ("Stop", apps.stop_app), ("Restart", apps.restart_app)):
@@ -143,7 +217,7 @@ class AiuiApp(App[int]):
                     f"{verb} the {name} container",
                     lambda m=method, n=name, v=verb: run_intent(self, lambda: m(n), f"{v.lower()} {n}"),
                 )
-        library = self.services.library
+        library = self.services.library if self.services else None
         for entry in library.catalog() if library is not None else []:
             yield SystemCommand(
                 f"Queue {entry.name}",
@@ -169,7 +243,7 @@ class AiuiApp(App[int]):
         self.panic(
             Text(
                 f"aiui-tui stopped on an unexpected error: {type(error).__name__}: {redact_text(str(error))}. "
-                f"Details are in {self.services.layout.log_file}.",
+                f"Details are in {self.ui.root}/logs/aiui.log.",
                 style="bold red",
             )
         )
@@ -177,3 +251,8 @@ class AiuiApp(App[int]):
 
 def make_app(services: Services, *, first_run: bool = False) -> AiuiApp:
     return AiuiApp(services, first_run=first_run)
+
+
+def make_lazy_app(root: str, opener: Opener, *, first_run: bool = False) -> AiuiApp:
+    """The app as `aiui-tui` runs it: first frame at once, services opened right after."""
+    return AiuiApp(None, root=root, first_run=first_run, opener=opener)

@@ -21,6 +21,10 @@ def event_key(event: Event) -> object:
     return None
 
 
+class ServicesReady(Message, bubble=False):
+    """The services are open: screens load what they show."""
+
+
 class ServiceEvent(Message, bubble=False):
     """A service event delivered on Textual's message queue.
 

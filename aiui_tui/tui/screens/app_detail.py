@@ -62,9 +62,7 @@ class AppDetailScreen(Screen[None]):
         self.query_one(RichLog).focus()
         self.refresh_stats()
         run_intent(self, lambda: services.apps.describe(self.app_name), f"describe {self.app_name}", self.show_spec)
-        self.run_worker(
-            self.follow_logs(), group="logs", exclusive=True, exit_on_error=False, description="follow logs"
-        )
+        self.run_worker(self.follow_logs, group="logs", exclusive=True, exit_on_error=False, description="follow logs")
 
     async def follow_logs(self) -> None:
         services = self.app.services  # type: ignore[attr-defined]

@@ -10,8 +10,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from aiui_tui.core.errors import AiuiError
-from aiui_tui.logs import get_logger, redact_text
-from aiui_tui.tui.bridge import ServiceEvent
+from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
+from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.widgets.status_line import StatusLine
 
 log = get_logger(__name__)
@@ -72,8 +72,21 @@ class AiuiScreen(Screen[None]):
     ) -> None:
         run_intent(self, make, description, on_done)
 
+    @property
+    def ready(self) -> bool:
+        return self.services is not None
+
     def on_mount(self) -> None:
         self.refresh_status()
+        if self.ready:
+            self.services_ready()
+
+    def on_services_ready(self, _message: ServicesReady) -> None:
+        self.refresh_status()
+        self.services_ready()
+
+    def services_ready(self) -> None:
+        """Load what the screen shows; called once the services are open."""
 
     def on_screen_resume(self) -> None:
         self.refresh_status()

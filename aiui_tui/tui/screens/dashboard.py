@@ -39,17 +39,19 @@ class DashboardScreen(AiuiScreen):
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="dashboard"):
             with VerticalScroll(id="cards", can_focus=False):
-                yield Static("No apps: enable some in the setup wizard (w).", id="no-apps")
+                yield Static("Starting…", id="no-apps")
             with VerticalScroll(id="panels", can_focus=False):
                 yield SystemPanel()
                 yield GpuPanel()
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.sync_cards()
         self.query_one(SystemPanel).show(self.ui)
         self.query_one(GpuPanel).show(self.ui)
         self.ticker = self.set_interval(1.0, self.repaint_panels)
+
+    def services_ready(self) -> None:
+        self.sync_cards()
 
     def on_screen_suspend(self) -> None:
         self.ticker.pause()
@@ -58,12 +60,13 @@ class DashboardScreen(AiuiScreen):
         super().on_screen_resume()
         if hasattr(self, "ticker"):
             self.ticker.resume()
-            self.sync_cards()
+            if self.ready:
+                self.sync_cards()
 
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
         event = message.event
-        if isinstance(event, AppStateChanged | AppPullProgress):
+        if isinstance(event, AppStateChanged | AppPullProgress) and self.ready:
             self.sync_cards()
 
     def repaint_panels(self) -> None:
@@ -89,7 +92,9 @@ class DashboardScreen(AiuiScreen):
                 cards[name].update_view(view)
             else:
                 container.mount(AppCard(view, id=f"card-{name}"))
-        self.query_one("#no-apps").display = not shown
+        no_apps = self.query_one("#no-apps", Static)
+        no_apps.update("No apps: enable some in the setup wizard (w).")
+        no_apps.display = not shown
         if not isinstance(self.focused, AppCard) and shown:
             self.call_after_refresh(self._focus_first_card)
 
@@ -101,6 +106,9 @@ class DashboardScreen(AiuiScreen):
 
     # -- actions on the selected card ----------------------------------------------------------------
     def selected(self) -> str | None:
+        if not self.ready:
+            self.notify("Still starting; try again in a moment.")
+            return None
         card = self.focused if isinstance(self.focused, AppCard) else next(iter(self.query(AppCard)), None)
         if card is None:
             self.notify("No app selected.", severity="warning")

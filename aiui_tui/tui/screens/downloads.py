@@ -42,8 +42,10 @@ class DownloadsScreen(AiuiScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.reload()
         self.ticker = self.set_interval(0.5, self.repaint)
+
+    def services_ready(self) -> None:
+        self.reload()
 
     def on_screen_suspend(self) -> None:
         self.ticker.pause()
@@ -63,7 +65,7 @@ class DownloadsScreen(AiuiScreen):
 
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
-        if isinstance(message.event, DownloadQueueChanged):
+        if isinstance(message.event, DownloadQueueChanged) and self.ready:
             self.reload()
 
     def row(self, item: DownloadItem) -> tuple[Text | str, ...]:
@@ -120,6 +122,8 @@ class DownloadsScreen(AiuiScreen):
         return text
 
     def selected(self) -> DownloadItem | None:
+        if not self.ready:
+            return None
         table = self.query_one(DataTable)
         if table.row_count == 0:
             self.notify("The queue is empty.", severity="warning")

@@ -56,7 +56,9 @@ class LogsScreen(AiuiScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self._tail = LogTail(self.app.services.layout.log_file)  # type: ignore[attr-defined]
+        from pathlib import Path
+
+        self._tail = LogTail(Path(self.ui.root) / "logs" / "aiui.log")
         self.poll = self.set_interval(0.5, self._start_read)
         self._start_read()
 

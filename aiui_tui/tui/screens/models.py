@@ -7,6 +7,7 @@ it. Queuing goes through the library (`add`), which picks the destination kind; 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -85,16 +86,18 @@ class ModelsScreen(AiuiScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one(DataTable).focus()
+
+    def services_ready(self) -> None:
         self.search_now()
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        if self._library_version != self.ui.library_version:
+        if self.ready and self._library_version != self.ui.library_version:
             self.search_now()
 
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
-        if isinstance(message.event, LibraryChanged) and self.is_current:
+        if isinstance(message.event, LibraryChanged) and self.is_current and self.ready:
             self.search_now()
 
     # -- searching ----------------------------------------------------------------------------------
@@ -113,11 +116,13 @@ class ModelsScreen(AiuiScreen):
         self.query_one(DataTable).focus()
 
     def search_now(self) -> None:
+        if not self.ready:
+            return
         text = self.query_one("#query", Input).value
         source = self.source
         self._library_version = self.ui.library_version
         self.run_worker(
-            self.search(source, text),
+            partial(self.search, source, text),
             group="search",
             exclusive=True,
             exit_on_error=False,
@@ -223,6 +228,8 @@ class ModelsScreen(AiuiScreen):
         self.query_one("#details", Static).update(message or self.details_of(self.current()))
 
     def current(self) -> Row | None:
+        if not self.ready:
+            return None
         table = self.query_one(DataTable)
         if table.row_count == 0:
             return None

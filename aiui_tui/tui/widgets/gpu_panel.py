@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -62,7 +64,9 @@ class GpuPanel(Vertical):
         if indexes != self._shown:
             # Children are replaced asynchronously (removal finishes before the new ones mount).
             self._shown = indexes
-            self.run_worker(self._rebuild(indexes, state), group="gpu-rebuild", exclusive=True, exit_on_error=False)
+            self.run_worker(
+                partial(self._rebuild, indexes, state), group="gpu-rebuild", exclusive=True, exit_on_error=False
+            )
             return
         if not indexes:
             reason = sample.reason or "No NVIDIA GPU found."
