@@ -17,7 +17,16 @@ from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from aiui_tui.core.events import EngineStateChanged, Event, Notice
+from aiui_tui.core.events import (
+    AppLogLine,
+    ContainerStats,
+    DownloadProgress,
+    EngineStateChanged,
+    Event,
+    HashProgress,
+    Notice,
+    SystemSample,
+)
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.screens.base import run_intent
@@ -49,6 +58,7 @@ def _screen_factory(path: str) -> Callable[[], Screen]:
     return make
 
 
+QUIET_EVENTS = (ContainerStats, SystemSample, DownloadProgress, HashProgress, AppLogLine)
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
 
 
@@ -153,10 +163,12 @@ class AiuiApp(App[int]):
             self._unsubscribe = None
 
     def _forward(self, event: Event) -> None:
-        if self.is_running:
-            self.post_message(ServiceEvent(event))
-        else:
+        """Bus callback (on the loop): samples fold into the state here, without a message; screens
+        redraw them from their own 1 Hz tick. Everything else becomes a message for the screens."""
+        if not self.is_running or isinstance(event, QUIET_EVENTS):
             self.ui.apply(event)
+        else:
+            self.post_message(ServiceEvent(event))
 
     def on_service_event(self, message: ServiceEvent) -> None:
         event = message.event

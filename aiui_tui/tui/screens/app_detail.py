@@ -61,6 +61,7 @@ class AppDetailScreen(Screen[None]):
         self.sub_title = self.app_name
         self.query_one(RichLog).focus()
         self.refresh_stats()
+        self.set_interval(1.0, self.refresh_stats)  # stats are sampled at 1 Hz; they arrive without messages
         run_intent(self, lambda: services.apps.describe(self.app_name), f"describe {self.app_name}", self.show_spec)
         self.run_worker(self.follow_logs, group="logs", exclusive=True, exit_on_error=False, description="follow logs")
 

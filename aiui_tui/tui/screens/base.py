@@ -10,6 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from aiui_tui.core.errors import AiuiError
+from aiui_tui.core.events import EngineStateChanged, GpuSample
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.widgets.status_line import StatusLine
@@ -92,7 +93,8 @@ class AiuiScreen(Screen[None]):
         self.refresh_status()
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        self.refresh_status()
+        if isinstance(message.event, EngineStateChanged | GpuSample):
+            self.refresh_status()
 
     def refresh_status(self) -> None:
         state = self.ui

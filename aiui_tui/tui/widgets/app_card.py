@@ -39,14 +39,25 @@ class AppCard(Static, can_focus=True):
     def __init__(self, view: AppView, **kwargs) -> None:
         super().__init__(**kwargs)
         self.view = view
+        self._shown: tuple | None = None
 
     @property
     def app_name(self) -> str:
         return self.view.status.name
 
     def update_view(self, view: AppView) -> None:
+        """Repaint only when what the card shows changed (idle apps cost nothing per tick)."""
         self.view = view
-        self.refresh()
+        key = self._key()
+        if key != self._shown:
+            self._shown = key
+            self.refresh()
+
+    def _key(self) -> tuple:
+        s, stats, pull = self.view.status, self.view.stats, self.view.pull
+        uptime = int((time.time() - s.started_at) // 60) if s.started_at else None  # the card shows minutes
+        numbers = (round(stats.cpu_percent, 1), stats.memory_used >> 20, stats.gpu_memory) if stats else None
+        return (s, numbers, (pull.done, pull.layers_done) if pull else None, uptime)
 
     def render(self) -> Group:
         s = self.view.status
@@ -67,7 +78,7 @@ class AppCard(Static, can_focus=True):
         stats = self.view.stats
         if s.running and stats is not None:
             gpu = human_bytes(stats.gpu_memory) if stats.gpu_memory is not None else "n/a"
-            uptime = human_duration(time.time() - s.started_at) if s.started_at else "?"
+            uptime = _minutes(time.time() - s.started_at) if s.started_at else "?"
             third = Text.assemble(
                 ("up ", "dim"), uptime,
                 ("  CPU ", "dim"), f"{stats.cpu_percent:5.1f}%",
@@ -81,3 +92,11 @@ class AppCard(Static, can_focus=True):
         else:
             third = Text("s start · l logs · ? keys", style="dim")
         return Group(head, second, third)
+
+
+def _minutes(seconds: float) -> str:
+    """Uptime to the minute (the card repaints at most once a minute for it)."""
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "<1m"
+    return f"{minutes}m" if minutes < 60 else human_duration(seconds)

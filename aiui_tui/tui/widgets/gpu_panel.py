@@ -52,6 +52,7 @@ class GpuPanel(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._shown: tuple[int, ...] | None = None
+        self._none_shown: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("GPU: waiting for the first sample…", style="dim"), id="gpu-none")
@@ -69,6 +70,9 @@ class GpuPanel(Vertical):
             )
             return
         if not indexes:
+            if self._none_shown == (sample.reason, sample.fix):
+                return  # nothing new to draw
+            self._none_shown = (sample.reason, sample.fix)
             reason = sample.reason or "No NVIDIA GPU found."
             text = Text.assemble(("No NVIDIA GPU", "bold yellow"), "\n", reason)
             if sample.fix:
@@ -83,6 +87,7 @@ class GpuPanel(Vertical):
             history.data = data
 
     async def _rebuild(self, indexes: tuple[int, ...], state: UiState) -> None:
+        self._none_shown = None
         await self.remove_children()
         if not indexes:
             await self.mount(Static(id="gpu-none"))
