@@ -89,3 +89,17 @@ def test_every_screen_in_a_real_terminal(tmux, tmp_path):
     term.send("q")
     assert term.wait_closed(), term.screen()
     assert (root / "config").is_dir()
+
+
+def test_a_broken_config_ends_the_dashboard_with_one_line_and_exit_2(tmux, tmp_path):
+    root = tmp_path / "r"
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "aiui.toml").write_text('[network]\nbind_address = "nope"\n')
+    script = f"{sys.executable} -m aiui_tui --root {root}; echo EXIT=$?; sleep 30"
+    term = tmux(["sh", "-c", script], env={"TERM": "xterm-256color"})
+    screen = term.wait_for("EXIT=")
+    assert "EXIT=2" in screen
+    text = " ".join(screen.split())  # the terminal wraps the line
+    assert "line 2, key network.bind_address" in text and "Fix:" in text
+    assert "Traceback" not in screen
+    assert (root / "config" / "aiui.toml").read_text() == '[network]\nbind_address = "nope"\n'
