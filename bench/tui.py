@@ -162,7 +162,7 @@ def cpu_of(pid: int) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def idle(seconds: float, count: int, rss_only: bool = False) -> None:
+def idle(seconds: float, count: int, rss_only: bool = False, screen_key: str = "") -> None:
     import docker
     import psutil
 
@@ -190,6 +190,9 @@ def idle(seconds: float, count: int, rss_only: bool = False) -> None:
         pid, fd = spawn([sys.executable, "-m", "aiui_tui"], env)
         drain(fd, b"Dashboard", 30)
         drain(fd, None, 10)  # services settle: engine connected, stats readers attached
+        if screen_key:
+            os.write(fd, screen_key.encode())  # e.g. "4": the logs screen, the dashboard's ticker paused
+            drain(fd, None, 2)
         process = psutil.Process(pid)
         before = cpu_of(pid)
         rss = []
@@ -225,11 +228,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--containers", type=int, default=10)
+    parser.add_argument("--screen", default="", help="key of the screen to measure on (default: the dashboard)")
     args = parser.parse_args()
     if args.what == "first-frame":
         first_frame(args.runs)
     elif args.what == "idle":
-        idle(args.seconds or 60, args.containers)
+        idle(args.seconds or 60, args.containers, screen_key=args.screen)
     else:
         idle(args.seconds or 600, args.containers, rss_only=True)
 

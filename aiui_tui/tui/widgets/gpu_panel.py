@@ -53,6 +53,7 @@ class GpuPanel(Vertical):
         super().__init__(**kwargs)
         self._shown: tuple[int, ...] | None = None
         self._none_shown: tuple[str, str] | None = None
+        self._gpu_lines: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(Text("GPU: waiting for the first sample…", style="dim"), id="gpu-none")
@@ -80,7 +81,10 @@ class GpuPanel(Vertical):
             self.query_one("#gpu-none", Static).update(text)
             return
         for g in sample.gpus:
-            self.query_one(f"#gpu-{g.index}", Static).update(gpu_line(g))
+            text = gpu_line(g)
+            lines = text.plain.count("\n")
+            self.query_one(f"#gpu-{g.index}", Static).update(text, layout=self._gpu_lines.get(g.index) != lines)
+            self._gpu_lines[g.index] = lines
             history = self.query_one(f"#gpu-{g.index}-util", Sparkline)
             data = list(state.gpu_util.get(g.index, []))
             history.display = len(data) > 1
@@ -88,6 +92,7 @@ class GpuPanel(Vertical):
 
     async def _rebuild(self, indexes: tuple[int, ...], state: UiState) -> None:
         self._none_shown = None
+        self._gpu_lines.clear()
         await self.remove_children()
         if not indexes:
             await self.mount(Static(id="gpu-none"))

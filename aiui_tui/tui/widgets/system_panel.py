@@ -63,9 +63,22 @@ class SystemPanel(Vertical):
         yield Sparkline([], id="cpu-history")
         yield Static(id="memory")
 
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._lines: dict[str, int] = {}
+
+    def _update(self, widget_id: str, content: Group | Text) -> None:
+        """A relayout only when the number of lines changed: the panel redraws every second."""
+        lines = len(content.renderables) if isinstance(content, Group) else 1
+        layout = self._lines.get(widget_id) != lines
+        self._lines[widget_id] = lines
+        self.query_one(f"#{widget_id}", Static).update(content, layout=layout)
+
     def show(self, state: UiState) -> None:
-        self.query_one("#cpu", Static).update(cpu_text(state))
+        self._update("cpu", cpu_text(state))
         history = self.query_one("#cpu-history", Sparkline)
-        history.display = len(state.cpu) > 1  # one value draws as a full bar
+        show = len(state.cpu) > 1  # one value draws as a full bar
+        if history.display != show:
+            history.display = show
         history.data = list(state.cpu)
-        self.query_one("#memory", Static).update(memory_text(state))
+        self._update("memory", memory_text(state))
