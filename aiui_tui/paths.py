@@ -110,6 +110,13 @@ class Layout:
         return dirs
 
 
+def existing_parent(path: Path) -> Path:
+    """`path`, or its nearest ancestor that exists (where a folder would be created)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def ensure_layout(layout: Layout) -> list[Path]:
     """Create the missing folders and check every one is usable; return the folders created.
 

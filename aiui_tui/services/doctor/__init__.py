@@ -18,7 +18,7 @@ from typing import Literal
 from aiui_tui.config import Config
 from aiui_tui.core.format import human_bytes
 from aiui_tui.logs import get_logger
-from aiui_tui.paths import Layout, layout_problems
+from aiui_tui.paths import Layout, existing_parent, layout_problems
 
 log = get_logger(__name__)
 Status = Literal["ok", "warn", "fail"]
@@ -65,7 +65,7 @@ def check_data_root(ctx: DoctorContext) -> CheckResult:
 
 
 def check_disk(ctx: DoctorContext) -> CheckResult:
-    target = ctx.layout.models_dir if ctx.layout.models_dir.exists() else _existing_parent(ctx.layout.root)
+    target = ctx.layout.models_dir if ctx.layout.models_dir.exists() else existing_parent(ctx.layout.root)
     free = shutil.disk_usage(target).free
     detail = f"{human_bytes(free)} free in {target}"
     if free < DISK_FAIL_BYTES:
@@ -181,12 +181,6 @@ async def check_network(ctx: DoctorContext) -> list[CheckResult]:
 
     async with aiohttp.ClientSession(timeout=timeout, trust_env=True) as session:
         return list(await asyncio.gather(*(reach(n, u, session) for n, u in sites.items())))
-
-
-def _existing_parent(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
 
 
 async def run_checks(ctx: DoctorContext) -> list[CheckResult]:

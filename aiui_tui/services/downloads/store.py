@@ -19,6 +19,7 @@ from typing import Any
 
 from aiui_tui.core.downloads import ACTIVE, DONE, PENDING, DownloadItem
 from aiui_tui.core.errors import UsageError
+from aiui_tui.services import sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS downloads (
@@ -55,11 +56,7 @@ class QueueStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = sqlite.connect(path)
         with self._tx() as db:
             for statement in _statements(SCHEMA):
                 db.execute(statement)

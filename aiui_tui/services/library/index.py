@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiui_tui.core.library import LIBRARY, ModelRecord, ScanResult
+from aiui_tui.services import sqlite
 from aiui_tui.services.library.hashing import sha256_file
 from aiui_tui.services.library.validate import MODEL_SUFFIXES, check_file
 
@@ -127,11 +128,7 @@ class LibraryIndex:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db = sqlite.connect(path)
         with self._lock:
             self._db.executescript(SCHEMA)
 

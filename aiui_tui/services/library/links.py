@@ -19,6 +19,7 @@ from pathlib import Path
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.library import ModelRecord
 from aiui_tui.logs import get_logger
+from aiui_tui.paths import existing_parent
 from aiui_tui.services.library import uiconfig
 from aiui_tui.services.library.detect import UiInstall
 from aiui_tui.services.library.index import LibraryIndex, walk_models
@@ -139,19 +140,13 @@ def plan_link(install: UiInstall, records: list[ModelRecord], models_dir: Path, 
             continue
         op, detail = SYMLINK_OUT, ""
         if mode == HARDLINK_OUT:
-            parent = _existing_parent(link.parent)
+            parent = existing_parent(link.parent)
             if parent.stat().st_dev == source.stat().st_dev:
                 op = HARDLINK_OUT
             else:
                 detail = "other filesystem: symlink instead of hardlink"
         plan.actions.append(Action(op, link, source, record.size, detail))
     return plan
-
-
-def _existing_parent(path: Path) -> Path:
-    while not path.exists():
-        path = path.parent
-    return path
 
 
 # -- apply ---------------------------------------------------------------------------------------

@@ -56,6 +56,4 @@ async def check_updates(
                     updates.append(UpdateInfo(r.path, r.name, "civitai", current, newest, detail))
         except SourceError as exc:
             problems.append(f"{r.name}: {exc.message}")
-        except KeyError:
-            continue
     return updates, problems

@@ -77,10 +77,22 @@ class AiuiScreen(Screen[None]):
     def ready(self) -> bool:
         return self.services is not None
 
+    # Redraw period of screens with a tick (None: no tick). The tick pauses while the screen is hidden.
+    TICK_S: float | None = None
+
     def on_mount(self) -> None:
         self.refresh_status()
+        if self.TICK_S is not None:
+            self.ticker = self.set_interval(self.TICK_S, self.tick)
         if self.ready:
             self.services_ready()
+
+    def tick(self) -> None:
+        """Redraw from the latest state; runs every TICK_S seconds while the screen is shown."""
+
+    def on_screen_suspend(self) -> None:
+        if hasattr(self, "ticker"):
+            self.ticker.pause()
 
     def on_services_ready(self, _message: ServicesReady) -> None:
         self.refresh_status()
@@ -91,6 +103,9 @@ class AiuiScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.refresh_status()
+        if hasattr(self, "ticker"):
+            self.ticker.resume()
+            self.tick()
 
     def on_service_event(self, message: ServiceEvent) -> None:
         if isinstance(message.event, EngineStateChanged | GpuSample):

@@ -44,24 +44,20 @@ class DashboardScreen(AiuiScreen):
                 yield SystemPanel()
                 yield GpuPanel()
 
+    TICK_S = 1.0
+
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one(SystemPanel).show(self.ui)
         self.query_one(GpuPanel).show(self.ui)
-        self.ticker = self.set_interval(1.0, self.repaint_panels)
 
     def services_ready(self) -> None:
         self.sync_cards()
 
-    def on_screen_suspend(self) -> None:
-        self.ticker.pause()
-
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        if hasattr(self, "ticker"):
-            self.ticker.resume()
-            if self.ready:
-                self.sync_cards()
+        if self.ready:
+            self.sync_cards()
 
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
@@ -69,7 +65,7 @@ class DashboardScreen(AiuiScreen):
         if isinstance(event, AppStateChanged | AppPullProgress) and self.ready:
             self.sync_cards()
 
-    def repaint_panels(self) -> None:
+    def tick(self) -> None:
         self.query_one(SystemPanel).show(self.ui)
         self.query_one(GpuPanel).show(self.ui)
         for card in self.query(AppCard):

@@ -40,21 +40,13 @@ class DownloadsScreen(AiuiScreen):
         yield table
         yield Static(id="totals")
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.ticker = self.set_interval(0.5, self.repaint)
+    TICK_S = 0.5
 
     def services_ready(self) -> None:
         self.reload()
 
-    def on_screen_suspend(self) -> None:
-        self.ticker.pause()
-
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        if hasattr(self, "ticker"):
-            self.ticker.resume()
-            self.repaint()
+    def tick(self) -> None:
+        self.repaint()
 
     def reload(self) -> None:
         def seed(items: list[DownloadItem]) -> None:

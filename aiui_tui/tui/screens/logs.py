@@ -54,21 +54,17 @@ class LogsScreen(AiuiScreen):
     def compose_body(self) -> ComposeResult:
         yield RichLog(id="log", max_lines=KEEP, wrap=True, markup=False, highlight=False, auto_scroll=True)
 
+    TICK_S = 0.5  # the log file is polled twice a second while the screen is shown
+
     def on_mount(self) -> None:
-        super().on_mount()
         from pathlib import Path
 
         self._tail = LogTail(Path(self.ui.root) / "logs" / "aiui.log")
-        self.poll = self.set_interval(0.5, self._start_read)
+        super().on_mount()
+        self.tick()
+
+    def tick(self) -> None:
         self._start_read()
-
-    def on_screen_suspend(self) -> None:
-        self.poll.pause()  # hidden screens do not poll
-
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        if hasattr(self, "poll"):
-            self.poll.resume()
 
     def _start_read(self) -> None:
         self.run_worker(

@@ -6,9 +6,8 @@ it. Queuing goes through the library (`add`), which picks the destination kind; 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -46,7 +45,6 @@ class Row:
     record: ModelRecord | None = None
     sha256: str | None = None
     expandable: bool = False  # a HuggingFace repo whose files are listed on Enter
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ModelsScreen(AiuiScreen):
@@ -140,7 +138,8 @@ class ModelsScreen(AiuiScreen):
                     if _matches(r.name + " " + (r.kind or ""), text)
                 ]
             else:
-                rows = [self.remote_row(m) for m in await library.search(text, source, None, 50)]
+                catalog = {e.id: e for e in library.catalog()}
+                rows = [self.remote_row(m, catalog) for m in await library.search(text, source, None, 50)]
         except AiuiError as exc:
             self.show_rows([], f"{SOURCES[source]}: {exc.message}\n{exc.fix}\n\nThe catalog still works offline.")
             return
@@ -172,16 +171,14 @@ class ModelsScreen(AiuiScreen):
             sha256=r.sha256,
         )
 
-    def remote_row(self, m: RemoteModel) -> Row:
+    def remote_row(self, m: RemoteModel, catalog: dict) -> Row:
         file = m.files[0] if m.files else None
         ident = m.id if m.source == "catalog" else f"hf:{m.id}" if m.source == "huggingface" else f"civitai:{m.id}"
         sha = file.sha256 if file else None
         status = "installed" if sha and sha in self.installed else ""
         if file and file.format == "pickle":
             status = (status + " " if status else "") + "can run code"
-        entry = (
-            next((e for e in self.services.library.catalog() if e.id == m.id), None) if m.source == "catalog" else None
-        )
+        entry = catalog.get(m.id) if m.source == "catalog" else None
         apps = entry.apps if entry else ()
         size = (file.size if file else None) or (entry.approx_size if entry else None)
         lines = [m.name, m.url]

@@ -54,6 +54,7 @@ class GpuPanel(Vertical):
         self._shown: tuple[int, ...] | None = None
         self._none_shown: tuple[str, str] | None = None
         self._gpu_lines: dict[int, int] = {}
+        self._rebuilding = False
 
     def compose(self) -> ComposeResult:
         yield Static(Text("GPU: waiting for the first sample…", style="dim"), id="gpu-none")
@@ -66,10 +67,13 @@ class GpuPanel(Vertical):
         if indexes != self._shown:
             # Children are replaced asynchronously (removal finishes before the new ones mount).
             self._shown = indexes
+            self._rebuilding = True
             self.run_worker(
                 partial(self._rebuild, indexes, state), group="gpu-rebuild", exclusive=True, exit_on_error=False
             )
             return
+        if self._rebuilding:
+            return  # the new children are not mounted yet; the rebuild shows the state when done
         if not indexes:
             if self._none_shown == (sample.reason, sample.fix):
                 return  # nothing new to draw
@@ -99,4 +103,5 @@ class GpuPanel(Vertical):
         else:
             for i in indexes:
                 await self.mount(Static(id=f"gpu-{i}"), Sparkline([], id=f"gpu-{i}-util"))
+        self._rebuilding = False
         self.show(state)
