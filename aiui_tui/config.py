@@ -80,6 +80,9 @@ class AppOverride(Section):
     host_port: int | None = Field(None, ge=1, le=65535)
     profile: Profile | None = None
     extra_args: list[str] = []
+    # "host" where Docker has no bridge network (rootless, --bridge=none); the UI then listens on bind_address.
+    network: Literal["bridge", "host"] | None = None
+    options: dict[str, str] = {}  # performance options by name (see `aiui-tui app options NAME`)
 
 
 class Apps(Section):

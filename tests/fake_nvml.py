@@ -61,6 +61,7 @@ class FakeGpu:
     fan: int | None = None  # None: not supported (an H100 has no fan reading)
     processes: list[tuple[int, int]] = field(default_factory=list)  # (pid, used bytes)
     lost: bool = False
+    compute_capability: tuple[int, int] = (9, 0)
 
 
 class FakeNvml:
@@ -122,6 +123,9 @@ class FakeNvml:
     # -- device
     def nvmlDeviceGetName(self, h: int) -> str:
         return self._gpu(h).name
+
+    def nvmlDeviceGetCudaComputeCapability(self, h: int) -> tuple[int, int]:
+        return self._gpu(h).compute_capability
 
     def nvmlDeviceGetUUID(self, h: int) -> str:
         return self._gpu(h).uuid

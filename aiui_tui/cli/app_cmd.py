@@ -30,6 +30,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     start = actions.add_parser("start", help="pull if needed, start, and wait until the UI answers")
     start.add_argument("name")
     start.add_argument("--profile", choices=PROFILES, help="VRAM profile (default: apps.profile in the config)")
+    where = start.add_mutually_exclusive_group()
+    where.add_argument(
+        "--gpu", type=int, metavar="N", help="run an instance on GPU N only (container NAME-gpuN, port + N)"
+    )
+    where.add_argument("--all-gpus", action="store_true", help="one instance per GPU, each with its own port")
+    options = actions.add_parser(
+        "options", help="performance options (attention, precision, model cache): show, recommend, or set"
+    )
+    options.add_argument("name")
+    options.add_argument("settings", nargs="*", metavar="KEY=VALUE", help="set these (kept in config/aiui.toml)")
+    options.add_argument("--json", action="store_true")
     restart = actions.add_parser("restart", help="stop, then start again")
     restart.add_argument("name")
     restart.add_argument("--profile", choices=PROFILES)
@@ -57,13 +68,18 @@ async def app_service(ctx: Context, *, need_engine: bool = True) -> AsyncIterato
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
     gpu = GpuSampler()
-    service = AppService(ctx.layout, ctx.config, bus, gpu_memory=gpu.memory_total_max)
+    plugins = ctx.plugins
+    service = AppService(
+        ctx.layout, ctx.config, bus, extra_manifests=plugins.manifests, gpu_memory=gpu.memory_total_max
+    )
+    plugins.attach(bus)
     await service.start(supervise=False)
     try:
         if need_engine and service.engine_problem is not None:
             raise service.engine_problem
         yield service
     finally:
+        await plugins.drain()
         await service.close()
         await asyncio.to_thread(gpu.close)
 
@@ -84,6 +100,10 @@ async def _run(ctx: Context) -> int:
             raise service.engine_problem
         if action == "list":
             return _list(ctx, service)
+        if action == "options":
+            from aiui_tui.cli.options_cmd import options
+
+            return await options(ctx, service)
         if action == "status":
             return _status(ctx, service)
         if action in ("start", "restart"):
@@ -189,8 +209,8 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
         progress.update(pull_task, completed=event.done, total=event.total)
 
     def on_state(event: AppStateChanged) -> None:
-        if event.name == name:
-            progress.update(phase, description=f"{title}: {event.status.state}")
+        if event.name == name or event.name.startswith(name + "-gpu"):
+            progress.update(phase, description=f"{event.status.title}: {event.status.state}")
 
     def on_notice(event: Notice) -> None:
         progress.console.print(f"[yellow]{escape(event.message)}[/yellow]", highlight=False)
@@ -204,7 +224,13 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
         with progress:
             if restart:
                 await service.restart_app(name, ctx.args.profile)
-            status = await service.start_app(name, ctx.args.profile) if not restart else service.status(name)
+                started = [service.status(name)]
+            elif getattr(ctx.args, "all_gpus", False):
+                started = await service.start_on_all_gpus(name, ctx.args.profile)
+            elif getattr(ctx.args, "gpu", None) is not None:
+                started = [await service.start_on_gpu(name, ctx.args.gpu, ctx.args.profile)]
+            else:
+                started = [await service.start_app(name, ctx.args.profile)]
     except AppError as exc:
         ctx.out.error(exc.message, exc.fix)
         for line in exc.last_lines:
@@ -213,6 +239,7 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
     finally:
         for undo in unsubscribe:
             undo()
-    ctx.out.success(f"{title} is ready ({status.profile or 'default'} profile).", stderr=True)
-    print(status.url)
+    for status in started:
+        ctx.out.success(f"{status.title} is ready ({status.profile or 'default'} profile).", stderr=True)
+        print(status.url)
     return EXIT_OK

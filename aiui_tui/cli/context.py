@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiui_tui.cli.console import Output
 from aiui_tui.config import Config, load_config, write_default_config
@@ -19,6 +20,18 @@ class Context:
     layout: Layout
     config: Config
     credentials: Credentials
+    _plugins: Any = field(default=None, repr=False)
+
+    @property
+    def plugins(self) -> Any:
+        """The enabled plugins, loaded on first use; each failure is one warning line on stderr."""
+        if self._plugins is None:
+            from aiui_tui.services.plugins import PluginService
+
+            service = PluginService(self.layout, on_warning=self.out.warn)
+            service.load()
+            self._plugins = service
+        return self._plugins
 
 
 def bootstrap(args: argparse.Namespace, out: Output, *, create: bool = True, write_config: bool = True) -> Context:

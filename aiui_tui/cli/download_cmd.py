@@ -69,10 +69,12 @@ async def download_service(ctx: Context, *, run_queue: bool = False) -> AsyncIte
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
     service = DownloadService(ctx.layout, ctx.config, ctx.credentials, bus)
+    ctx.plugins.attach(bus)
     await service.start(run_queue=run_queue)
     try:
         yield service
     finally:
+        await ctx.plugins.drain()
         await service.close()
 
 

@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     search = actions.add_parser("search", help="search the catalog, HuggingFace or CivitAI")
     search.add_argument("text", help="words to search for")
     search.add_argument(
-        "--source", choices=["catalog", "hf", "civitai"], default="catalog", help="where (default: catalog)"
+        "--source", default="catalog", help="catalog, hf, civitai, or a plugin's source (default: catalog)"
     )
     search.add_argument("--kind", choices=kind_names(), help="only this kind (catalog, CivitAI)")
     search.add_argument("--limit", type=int, default=20, help="at most this many results (default 20)")
@@ -85,12 +85,16 @@ async def library_service(ctx: Context, *, scan: bool = False) -> AsyncIterator:
     downloads = DownloadService(ctx.layout, ctx.config, ctx.credentials, bus)
     await downloads.start(run_queue=False)
     library = LibraryService(ctx.layout, ctx.config, ctx.credentials, bus, downloads)
+    library.extra_catalog = ctx.plugins.catalog
+    library.extra_sources = ctx.plugins.sources
+    ctx.plugins.attach(bus)
     await library.start(scan=False)
     try:
         if scan:
             await library.scan()
         yield library
     finally:
+        await ctx.plugins.drain()
         await library.close()
         await downloads.close()
 

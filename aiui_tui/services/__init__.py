@@ -57,6 +57,13 @@ async def open_services(
     async with contextlib.AsyncExitStack() as stack:
         # Each service registers its own shutdown on `stack`, in start order.
 
+        from aiui_tui.services.plugins import PluginService
+
+        services.plugins = PluginService(layout)
+        await asyncio.to_thread(services.plugins.load)  # imports only enabled plugins
+        services.plugins.attach(bus)
+        stack.push_async_callback(services.plugins.close)
+
         from aiui_tui.services.downloads import DownloadService
 
         services.downloads = DownloadService(layout, config, credentials, bus)
@@ -66,11 +73,14 @@ async def open_services(
         from aiui_tui.services.library import LibraryService
 
         services.library = LibraryService(layout, config, credentials, bus, services.downloads)
+        services.library.extra_catalog = services.plugins.catalog
+        services.library.extra_sources = services.plugins.sources
         await services.library.start(scan=True)
         stack.push_async_callback(services.library.close)
 
         from aiui_tui.services.apps import AppService
         from aiui_tui.services.monitor import MonitorService
+        from aiui_tui.services.monitor.nvml import probe_gpus
 
         folders = {"models": layout.models_dir, "outputs": layout.outputs_dir}
         services.monitor = MonitorService(bus, folders, interval_s=config.monitor.interval_s)
@@ -80,6 +90,8 @@ async def open_services(
             bus,
             gpu_memory=services.monitor.largest_gpu_memory,
             gpu_memory_by_container=services.monitor.gpu_memory_of_container,
+            extra_manifests=services.plugins.manifests,
+            gpu_probe=probe_gpus,
         )
         services.monitor.app_of_container = services.apps.app_of_container
         await services.monitor.start()

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -60,6 +60,52 @@ class Mounts(_Strict):
         return _absolute(v) if v is not None else v
 
 
+class Choice(_Strict):
+    """One value of a performance option and what it does to the container."""
+
+    args: list[str] = []  # appended to the command (or CMDARGS)
+    env: dict[str, str] = {}
+    settings: dict[str, Any] = {}  # keys merged into `performance.settings_file` (JSON, in config/NAME/)
+    help: str = ""
+
+
+class PerfOption(_Strict):
+    title: str
+    help: str = ""
+    default: str
+    gpu_only: bool = False  # ignored in the cpu profile (whose own arguments decide)
+    choices: dict[str, Choice]
+
+    @field_validator("choices")
+    @classmethod
+    def _some(cls, v: dict[str, Choice]) -> dict[str, Choice]:
+        if not v:
+            raise ValueError("needs at least one choice")
+        return v
+
+    def model_post_init(self, _context: Any) -> None:
+        if self.default not in self.choices:
+            raise ValueError(f"default {self.default!r} is not one of the choices ({', '.join(self.choices)})")
+
+
+class Performance(_Strict):
+    """Tunables beyond the VRAM profile: attention backend, precision, model cache, as data."""
+
+    settings_file: str | None = None  # e.g. "config.json": A1111 reads its checkpoint cache settings there
+    options: dict[str, PerfOption] = {}
+
+    @field_validator("settings_file")
+    @classmethod
+    def _plain(cls, v: str | None) -> str | None:
+        if v is not None and ("/" in v or v.startswith(".")):
+            raise ValueError("must be a plain file name in the app's config folder")
+        return v
+
+
+# The HTTP API an app speaks, for `aiui-tui bench` (txt2img requests).
+APIS = ("a1111", "comfyui", "fooocus-api", "none")
+
+
 class AppManifest(_Strict):
     name: str
     title: str = ""
@@ -75,6 +121,8 @@ class AppManifest(_Strict):
     ready: Ready = Ready()
     mounts: Mounts = Mounts()
     profiles: dict[str, list[str]] = {}
+    performance: Performance = Performance()
+    api: Literal["a1111", "comfyui", "fooocus-api", "none"] = "none"
     docs: str = ""  # a line on what the image needs (e.g. "runs as root: outputs are chowned")
 
     @field_validator("name")
@@ -105,6 +153,30 @@ class AppManifest(_Strict):
 class LoadedApp:
     manifest: AppManifest
     source: str  # "built-in", a file path, or "plugin NAME"
+    instance_of: str | None = None  # an instance on one GPU: the app it runs (its overrides, config)
+    gpu_index: int | None = None
+
+    @property
+    def base(self) -> str:
+        return self.instance_of or self.manifest.name
+
+
+def instance_name(app: str, gpu_index: int) -> str:
+    return f"{app}-gpu{gpu_index}"
+
+
+def gpu_instance(loaded: LoadedApp, gpu_index: int) -> LoadedApp:
+    """The app pinned to one GPU: its own name, container, port (base port + index) and outputs subfolder."""
+    m = loaded.manifest
+    changes: dict[str, Any] = {
+        "name": instance_name(m.name, gpu_index),
+        "title": f"{m.display_title} (GPU {gpu_index})",
+    }
+    if m.network == "host":
+        changes["port"] = m.port + gpu_index
+    else:
+        changes["host_port"] = m.published_port + gpu_index
+    return LoadedApp(m.model_copy(update=changes), loaded.source, m.name, gpu_index)
 
 
 def _absolute(path: str) -> str:
@@ -138,12 +210,10 @@ def builtin_manifests() -> dict[str, LoadedApp]:
     return apps
 
 
-def load_manifests(user_dir: Path, extra: dict[str, Path] | None = None) -> dict[str, LoadedApp]:
-    """Every app by name: built-ins, then plugin folders (`extra`: plugin -> folder), then the user's."""
+def load_manifests(user_dir: Path, extra: dict[str, LoadedApp] | None = None) -> dict[str, LoadedApp]:
+    """Every app by name: built-ins, then plugins' (`extra`, already parsed), then the user's."""
     apps = builtin_manifests()
-    for plugin, folder in (extra or {}).items():
-        for path in sorted(folder.glob("*.toml")):
-            apps[path.stem] = LoadedApp(parse_manifest(path), f"plugin {plugin}")
+    apps.update(extra or {})
     if user_dir.is_dir():
         for path in sorted(user_dir.glob("*.toml")):
             apps[path.stem] = LoadedApp(parse_manifest(path), str(path))

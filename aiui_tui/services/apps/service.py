@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from aiui_tui.bus import Bus
@@ -37,10 +38,12 @@ from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services import engine
 from aiui_tui.services.apps.errors import AppError, unknown_app
-from aiui_tui.services.apps.manifest import AppManifest, LoadedApp, load_manifests
+from aiui_tui.services.apps.manifest import AppManifest, LoadedApp, gpu_instance, instance_name, load_manifests
 from aiui_tui.services.apps.pull import PullProgress
 from aiui_tui.services.apps.spec import (
     LABEL_APP,
+    LABEL_GPU,
+    LABEL_INSTANCE_OF,
     LABEL_ROOT,
     ContainerSpec,
     build_spec,
@@ -72,6 +75,7 @@ class AppService:
         extra_manifests: dict | None = None,
         gpu_memory: Callable[[], int | None] | None = None,
         gpu_memory_by_container: Callable[[str], int | None] | None = None,
+        gpu_probe: Callable[[], Any] | None = None,
     ) -> None:
         self.layout = layout
         self.config = config
@@ -83,6 +87,7 @@ class AppService:
         self.address = engine.engine_address(config.docker)
         self._gpu_memory = gpu_memory or (lambda: None)
         self._gpu_by_container = gpu_memory_by_container or (lambda _cid: None)
+        self._gpu_probe = gpu_probe  # blocking; a GpuProbe (services.monitor.nvml) for --gpu N
         self._loop: asyncio.AbstractEventLoop | None = None
         self._supervisor: asyncio.Task[None] | None = None
         self._closing = threading.Event()
@@ -99,7 +104,8 @@ class AppService:
     async def start(self, *, supervise: bool = True) -> None:
         """Load manifests and connect; `supervise` keeps watching the engine (the dashboard does)."""
         self._loop = asyncio.get_running_loop()
-        self.apps = await asyncio.to_thread(load_manifests, self.layout.user_apps_dir, self.extra_manifests)
+        apps = await asyncio.to_thread(load_manifests, self.layout.user_apps_dir, self.extra_manifests)
+        self.apps = {name: self._with_network_override(loaded) for name, loaded in apps.items()}
         for name, loaded in self.apps.items():
             self._status[name] = self._blank(loaded.manifest, UNKNOWN)
         if supervise:
@@ -121,6 +127,25 @@ class AppService:
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.client.close)
+
+    def _with_network_override(self, loaded: LoadedApp) -> LoadedApp:
+        override = self.config.apps.overrides.get(loaded.manifest.name)
+        m = loaded.manifest
+        if override is None or override.network is None or override.network == m.network:
+            return loaded
+        if override.network == "host":  # the UI listens on the host: on the port users open
+            m = m.model_copy(update={"network": "host", "port": m.published_port, "host_port": None})
+        else:
+            m = m.model_copy(update={"network": "bridge"})
+        return dataclasses.replace(loaded, manifest=m)
+
+    def _add_instance(self, base: str, gpu_index: int) -> str:
+        """Register the app's instance on one GPU (a card and a status of its own); its name."""
+        name = instance_name(base, gpu_index)
+        if name not in self.apps:
+            self.apps[name] = gpu_instance(self.apps[base], gpu_index)
+            self._status[name] = self._blank(self.apps[name].manifest, NOT_CREATED)
+        return name
 
     async def _connect_once(self) -> bool:
         try:
@@ -271,6 +296,9 @@ class AppService:
         seen = set()
         for container in found:
             name = container.labels.get(LABEL_APP)
+            base, gpu = container.labels.get(LABEL_INSTANCE_OF), container.labels.get(LABEL_GPU, "")
+            if name not in self.apps and base in self.apps and gpu.isdigit():
+                self._add_instance(base, int(gpu))
             if name not in self.apps:
                 continue
             seen.add(name)
@@ -297,11 +325,49 @@ class AppService:
 
     # -- intents ------------------------------------------------------------------------------
 
+    async def gpus(self) -> list[Any]:
+        """This machine's NVIDIA GPUs (GpuInfo), or an AppError saying why there are none."""
+        probe = await asyncio.to_thread(self._gpu_probe) if self._gpu_probe else None
+        if probe is None or not probe.available or not probe.gpus:
+            reason = probe.reason if probe is not None and probe.reason else "no NVIDIA GPU found"
+            raise AppError(f"One instance per GPU needs NVIDIA GPUs: {reason}.", "run aiui-tui doctor")
+        return list(probe.gpus)
+
+    async def start_on_gpu(self, name: str, gpu_index: int, profile: str | None = None) -> AppStatus:
+        """Start an instance of the app on one GPU: container NAME-gpuN, port + N, outputs/NAME/gpuN."""
+        loaded = self.apps.get(name)
+        if loaded is None or loaded.instance_of:
+            raise unknown_app(name, [n for n in self.names() if not self.apps[n].instance_of])
+        gpus = await self.gpus()
+        if not 0 <= gpu_index < len(gpus):
+            raise AppError(
+                f"There is no GPU {gpu_index}: this machine has {len(gpus)} (0-{len(gpus) - 1}).",
+                f"use --gpu 0 to --gpu {len(gpus) - 1}, or --all-gpus",
+            )
+        return await self.start_app(self._add_instance(name, gpu_index), profile)
+
+    async def start_on_all_gpus(self, name: str, profile: str | None = None) -> list[AppStatus]:
+        """One instance per GPU, started side by side; the first failure is raised after all finished."""
+        gpus = await self.gpus()
+        results = await asyncio.gather(
+            *(self.start_on_gpu(name, g.index, profile) for g in gpus), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return list(results)  # type: ignore[arg-type]
+
     async def start_app(self, name: str, profile: str | None = None) -> AppStatus:
         """Pull when needed, create, start, wait until the UI answers; the ready status with its URL."""
         manifest = self.manifest(name)
         client = await self._client()
         spec = await self._spec(manifest, profile)
+        if self.apps[name].gpu_index is not None and not spec.gpu:
+            raise AppError(
+                f"{manifest.display_title} cannot be pinned to a GPU: this engine has no NVIDIA runtime"
+                + (" (or the cpu profile is chosen)." if spec.profile == "cpu" else "."),
+                "install the NVIDIA Container Toolkit (see aiui-tui doctor), or start it without --gpu",
+            )
         for warning in spec.warnings:
             log.warning("app start", app=name, warning=warning)
             self.bus.publish(Notice("warning", warning, source="apps"))
@@ -381,7 +447,7 @@ class AppService:
         import docker.errors
 
         manifest = self.manifest(name)
-        image = effective_image(manifest, self.config)
+        image = effective_image(manifest, self.config, self.apps[name].base)
         client = await self._client()
         try:
             remote = await asyncio.to_thread(client.api.inspect_distribution, image)
@@ -440,7 +506,9 @@ class AppService:
     # -- starting -----------------------------------------------------------------------------
 
     async def _spec(self, manifest: AppManifest, profile: str | None) -> ContainerSpec:
-        override = self.config.apps.overrides.get(manifest.name)
+        loaded = self.apps.get(manifest.name)
+        base = loaded.base if loaded else manifest.name
+        override = self.config.apps.overrides.get(base)
         requested = profile or (override.profile if override and override.profile else None) or self.config.apps.profile
         gpu_available = bool(self._gpu_runtime)
         chosen = resolve_profile(requested, await asyncio.to_thread(self._gpu_memory) if gpu_available else None)
@@ -459,6 +527,8 @@ class AppService:
             gid=gid,
             link_folders=link_folders,
             link_warnings=link_warnings,
+            instance_of=loaded.instance_of if loaded else None,
+            gpu_index=loaded.gpu_index if loaded else None,
         )
 
     async def _ensure_image(self, name: str, image: str) -> None:
@@ -524,6 +594,8 @@ class AppService:
             old.remove(force=True)
         for host_path in spec.volumes:
             os.makedirs(host_path, exist_ok=True)
+        if spec.settings_file:
+            merge_json_settings(spec.settings_file, spec.settings)
         return client.containers.create(**spec.create_kwargs())
 
     def _start_error(self, manifest: AppManifest, exc: Exception) -> AppError:
@@ -579,11 +651,14 @@ class AppService:
         uid, gid = invoking_ids()
         if uid == 0:
             return
-        folder = self.layout.app_outputs_dir(manifest.name)
+        loaded = self.apps[manifest.name]
+        folder = self.layout.app_outputs_dir(loaded.base)
+        if loaded.gpu_index is not None:
+            folder = folder / f"gpu{loaded.gpu_index}"
         if os.geteuid() == 0:
             await asyncio.to_thread(_chown_tree, folder, uid, gid)
             return
-        image = effective_image(manifest, self.config)
+        image = effective_image(manifest, self.config, loaded.base)
         try:
             await asyncio.to_thread(
                 self.client.containers.run,
@@ -650,8 +725,9 @@ class AppService:
             stop.set()
 
     def _blank(self, manifest: AppManifest, state: str, container_id: str | None = None) -> AppStatus:
-        source = self.apps[manifest.name].source if manifest.name in self.apps else "built-in"
-        image = effective_image(manifest, self.config)
+        loaded = self.apps.get(manifest.name)
+        source = loaded.source if loaded else "built-in"
+        image = effective_image(manifest, self.config, loaded.base if loaded else None)
         return AppStatus(
             manifest.name, manifest.display_title, state, image=image, container_id=container_id, source=source
         )
@@ -742,6 +818,27 @@ async def _answers(session, url: str) -> bool:
             return response.status < 500
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         return False
+
+
+def merge_json_settings(path: str, settings: dict) -> None:
+    """Set `settings` in the app's JSON settings file, keeping every other key the UI wrote there."""
+    import json
+
+    from aiui_tui.tomledit import atomic_write
+
+    target = Path(path)
+    current: dict = {}
+    with contextlib.suppress(FileNotFoundError):
+        try:
+            loaded = json.loads(target.read_text(encoding="utf-8") or "{}")
+        except ValueError:
+            log.warning("app settings file is not JSON; left as it is", path=path)
+            return
+        current = loaded if isinstance(loaded, dict) else {}
+    if all(current.get(k) == v for k, v in settings.items()):
+        return
+    current.update(settings)
+    atomic_write(target, json.dumps(current, indent=4) + "\n")
 
 
 def _chown_tree(folder, uid: int, gid: int) -> None:

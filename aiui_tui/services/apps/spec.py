@@ -17,6 +17,8 @@ from aiui_tui.services.apps.manifest import AppManifest
 
 LABEL_APP = "aiui.app"
 LABEL_ROOT = "aiui.root"
+LABEL_INSTANCE_OF = "aiui.instance-of"  # one instance per GPU: the app it runs
+LABEL_GPU = "aiui.gpu"
 LOCAL_BIND = "127.0.0.1"
 
 
@@ -35,6 +37,11 @@ class ContainerSpec:
     profile: str
     url: str
     warnings: list[str] = field(default_factory=list)
+    gpu_ids: tuple[str, ...] | None = None  # None: every GPU; else only these (one instance per GPU)
+    options: dict[str, str] = field(default_factory=dict)  # performance options in effect
+    settings: dict = field(default_factory=dict)  # merged into settings_file before the start
+    settings_file: str | None = None
+    outputs_dir: str | None = None
 
     def create_kwargs(self) -> dict:
         """Keyword arguments for `client.containers.create` (docker SDK)."""
@@ -58,7 +65,11 @@ class ContainerSpec:
         if self.gpu:
             import docker.types
 
-            kwargs["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+            if self.gpu_ids:
+                request = docker.types.DeviceRequest(device_ids=list(self.gpu_ids), capabilities=[["gpu"]])
+            else:
+                request = docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])
+            kwargs["device_requests"] = [request]
         return kwargs
 
 
@@ -67,9 +78,9 @@ def container_name(app: str, root: Path) -> str:
     return f"aiui-{app}-{hashlib.sha256(str(root).encode()).hexdigest()[:6]}"
 
 
-def effective_image(manifest: AppManifest, config: Config) -> str:
-    """The manifest's image unless `apps.overrides.NAME.image` replaces it."""
-    override = config.apps.overrides.get(manifest.name)
+def effective_image(manifest: AppManifest, config: Config, base: str | None = None) -> str:
+    """The manifest's image unless `apps.overrides.NAME.image` replaces it (`base`: for GPU instances)."""
+    override = config.apps.overrides.get(base or manifest.name)
     return (override.image if override and override.image else None) or manifest.image
 
 
@@ -94,12 +105,19 @@ def build_spec(
     gid: int,
     link_folders: list[str] | None = None,
     link_warnings: list[str] | None = None,
+    instance_of: str | None = None,
+    gpu_index: int | None = None,
 ) -> ContainerSpec:
     """`link_folders`: folders outside the root that library symlinks point into; mounted read-only
-    at their own path so the links resolve inside the container."""
-    override = config.apps.overrides.get(manifest.name)
-    image = effective_image(manifest, config)
-    host_port = (override.host_port if override and override.host_port else None) or manifest.published_port
+    at their own path so the links resolve inside the container. `instance_of`/`gpu_index`: an
+    instance of that app pinned to one GPU (see manifest.gpu_instance); it shares the app's
+    overrides and config folder and writes into outputs/APP/gpuN."""
+    base = instance_of or manifest.name
+    override = config.apps.overrides.get(base)
+    image = effective_image(manifest, config, base)
+    host_port = manifest.published_port
+    if override and override.host_port and manifest.network != "host":
+        host_port = override.host_port + (gpu_index or 0)
     bind = config.network.bind_address
     warnings: list[str] = list(link_warnings or [])
     if bind != LOCAL_BIND:
@@ -111,10 +129,27 @@ def build_spec(
     gpu = wants_gpu and gpu_available
     if wants_gpu and not gpu_available and manifest.gpu == "auto":
         warnings.append(f"{manifest.name} starts on the CPU: no NVIDIA runtime on this engine (very slow)")
-    extra = list(manifest.profiles.get(profile, [])) + (list(override.extra_args) if override else [])
-    subs = {"port": str(manifest.port), "host_port": str(host_port), "bind": bind}
+    chosen = chosen_options(manifest, override.options if override else {}, profile, warnings)
+    extra = list(manifest.profiles.get(profile, []))
+    option_env: dict[str, str] = {}
+    settings: dict = {}
+    for name, value in chosen.items():
+        choice = manifest.performance.options[name].choices[value]
+        extra += choice.args
+        option_env.update(choice.env)
+        settings.update(choice.settings)
+    extra += list(override.extra_args) if override else []
+    host_network = manifest.network == "host"
+    subs = {
+        "port": str(manifest.port),
+        "host_port": str(host_port),
+        "bind": bind,
+        # What the UI inside listens on: everything in its own network namespace (Docker publishes
+        # the port on `bind`), or `bind` itself when it shares the host's network.
+        "listen": bind if host_network else "0.0.0.0",
+    }
     command = [_substitute(part, subs) for part in manifest.command] + extra if manifest.command else None
-    environment = {key: _substitute(value, subs) for key, value in manifest.env.items()}
+    environment = {key: _substitute(value, subs) for key, value in {**manifest.env, **option_env}.items()}
     if extra and not manifest.command:
         environment["CMDARGS"] = " ".join([environment.get("CMDARGS", ""), *extra]).strip()
     volumes = {
@@ -123,19 +158,24 @@ def build_spec(
     }
     for folder in link_folders or []:
         volumes.setdefault(folder, {"bind": folder, "mode": "ro"})
+    outputs = layout.app_outputs_dir(base)
+    if gpu_index is not None:
+        outputs = outputs / f"gpu{gpu_index}"
     if manifest.mounts.outputs:
-        volumes[str(layout.app_outputs_dir(manifest.name))] = {"bind": manifest.mounts.outputs, "mode": "rw"}
+        volumes[str(outputs)] = {"bind": manifest.mounts.outputs, "mode": "rw"}
     if manifest.mounts.config:
-        volumes[str(layout.app_config_dir(manifest.name))] = {"bind": manifest.mounts.config, "mode": "rw"}
-    host_network = manifest.network == "host"
+        volumes[str(layout.app_config_dir(base))] = {"bind": manifest.mounts.config, "mode": "rw"}
     url_host = LOCAL_BIND if bind in ("0.0.0.0", "::") else bind
     port_in_url = manifest.port if host_network else host_port
+    labels = {LABEL_APP: manifest.name, LABEL_ROOT: str(layout.root), "aiui.profile": profile}
+    if gpu_index is not None:
+        labels.update({LABEL_INSTANCE_OF: base, LABEL_GPU: str(gpu_index)})
     return ContainerSpec(
         name=container_name(manifest.name, layout.root),
         image=image,
         command=command,
         environment=environment,
-        labels={LABEL_APP: manifest.name, LABEL_ROOT: str(layout.root), "aiui.profile": profile},
+        labels=labels,
         ports={} if host_network else {f"{manifest.port}/tcp": (bind, host_port)},
         volumes=volumes,
         network_mode="host" if host_network else None,
@@ -144,7 +184,36 @@ def build_spec(
         profile=profile,
         url=f"http://{url_host}:{port_in_url}/",
         warnings=warnings,
+        gpu_ids=(str(gpu_index),) if gpu and gpu_index is not None else None,
+        options=chosen,
+        settings=settings,
+        settings_file=(
+            str(layout.app_config_dir(base) / manifest.performance.settings_file)
+            if settings and manifest.performance.settings_file
+            else None
+        ),
+        outputs_dir=str(outputs),
     )
+
+
+def chosen_options(manifest: AppManifest, wanted: dict[str, str], profile: str, warnings: list[str]) -> dict[str, str]:
+    """Each performance option's value: the user's choice when valid, else the manifest's default."""
+    chosen: dict[str, str] = {}
+    for name in sorted(set(wanted) - set(manifest.performance.options)):
+        known = ", ".join(manifest.performance.options) or "none"
+        warnings.append(f"{manifest.name} has no performance option {name!r} (options: {known}); ignored")
+    for name, option in manifest.performance.options.items():
+        if option.gpu_only and profile == "cpu":
+            continue
+        value = wanted.get(name, option.default)
+        if value not in option.choices:
+            warnings.append(
+                f"{manifest.name}: {name} = {value!r} is not one of {', '.join(option.choices)}; "
+                f"using {option.default!r}"
+            )
+            value = option.default
+        chosen[name] = value
+    return chosen
 
 
 def _substitute(text: str, subs: dict[str, str]) -> str:

@@ -45,6 +45,7 @@ class LibraryService:
         self.downloads = downloads
         self.index: LibraryIndex | None = None
         self.extra_catalog: list[CatalogEntry] = []  # plugins add entries here
+        self.extra_sources: dict[str, Any] = {}  # plugins' model sources, by name
         self._hf: Any = None
         self._civitai: Any = None
         self._unsubscribe: Any = None
@@ -261,8 +262,10 @@ class LibraryService:
                 hits, _next = await self.hf.search(text, limit=limit)
             elif source == "civitai":
                 hits, _next = await self.civitai.search(text, kind=kind, limit=limit)
+            elif source in self.extra_sources:
+                hits = list(await self.extra_sources[source].search(text, kind, limit))[:limit]
             else:
-                raise UsageError(f"Unknown source {source!r}.", "use catalog, hf or civitai")
+                raise UsageError(f"Unknown source {source!r}.", f"use one of: {', '.join(self.source_names())}")
         except SourceOffline as exc:
             self.offline_reason = exc.message
             raise
@@ -283,10 +286,27 @@ class LibraryService:
             return await self._resolve_civitai(model, version or None, kind)
         if ident.startswith(("http://", "https://")):
             return await self._resolve_url(ident, kind)
+        prefix, _, model_id = ident.partition(":")
+        if model_id and prefix in self.extra_sources:
+            return await self._resolve_plugin_source(prefix, model_id, kind)
         raise UsageError(
             f"Not a catalog id, hf:, civitai: or URL: {ident!r}.",
             "see `aiui-tui models search TEXT` for ids, e.g. `models add sdxl-base-1.0`",
         )
+
+    def source_names(self) -> list[str]:
+        return ["catalog", "hf", "civitai", *self.extra_sources]
+
+    async def _resolve_plugin_source(self, source: str, model_id: str, kind: str | None) -> list[DownloadRequest]:
+        files = list(await self.extra_sources[source].files(model_id))
+        if not files:
+            raise UsageError(f"{source} has no downloadable file for {model_id!r}.", f"models search --source {source}")
+        file = next((f for f in files if f.format == "safetensors"), files[0])
+        chosen = kind or file.kind
+        if chosen is None:
+            raise UsageError(f"Cannot tell what kind of model {file.name} is.", "add --kind (checkpoints, loras, ...)")
+        return [DownloadRequest(url=file.url, kind=chosen, name=file.name, sha256=file.sha256, size=file.size,
+                                source={"type": source, "id": model_id, **file.source})]  # fmt: skip
 
     async def _resolve_hf(self, spec: str, kind: str | None, revision: str | None = None) -> list[DownloadRequest]:
         spec, _, rev = spec.partition("@")

@@ -17,6 +17,7 @@ class GpuInfo:
     name: str
     memory_total: int  # bytes
     uuid: str = ""
+    compute_capability: tuple[int, int] | None = None  # (8, 9) for an RTX 4090; None when unknown
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,14 @@ def unavailable_reason(nvml: Any, exc: Exception) -> tuple[str, str]:
     return (f"NVML failed: {_text(exc)}", "check `nvidia-smi`; after a driver update, reboot")
 
 
+def _compute_capability(nvml: Any, handle: Any) -> tuple[int, int] | None:
+    try:
+        major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+        return int(major), int(minor)
+    except Exception:  # old drivers and bindings lack it: the recommendation then uses VRAM only
+        return None
+
+
 def probe_gpus(nvml: Any = None) -> GpuProbe:
     """Initialise NVML once and list the GPUs. Blocking: run it in a thread."""
     try:
@@ -80,6 +89,7 @@ def probe_gpus(nvml: Any = None) -> GpuProbe:
                     _text(nvml.nvmlDeviceGetName(handle)),
                     int(memory.total),
                     _text(nvml.nvmlDeviceGetUUID(handle)),
+                    _compute_capability(nvml, handle),
                 )
             )
         return GpuProbe(True, driver_version=driver, gpus=gpus)
