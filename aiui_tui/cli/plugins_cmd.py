@@ -34,7 +34,10 @@ def run(ctx: Context) -> int:
     action = ctx.args.action
     if action == "list":
         return _list(ctx)
-    plugins = ctx.plugins.discover()
+    from aiui_tui.services.plugins import discover
+
+    # enable/disable import nothing (a broken plugin must be switchable off); info loads it to show more.
+    plugins = ctx.plugins.discover() if action == "info" else discover(ctx.layout)
     name = ctx.args.name
     if name not in plugins:
         known = ", ".join(sorted(plugins)) or "none found"

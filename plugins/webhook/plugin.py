@@ -46,8 +46,8 @@ async def aiui_on_event(event, context):
             session.post(url, data=body, headers=headers) as r,
         ):
             if r.status >= 400:
-                context.log.warning("webhook: receiver answered an error", status=r.status, event=event.name)
+                context.log.warning("webhook: receiver answered an error", status=r.status, hook_event=event.name)
             else:
-                context.log.info("webhook: sent", event=event.name, status=r.status)
+                context.log.info("webhook: sent", hook_event=event.name, status=r.status)
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-        context.log.warning("webhook: receiver unreachable", event=event.name, reason=str(exc)[:200])
+        context.log.warning("webhook: receiver unreachable", hook_event=event.name, reason=str(exc)[:200])
