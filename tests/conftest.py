@@ -168,6 +168,8 @@ class PrivateEngine:
 
     base: Path
     process: subprocess.Popen | None = None
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
 
     @property
     def host(self) -> str:
@@ -186,9 +188,11 @@ class PrivateEngine:
                 f"--data-root={self.base}/data",
                 f"--exec-root={self.base}/exec",
                 f"--pidfile={self.base}/dockerd.pid",
+                *self.extra_args,
             ],
             stdout=log,
             stderr=log,
+            env=self.env,
         )
         deadline = time.monotonic() + timeout
         import docker

@@ -69,8 +69,15 @@ async def app_service(ctx: Context, *, need_engine: bool = True) -> AsyncIterato
     bus.bind_loop(asyncio.get_running_loop())
     gpu = GpuSampler()
     plugins = ctx.plugins
+    from aiui_tui.services.monitor.nvml import probe_gpus
+
     service = AppService(
-        ctx.layout, ctx.config, bus, extra_manifests=plugins.manifests, gpu_memory=gpu.memory_total_max
+        ctx.layout,
+        ctx.config,
+        bus,
+        extra_manifests=plugins.manifests,
+        gpu_memory=gpu.memory_total_max,
+        gpu_probe=probe_gpus,
     )
     plugins.attach(bus)
     await service.start(supervise=False)

@@ -148,7 +148,10 @@ def test_bad_plugins_are_isolated_one_warning_each(tmp_path):
     log = (layout.logs_dir / "aiui.log").read_text()
     assert "catalog exploded" in log and "Traceback" in log  # the traceback went to the log
 
-    listed = {p["name"]: p for p in json.loads(run_cli("--root", str(layout.root), "plugins", "list", "--json").stdout)["plugins"]}
+    listed = {
+        p["name"]: p
+        for p in json.loads(run_cli("--root", str(layout.root), "plugins", "list", "--json").stdout)["plugins"]
+    }
     assert listed["forge"]["state"] == "loaded"
     assert listed["bad-import"]["state"] == "failed" and listed["future"]["state"] == "refused"
 
@@ -156,7 +159,11 @@ def test_bad_plugins_are_isolated_one_warning_each(tmp_path):
 def test_one_raising_plugin_does_not_starve_the_next(tmp_path):
     """pluggy stops at the first raising implementation; we call each plugin on its own."""
     layout = root_with_layout(tmp_path)
-    write_plugin(layout.root, "a-raises", "from aiui_tui.plugins import hookimpl\n\n@hookimpl\ndef aiui_catalog_entries():\n    raise ValueError('no')\n")
+    write_plugin(
+        layout.root,
+        "a-raises",
+        "from aiui_tui.plugins import hookimpl\n\n@hookimpl\ndef aiui_catalog_entries():\n    raise ValueError('no')\n",
+    )
     write_plugin(layout.root, "b-marker", MARKER_PLUGIN)
     enable(layout.root, "a-raises")
     enable(layout.root, "b-marker")
@@ -318,7 +325,11 @@ async def test_app_events_are_news_only_and_a_raising_reaction_disables_its_plug
     aiui_on_event is one warning and that plugin hears nothing more, the others go on."""
     layout = root_with_layout(tmp_path)
     copy_example(layout.root, "webhook")
-    write_plugin(layout.root, "explodes", "from aiui_tui.plugins import hookimpl\n\n@hookimpl\ndef aiui_on_event(event):\n    raise KeyError(event.name)\n")
+    write_plugin(
+        layout.root,
+        "explodes",
+        "from aiui_tui.plugins import hookimpl\n\n@hookimpl\ndef aiui_on_event(event):\n    raise KeyError(event.name)\n",
+    )
     from aiui_tui.bus import Bus
 
     async with webhook_receiver() as receiver:

@@ -134,7 +134,8 @@ class AppService:
         if override is None or override.network is None or override.network == m.network:
             return loaded
         if override.network == "host":  # the UI listens on the host: on the port users open
-            m = m.model_copy(update={"network": "host", "port": m.published_port, "host_port": None})
+            port = override.host_port or m.published_port
+            m = m.model_copy(update={"network": "host", "port": port, "host_port": None})
         else:
             m = m.model_copy(update={"network": "bridge"})
         return dataclasses.replace(loaded, manifest=m)
