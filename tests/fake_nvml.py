@@ -166,7 +166,3 @@ class FakeNvml:
     def nvmlDeviceGetGraphicsRunningProcesses(self, h: int):
         self._gpu(h)
         return []
-
-    def nvmlDeviceGetCudaComputeCapability(self, h: int) -> tuple[int, int]:
-        self._gpu(h)
-        return (9, 0)

@@ -81,3 +81,23 @@ def test_bad_user_manifest_is_one_line_and_exit_two(cli, tmp_path):
 def test_unknown_app_lists_the_known_ones(cli, tmp_path):
     result = cli("--root", str(tmp_path / "root"), "app", "status", "nope", env={"DOCKER_HOST": "unix:///nonexistent"})
     assert result.returncode == 2 and "No app named 'nope'" in result.stderr and "fooocus" in result.stderr
+
+
+def test_app_options_show_set_and_refuse(cli, root):
+    shown = cli("--root", str(root), "app", "options", "comfyui", "--json")
+    assert shown.returncode == 0, shown.output
+    data = json.loads(shown.stdout)
+    rows = {r["option"]: r for r in data["options"]}
+    assert rows["precision"]["value"] == "auto" and "bf16" in rows["precision"]["choices"]
+    assert data["recommended_profile"] in ("cpu", "low", "normal", "high") and data["why"]
+
+    saved = cli("--root", str(root), "app", "options", "comfyui", "precision=fp8", "model_cache=none")
+    assert saved.returncode == 0, saved.output
+    text = (root / "config" / "aiui.toml").read_text()
+    assert "[apps.overrides.comfyui.options]" in text and 'precision = "fp8"' in text
+    rows = {r["option"]: r for r in json.loads(cli("--root", str(root), "app", "options", "comfyui", "--json").stdout)["options"]}
+    assert rows["precision"]["value"] == "fp8" and rows["model_cache"]["value"] == "none"
+
+    bad = cli("--root", str(root), "app", "options", "comfyui", "precision=fp64")
+    assert bad.returncode == 2 and "choose one of: auto, fp16, bf16, fp8, fp32" in bad.stderr
+    assert 'precision = "fp8"' in (root / "config" / "aiui.toml").read_text()  # nothing lost

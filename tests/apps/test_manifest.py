@@ -151,3 +151,99 @@ def test_fooocus_profile_arguments_go_into_cmdargs(tmp_path, layout):
     spec = build_spec(manifest, layout=layout, config=Config(), profile="low", gpu_available=True, uid=1000, gid=1000)
     assert spec.environment["CMDARGS"] == "--listen --port 7865 --always-low-vram"
     assert spec.user is None  # the upstream image runs as root; outputs are handed back after a stop
+
+
+# --- performance options, GPU instances, recommendation ------------------------------------------
+
+
+def test_performance_options_default_choice_and_settings_file(layout):
+    from aiui_tui.services.apps.manifest import builtin_manifests
+
+    a1111 = builtin_manifests()["automatic1111"].manifest
+    config = Config.model_validate(
+        {"apps": {"overrides": {"automatic1111": {"options": {"precision": "fp32", "model_cache": "2", "nope": "x"}}}}}
+    )
+    spec = build_spec(a1111, layout=layout, config=config, profile="high", gpu_available=True, uid=0, gid=0)
+    assert spec.options == {"attention": "sdp", "precision": "fp32", "model_cache": "2"}
+    assert "--opt-sdp-attention" in spec.command and spec.command[-3:] == ["--precision", "full", "--no-half"]
+    assert spec.settings == {"sd_checkpoints_limit": 2, "sd_checkpoint_cache": 0}
+    assert spec.settings_file == str(layout.app_config_dir("automatic1111") / "config.json")
+    assert any("no performance option 'nope'" in w for w in spec.warnings)
+
+    cpu = build_spec(a1111, layout=layout, config=config, profile="cpu", gpu_available=True, uid=0, gid=0)
+    assert "--opt-sdp-attention" not in cpu.command and cpu.options == {"model_cache": "2"}  # gpu-only skipped
+
+
+def test_a_bad_choice_falls_back_to_the_default_with_a_warning(layout):
+    from aiui_tui.services.apps.manifest import builtin_manifests
+
+    comfy = builtin_manifests()["comfyui"].manifest
+    config = Config.model_validate({"apps": {"overrides": {"comfyui": {"options": {"precision": "fp64"}}}}})
+    spec = build_spec(comfy, layout=layout, config=config, profile="normal", gpu_available=True, uid=0, gid=0)
+    assert spec.options["precision"] == "auto"
+    assert any("precision = 'fp64' is not one of auto, fp16, bf16, fp8, fp32" in w for w in spec.warnings)
+
+
+def test_settings_are_merged_into_the_apps_own_file(tmp_path):
+    import json
+
+    from aiui_tui.services.apps.service import merge_json_settings
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"samples_format": "png", "sd_checkpoints_limit": 1}))
+    merge_json_settings(str(path), {"sd_checkpoints_limit": 3, "sd_checkpoint_cache": 0})
+    assert json.loads(path.read_text()) == {
+        "samples_format": "png",
+        "sd_checkpoints_limit": 3,
+        "sd_checkpoint_cache": 0,
+    }
+    path.write_text("{not json")
+    merge_json_settings(str(path), {"sd_checkpoints_limit": 2})
+    assert path.read_text() == "{not json"  # the UI's broken file is left for the user, not replaced
+
+
+def test_a_manifest_option_default_must_be_a_choice(tmp_path):
+    path = tmp_path / "odd.toml"
+    path.write_text(
+        'name = "odd"\nimage = "x"\nport = 1\n[performance.options.attention]\ntitle = "A"\ndefault = "zzz"\n'
+        'choices.sdp = { args = ["--sdp"] }\n'
+    )
+    with pytest.raises(ConfigError) as err:
+        parse_manifest(path)
+    assert "default 'zzz' is not one of the choices (sdp)" in str(err.value)
+
+
+def test_gpu_instance_ports_names_and_outputs(layout):
+    from aiui_tui.services.apps.manifest import LoadedApp, builtin_manifests, gpu_instance
+
+    fooocus = builtin_manifests()["fooocus"]
+    one = gpu_instance(fooocus, 1)
+    assert one.manifest.name == "fooocus-gpu1" and one.manifest.published_port == 7866 and one.instance_of == "fooocus"
+    config = Config.model_validate({"apps": {"overrides": {"fooocus": {"host_port": 9000, "image": "mine:1"}}}})
+    spec = build_spec(one.manifest, layout=layout, config=config, profile="high", gpu_available=True, uid=0, gid=0,
+                      instance_of="fooocus", gpu_index=1)  # fmt: skip
+    assert spec.ports == {"7865/tcp": ("127.0.0.1", 9001)} and spec.image == "mine:1"
+    assert spec.gpu_ids == ("1",) and spec.create_kwargs()["device_requests"][0]["DeviceIDs"] == ["1"]
+    assert str(layout.app_outputs_dir("fooocus") / "gpu1") in spec.volumes
+    assert spec.labels["aiui.instance-of"] == "fooocus" and spec.labels["aiui.gpu"] == "1"
+    assert isinstance(one, LoadedApp) and one.base == "fooocus"
+
+
+def test_recommendation_follows_vram_and_compute_capability():
+    from aiui_tui.services.apps.manifest import builtin_manifests
+    from aiui_tui.services.apps.recommend import recommend
+    from aiui_tui.services.monitor.nvml import GpuInfo
+
+    apps = builtin_manifests()
+    none = recommend([], apps["comfyui"].manifest)
+    assert none.profile == "cpu" and "no NVIDIA GPU" in none.why()
+    h100 = GpuInfo(0, "NVIDIA H100 80GB HBM3", 80 * 1024**3, compute_capability=(9, 0))
+    rec = recommend([h100, h100], apps["comfyui"].manifest)
+    assert rec.profile == "high" and rec.options == {"precision": "bf16", "attention": "sdp", "model_cache": "lru"}
+    assert "compute capability 9.0" in rec.why() and "--all-gpus" in rec.why()
+    gtx = GpuInfo(0, "NVIDIA GeForce GTX 1060 6GB", 6 * 1024**3, compute_capability=(6, 1))
+    rec = recommend([gtx], apps["automatic1111"].manifest)
+    assert rec.profile == "low" and rec.options == {"precision": "fp32", "attention": "sdp"}
+    assert "Pascal" in rec.why()
+    t4 = GpuInfo(0, "Tesla T4", 15 * 1024**3, compute_capability=(7, 5))
+    assert recommend([t4], apps["fooocus"].manifest).options == {"precision": "fp16", "attention": "sdp"}

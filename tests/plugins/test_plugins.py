@@ -328,7 +328,8 @@ async def test_app_events_are_news_only_and_a_raising_reaction_disables_its_plug
     write_plugin(
         layout.root,
         "explodes",
-        "from aiui_tui.plugins import hookimpl\n\n@hookimpl\ndef aiui_on_event(event):\n    raise KeyError(event.name)\n",
+        "from aiui_tui.plugins import hookimpl\n\n@hookimpl\n"
+        "def aiui_on_event(event):\n    raise KeyError(event.name)\n",
     )
     from aiui_tui.bus import Bus
 
