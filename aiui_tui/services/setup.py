@@ -37,6 +37,7 @@ class SetupChoices:
     civitai_api_token: str = ""
     link_uis: list[tuple[str, str]] = field(default_factory=list)  # (install path, mode)
     models: list[str] = field(default_factory=list)  # catalog ids
+    recommended_options: dict[str, str] = field(default_factory=dict)  # config key -> value (per-app options)
 
     def __repr__(self) -> str:  # tokens never reach a log line or a crash report
         return f"SetupChoices(apps={self.apps!r}, profile={self.profile!r}, models={self.models!r})"
@@ -49,20 +50,24 @@ class SetupResult:
     problems: tuple[str, ...]
 
 
-def suggest_profile(vram: int | None, compute_capability: tuple[int, int] | None = None) -> tuple[str, str]:
-    """A VRAM profile for the largest GPU, and one line saying why."""
-    if vram is None:
-        return "cpu", "no NVIDIA GPU found: apps run on the CPU (slow; minutes per image)"
-    gib = vram / GiB
-    if gib < 7:
-        profile, why = "low", f"{gib:.0f} GiB of VRAM: low-VRAM flags (--lowvram / --always-low-vram), SD 1.5 fits"
-    elif gib < 15:
-        profile, why = "normal", f"{gib:.0f} GiB of VRAM: SDXL fits with the default settings"
-    else:
-        profile, why = "high", f"{gib:.0f} GiB of VRAM: models stay on the GPU (--highvram), Flux in fp8 fits"
-    if compute_capability and compute_capability < (7, 0):
-        why += f"; compute capability {compute_capability[0]}.{compute_capability[1]} has no fast fp16: expect fp32"
-    return profile, why
+def suggest_profile(gpus: list[Any]) -> tuple[str, str]:
+    """A VRAM profile for this machine's GPUs, and why (services.apps.recommend does the reasoning)."""
+    from aiui_tui.services.apps.recommend import recommend
+
+    advice = recommend(gpus)
+    return advice.profile, advice.why()
+
+
+def recommended_options(services: Any, apps: list[str], gpus: list[Any]) -> dict[str, str]:
+    """Config values setting each chosen app's performance options to what its GPU suggests."""
+    from aiui_tui.services.apps.recommend import recommend
+
+    values: dict[str, str] = {}
+    for app in apps:
+        advice = recommend(gpus, services.apps.manifest(app))
+        for option, value in advice.options.items():
+            values[f"apps.overrides.{app}.options.{option}"] = value
+    return values
 
 
 def starter_models(catalog: list[CatalogEntry], apps: list[str]) -> list[CatalogEntry]:
@@ -121,6 +126,7 @@ async def apply_setup(services: Any, choices: SetupChoices) -> SetupResult:
     values: dict[str, Any] = {
         "apps.enabled": list(choices.apps),
         "apps.profile": choices.profile,
+        **choices.recommended_options,
         "network.bind_address": choices.bind_address,
         "network.proxy": choices.proxy,
     }

@@ -41,7 +41,7 @@ def recommend(gpus: Sequence[Any], manifest: AppManifest | None = None) -> Recom
         profile = "high"
         reasons.append(f"{gpu.name} has {gib:.0f} GiB VRAM: high profile, models stay in VRAM")
     wanted: dict[str, list[str]] = {}
-    cc = gpu.compute_capability
+    cc = getattr(gpu, "compute_capability", None)  # the TUI's GPU samples may not carry it
     if cc is None:
         reasons.append("compute capability unknown (old driver): precision left at the app's default")
     elif cc >= (8, 0):

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Button,
+    Checkbox,
     ContentSwitcher,
     Footer,
     Header,
@@ -26,7 +27,14 @@ from textual.widgets import (
 )
 
 from aiui_tui.core.format import human_bytes
-from aiui_tui.services.setup import SetupChoices, download_size, free_space, starter_models, suggest_profile
+from aiui_tui.services.setup import (
+    SetupChoices,
+    download_size,
+    free_space,
+    recommended_options,
+    starter_models,
+    suggest_profile,
+)
 from aiui_tui.tui.screens.base import run_intent
 
 STEPS = ("system", "folders", "apps", "profile", "network", "uis", "models", "summary")
@@ -97,6 +105,15 @@ class WizardScreen(Screen[bool]):
                 with RadioSet(id="profile-set"):
                     for p in PROFILES:
                         yield RadioButton(p, value=p == config.apps.profile, id=f"profile-{p}")
+                yield Checkbox(
+                    "Also set each app's attention, precision and model cache to what this GPU suggests",
+                    value=True,
+                    id="apply-options",
+                )
+                yield Static(
+                    "Change them per app later on the Settings screen (key 5) or with `aiui-tui app options NAME`.",
+                    classes="dim",
+                )
             with VerticalScroll(id="network"):
                 yield Label("5/8 Network and tokens", classes="step-title")
                 yield Label("Bind address (127.0.0.1 keeps the UIs on this machine)")
@@ -170,13 +187,15 @@ class WizardScreen(Screen[bool]):
         self.query_one("#folder-list", Static).update("\n".join(lines))
 
     def show_suggestion(self) -> None:
-        gpu = self.app.ui.gpu  # type: ignore[attr-defined]
-        vram = max((g.memory_total or 0 for g in gpu.gpus), default=0) if gpu and gpu.available else 0
-        profile, why = suggest_profile(vram or None)
+        profile, why = suggest_profile(self.gpus())
         self.suggested = profile
         self.query_one("#suggestion", Static).update(
             f"Suggested: [b]{profile}[/b] — {why}. 'auto' picks it at each start."
         )
+
+    def gpus(self) -> list:
+        gpu = self.app.ui.gpu  # type: ignore[attr-defined]
+        return [g for g in gpu.gpus if g.memory_total] if gpu and gpu.available else []
 
     def show_uis(self, installs: list) -> None:
         self.detected = installs
@@ -237,8 +256,15 @@ class WizardScreen(Screen[bool]):
         for name in self.services.apps.names():
             raw = self.query_one(f"#port-{name}", Input).value.strip()
             ports[name] = int(raw) if raw.isdigit() else 0
+        apps = list(self.query_one("#app-list", SelectionList).selected)
+        options = (
+            recommended_options(self.services, apps, self.gpus())
+            if self.query_one("#apply-options", Checkbox).value
+            else {}
+        )
         return SetupChoices(
-            apps=list(self.query_one("#app-list", SelectionList).selected),
+            apps=apps,
+            recommended_options=options,
             profile=profile,
             ports=ports,
             bind_address=self.query_one("#bind", Input).value.strip(),
@@ -253,7 +279,13 @@ class WizardScreen(Screen[bool]):
         c = self.choices()
         lines = [
             f"Apps: {', '.join(c.apps) or 'none'}",
-            f"Profile: {c.profile}",
+            f"Profile: {c.profile}"
+            + (
+                "; options: "
+                + ", ".join(sorted({k.split(".")[-1] + "=" + v for k, v in c.recommended_options.items()}))
+                if c.recommended_options
+                else ""
+            ),
             f"Listen on: {c.bind_address}"
             + ("  ⚠ reachable from other machines" if c.bind_address != "127.0.0.1" else ""),
             "Ports: " + ", ".join(f"{a} {p}" for a, p in c.ports.items() if a in c.apps),
