@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import App, ScreenStackError, SystemCommand
@@ -45,6 +45,7 @@ SCREENS: dict[str, tuple[str, str, str]] = {
     "models": ("2", "Models", "aiui_tui.tui.screens.models:ModelsScreen"),
     "downloads": ("3", "Downloads", "aiui_tui.tui.screens.downloads:DownloadsScreen"),
     "logs": ("4", "Logs", "aiui_tui.tui.screens.logs:LogsScreen"),
+    "settings": ("5", "Settings", "aiui_tui.tui.screens.settings:SettingsScreen"),
 }
 
 
@@ -60,6 +61,20 @@ def _screen_factory(path: str) -> Callable[[], Screen]:
 
 QUIET_EVENTS = (ContainerStats, SystemSample, DownloadProgress, HashProgress, AppLogLine)
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
+
+
+class PluginUI:
+    """What a plugin's palette command or screen gets: the services, toasts and screens."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.services = app.services  # type: ignore[attr-defined]
+
+    def notify(self, message: str, severity: str = "information") -> None:
+        self.app.notify(message, severity=severity)  # type: ignore[arg-type]
+
+    def push_screen(self, screen: Screen) -> None:
+        self.app.push_screen(screen)
 
 
 class AiuiApp(App[int]):
@@ -132,6 +147,9 @@ class AiuiApp(App[int]):
     def _services_ready(self) -> None:
         for screen in self.screen_stack:
             screen.post_message(ServicesReady())
+        plugins = self.services.plugins if self.services else None
+        for line in plugins.warnings if plugins is not None else []:  # raised while loading, before we listened
+            self.notify(line, severity="warning", timeout=10)
         if self.first_run:
             self.action_wizard()
 
@@ -241,7 +259,31 @@ class AiuiApp(App[int]):
                     lambda items, e=e: self.notify(f"Queued {e.name}." if items else f"{e.name} is already installed."),
                 ),
             )
+        yield from self._plugin_commands()
         yield from super().get_system_commands(screen)
+
+    def _plugin_commands(self) -> Iterable[SystemCommand]:
+        plugins = self.services.plugins if self.services else None
+        if plugins is None:
+            return
+        ui = PluginUI(self)
+        for plugin, command in plugins.commands:
+            yield SystemCommand(
+                command.title,
+                f"{command.help} (plugin {plugin})",
+                lambda p=plugin, c=command: run_intent(self, lambda: plugins.run_command(p, c, ui), c.title),
+            )
+        for plugin, screen in plugins.screens:
+            yield SystemCommand(
+                f"Open {screen.title}", f"The {plugin} plugin's screen", lambda s=screen: self._open_plugin_screen(s)
+            )
+
+    def _open_plugin_screen(self, screen: Any) -> None:
+        try:
+            self.push_screen(screen.factory(PluginUI(self)))
+        except Exception as exc:  # the plugin's code: a toast and the log, never a crash
+            log.exception("plugin screen failed", screen=screen.title)
+            self.notify(f"{screen.title} failed to open: {type(exc).__name__}: {exc}", severity="error")
 
     # -- errors --------------------------------------------------------------------------------
 

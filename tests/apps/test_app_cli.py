@@ -95,7 +95,10 @@ def test_app_options_show_set_and_refuse(cli, root):
     assert saved.returncode == 0, saved.output
     text = (root / "config" / "aiui.toml").read_text()
     assert "[apps.overrides.comfyui.options]" in text and 'precision = "fp8"' in text
-    rows = {r["option"]: r for r in json.loads(cli("--root", str(root), "app", "options", "comfyui", "--json").stdout)["options"]}
+    rows = {
+        r["option"]: r
+        for r in json.loads(cli("--root", str(root), "app", "options", "comfyui", "--json").stdout)["options"]
+    }
     assert rows["precision"]["value"] == "fp8" and rows["model_cache"]["value"] == "none"
 
     bad = cli("--root", str(root), "app", "options", "comfyui", "precision=fp64")

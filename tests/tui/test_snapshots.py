@@ -121,3 +121,7 @@ async def test_wizard_apps_step(snapshot_app, snapshot):
 
 async def test_wizard_summary(snapshot_app, snapshot):
     await shot(snapshot_app, snapshot, "w", "ctrl+s")
+
+
+async def test_settings(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "5", wait=lambda app: len(app.screen.query("#app-options Select")) == 9)

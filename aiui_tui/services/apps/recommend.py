@@ -43,7 +43,7 @@ def recommend(gpus: Sequence[Any], manifest: AppManifest | None = None) -> Recom
     wanted: dict[str, list[str]] = {}
     cc = getattr(gpu, "compute_capability", None)  # the TUI's GPU samples may not carry it
     if cc is None:
-        reasons.append("compute capability unknown (old driver): precision left at the app's default")
+        reasons.append("compute capability not known: precision left at the app's default")
     elif cc >= (8, 0):
         wanted["precision"] = ["bf16", "fp16"]
         reasons.append(f"compute capability {cc[0]}.{cc[1]} (Ampere or newer): bf16 and fast SDP attention")

@@ -1,0 +1,154 @@
+"""Settings: each app's performance options, parallel downloads and hashing, and the plugins.
+
+Changes are written to config/aiui.toml (comments kept) or config/plugins/NAME.toml off the UI
+thread; apps use them from their next start, plugins from the next start of aiui-tui.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import DataTable, Label, Select, Static
+
+from aiui_tui.tui.screens.base import AiuiScreen
+
+PARALLEL = (
+    ("downloads.concurrent", "Downloads at once", range(1, 9)),
+    ("downloads.connections", "Connections per large download", range(1, 17)),
+    ("library.hash_workers", "Hashing threads (library scans)", range(1, 9)),
+)
+
+
+class SettingsScreen(AiuiScreen):
+    BINDINGS = [Binding("e", "toggle_plugin", "Enable/disable plugin")]
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="settings"):
+            yield Label("Performance (used from each app's next start)", classes="section-title")
+            yield Static(id="recommendation", classes="dim")
+            yield VerticalScroll(id="app-options")
+            yield Label("Parallel work", classes="section-title")
+            for key, title, values in PARALLEL:
+                with Horizontal(classes="setting-row"):
+                    yield Label(title, classes="setting-label")
+                    yield Select([(str(v), v) for v in values], allow_blank=False, id=_id(key))
+            yield Label("Plugins (e: enable or disable the highlighted one)", classes="section-title")
+            yield DataTable(id="plugins", cursor_type="row")
+
+    def services_ready(self) -> None:
+        config = self.services.config
+        for key, _title, _values in PARALLEL:
+            section, name = key.split(".")
+            select = self.query_one(f"#{_id(key)}", Select)
+            with select.prevent(Select.Changed):
+                select.value = getattr(getattr(config, section), name)
+        self.run_worker(self.load(), exclusive=True, group="settings")
+
+    async def load(self) -> None:
+        from aiui_tui.services.apps.recommend import recommend
+
+        gpu = self.ui.gpu  # the monitor's latest sample
+        gpus = [g for g in gpu.gpus if g.memory_total] if gpu and gpu.available else []
+        advice = recommend(gpus)
+        self.query_one("#recommendation", Static).update(
+            f"This machine: [b]{advice.profile}[/b] profile — {advice.why()}"
+        )
+        apps = self.services.apps
+        box = self.query_one("#app-options", VerticalScroll)
+        await box.remove_children()
+        rows = []
+        for name in apps.names():
+            loaded = apps.apps[name]
+            if loaded.instance_of:
+                continue
+            manifest = loaded.manifest
+            override = self.services.config.apps.overrides.get(name)
+            current = override.options if override else {}
+            suggested = recommend(gpus, manifest).options
+            for option_name, option in manifest.performance.options.items():
+                hint = f" (suggested: {suggested[option_name]})" if option_name in suggested else ""
+                select = Select(
+                    [(f"{c} — {choice.help}" if choice.help else c, c) for c, choice in option.choices.items()],
+                    value=current.get(option_name, option.default),
+                    allow_blank=False,
+                    id=f"opt--{name}--{option_name}",
+                )
+                rows.append(
+                    Horizontal(
+                        Label(f"{manifest.display_title}: {option.title}{hint}", classes="setting-label"),
+                        select,
+                        classes="setting-row",
+                    )
+                )
+        await box.mount_all(rows)
+        self.show_plugins()
+
+    def show_plugins(self) -> None:
+        table = self.query_one("#plugins", DataTable)
+        table.clear(columns=True)
+        table.add_columns("Plugin", "Version", "State", "Kind", "About")
+        plugins = self.services.plugins
+        found = plugins.discover() if plugins is not None else {}
+        for info in found.values():
+            state = info.state
+            if info.enabled and state == "disabled":
+                state = "on at next start"
+            elif not info.enabled and state == "loaded":
+                state = "loaded, off at next start"
+            table.add_row(
+                info.name, info.version or "-", state, info.kind, info.problem or info.description, key=info.name
+            )
+        if not found:
+            table.add_row("(none)", "", "", "", f"put plugins in {self.services.layout.plugins_dir}")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        widget_id = event.select.id or ""
+        if widget_id.startswith("opt--"):
+            _prefix, app, option = widget_id.split("--")
+            key = f"apps.overrides.{app}.options.{option}"
+        else:
+            key = next((k for k, _t, _v in PARALLEL if _id(k) == widget_id), "")
+        if not key or event.value is Select.BLANK:
+            return
+        self.save({key: event.value}, f"{key} = {event.value}")
+
+    def save(self, values: dict, what: str) -> None:
+        from aiui_tui.config import set_values
+
+        async def write() -> None:
+            config = await asyncio.to_thread(set_values, self.services.layout, values)
+            self.services.config.apps = config.apps  # running services read these at the next start/scan
+            self.services.config.downloads = config.downloads
+            self.services.config.library = config.library
+
+        self.intent(write, f"save {what}", lambda _r: self.notify(f"Saved: {what}."))
+
+    def action_toggle_plugin(self) -> None:
+        if not self.ready or self.services.plugins is None:
+            return
+        table = self.query_one("#plugins", DataTable)
+        if table.row_count == 0:
+            return
+        name = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        found = self.services.plugins.discover()
+        if name not in found:
+            return
+        enabled = not found[name].enabled
+        from aiui_tui.services.plugins import set_enabled
+
+        async def switch() -> None:
+            await asyncio.to_thread(set_enabled, self.services.layout, name, enabled)
+
+        word = "enabled" if enabled else "disabled"
+        self.intent(switch, f"{word[:-1]} plugin {name}", lambda _r: self.after_toggle(name, word))
+
+    def after_toggle(self, name: str, word: str) -> None:
+        self.notify(f"Plugin {name} {word}; restart aiui-tui to apply.")
+        self.show_plugins()
+
+
+def _id(key: str) -> str:
+    return "par--" + key.replace(".", "-")

@@ -1,0 +1,68 @@
+"""Plugins and settings in the dashboard: the Forge plugin's card, a plugin's palette command, the
+load warning as one toast, the settings screen (plugin states, enable with e, options saved)."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Select
+
+from aiui_tui.paths import Layout, ensure_layout
+from aiui_tui.services.plugins.discovery import read_settings
+from aiui_tui.tui.app import make_app
+from tests.plugins.conftest import copy_example, enable, write_plugin
+from tests.tui.conftest import cell_texts, running_services, until
+
+COMMAND_PLUGIN = """
+from aiui_tui.plugins import PaletteCommand, hookimpl
+
+def hello(ui):
+    ui.notify("hello from the plugin: " + ", ".join(ui.services.apps.names()[:1]))
+
+@hookimpl
+def aiui_palette_commands(context):
+    return [PaletteCommand("Say hello", "A greeting", hello)]
+"""
+
+
+async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env):
+    layout = Layout(tmp_path / "root")
+    ensure_layout(layout)
+    copy_example(layout.root, "forge")
+    enable(layout.root, "forge")
+    write_plugin(layout.root, "greeter", COMMAND_PLUGIN)
+    enable(layout.root, "greeter")
+    write_plugin(layout.root, "broken", "raise RuntimeError('boom at import')\n")
+    enable(layout.root, "broken")
+    write_plugin(layout.root, "idle", "x = 1\n")
+
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.screen.query("#card-forge"), what="the forge card")
+            warnings = [n.message for n in app._notifications if "Plugin broken" in n.message]
+            assert len(warnings) == 1 and "failed to import: RuntimeError: boom at import" in warnings[0]
+
+            [command] = [c for c in app._plugin_commands() if c.title == "Say hello"]
+            command.callback()
+            await until(pilot, lambda: any("hello from the plugin" in n.message for n in app._notifications),
+                        what="the plugin's toast")  # fmt: skip
+
+            await pilot.press("5")
+            table = app.screen.query_one("#plugins", DataTable)
+            await until(pilot, lambda: table.row_count == 4, what="four plugins")
+            states = {row[0]: row[2] for row in cell_texts(table)}
+            assert states == {"broken": "failed", "forge": "loaded", "greeter": "loaded", "idle": "disabled"}
+
+            table.focus()
+            table.move_cursor(row=[r[0] for r in cell_texts(table)].index("idle"))
+            await pilot.press("e")
+            await until(pilot, lambda: read_settings(layout, "idle").get("enabled") is True, what="idle enabled")
+            await until(pilot, lambda: {r[0]: r[2] for r in cell_texts(table)}["idle"] == "on at next start",
+                        what="the new state shown")  # fmt: skip
+
+            select = app.screen.query_one("#opt--forge--precision", Select)
+            select.value = "fp8"
+            await until(pilot, lambda: 'precision = "fp8"' in layout.config_file.read_text(), what="option saved")
+            parallel = app.screen.query_one("#par--downloads-concurrent", Select)
+            parallel.value = 4
+            await until(pilot, lambda: "concurrent = 4" in layout.config_file.read_text(), what="parallel saved")
+            assert services.config.downloads.concurrent == 4
