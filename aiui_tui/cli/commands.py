@@ -2,6 +2,7 @@
 
 from aiui_tui.cli import (
     app_cmd,
+    bench_cmd,
     config_cmd,
     doctor_cmd,
     download_cmd,
@@ -12,4 +13,15 @@ from aiui_tui.cli import (
     stats_cmd,
 )
 
-COMMANDS = [init_cmd, doctor_cmd, config_cmd, app_cmd, stats_cmd, download_cmd, queue_cmd, models_cmd, plugins_cmd]
+COMMANDS = [
+    init_cmd,
+    doctor_cmd,
+    config_cmd,
+    app_cmd,
+    stats_cmd,
+    download_cmd,
+    queue_cmd,
+    models_cmd,
+    bench_cmd,
+    plugins_cmd,
+]
