@@ -247,6 +247,17 @@ class AiuiApp(App[int]):
                     f"{verb} the {name} container",
                     lambda m=method, n=name, v=verb: run_intent(self, lambda: m(n), f"{v.lower()} {n}"),
                 )
+        gpu = self.ui.gpu
+        if apps is not None and gpu is not None and gpu.available and len(gpu.gpus) > 1:
+            for name in apps.names():
+                if apps.apps[name].instance_of:
+                    continue
+                title = apps.manifest(name).display_title
+                yield SystemCommand(
+                    f"Start {title} on every GPU",
+                    f"One {name} container per GPU ({len(gpu.gpus)}), each on its own port",
+                    lambda n=name: run_intent(self, lambda: apps.start_on_all_gpus(n), f"start {n} on every GPU"),
+                )
         library = self.services.library if self.services else None
         for entry in library.catalog() if library is not None else []:
             yield SystemCommand(

@@ -66,3 +66,14 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             parallel.value = 4
             await until(pilot, lambda: "concurrent = 4" in layout.config_file.read_text(), what="parallel saved")
             assert services.config.downloads.concurrent == 4
+
+
+async def test_an_instance_on_one_gpu_gets_its_own_card(layout, clean_env):
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.screen.query("#card-fooocus"), what="the fooocus card")
+            services.apps._add_instance("fooocus", 1)  # what `start_on_gpu` does before starting it
+            await until(pilot, lambda: app.screen.query("#card-fooocus-gpu1"), what="the instance's card")
+            assert app.ui.apps["fooocus-gpu1"].status.title == "Fooocus (GPU 1)"
+            assert app.screen.query("#card-fooocus")  # the app's own card stays

@@ -145,7 +145,7 @@ class AppService:
         name = instance_name(base, gpu_index)
         if name not in self.apps:
             self.apps[name] = gpu_instance(self.apps[base], gpu_index)
-            self._status[name] = self._blank(self.apps[name].manifest, NOT_CREATED)
+            self._set(name, self._blank(self.apps[name].manifest, NOT_CREATED))  # a card of its own
         return name
 
     async def _connect_once(self) -> bool:

@@ -72,9 +72,14 @@ class DashboardScreen(AiuiScreen):
             card.update_view(self.ui.apps[card.app_name])
 
     def shown_apps(self) -> dict:
-        """Enabled built-in apps, and every app you or a plugin added."""
+        """Enabled built-in apps (and their instances on single GPUs), and every app you or a plugin added."""
         enabled = set(self.services.config.apps.enabled)
-        return {n: v for n, v in self.ui.apps.items() if n in enabled or v.status.source != "built-in"}
+        loaded = self.services.apps.apps if self.services.apps is not None else {}
+
+        def base(name: str) -> str:
+            return loaded[name].base if name in loaded else name
+
+        return {n: v for n, v in self.ui.apps.items() if base(n) in enabled or v.status.source != "built-in"}
 
     def sync_cards(self) -> None:
         cards = {card.app_name: card for card in self.query(AppCard)}
