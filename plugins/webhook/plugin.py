@@ -19,8 +19,6 @@ import hashlib
 import hmac
 import json
 
-import aiohttp
-
 from aiui_tui.plugins import EVENT_NAMES, hookimpl
 
 
@@ -33,6 +31,8 @@ async def aiui_on_event(event, context):
     wanted = context.settings.get("events") or EVENT_NAMES
     if event.name not in wanted:
         return
+    import aiohttp  # here, not at import: enabling the plugin must not slow every command's start
+
     body = json.dumps({**event.to_json(), "source": "aiui-tui"}, sort_keys=True).encode()
     headers = {"Content-Type": "application/json", "User-Agent": "aiui-tui-webhook/1.0"}
     secret = context.settings.get("secret")
