@@ -88,9 +88,16 @@ def _switch(ctx: Context, name: str, enabled: bool) -> int:
     return EXIT_OK
 
 
+_NOUNS = {"apps": "app", "catalog": "catalog model", "sources": "model source", "commands": "palette command",
+          "screens": "screen", "hooks": "hook"}  # fmt: skip
+
+
 def _contributions_line(service: Any, name: str) -> str:
     c = service.contributions(name)
-    return ", ".join(f"{len(items)} {what}" for what, items in c.items() if items) or "nothing contributed"
+    parts = [
+        f"{len(items)} {_NOUNS.get(what, what)}{'s' if len(items) != 1 else ''}" for what, items in c.items() if items
+    ]
+    return ", ".join(parts) or "nothing contributed"
 
 
 def _masked(settings: dict[str, Any]) -> dict[str, Any]:

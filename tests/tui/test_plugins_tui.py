@@ -46,9 +46,16 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             await until(pilot, lambda: any("hello from the plugin" in n.message for n in app._notifications),
                         what="the plugin's toast")  # fmt: skip
 
+            def config_text():
+                return layout.config_file.read_text() if layout.config_file.exists() else ""
+
+            before = config_text()
             await pilot.press("5")
             table = app.screen.query_one("#plugins", DataTable)
             await until(pilot, lambda: table.row_count == 4, what="four plugins")
+            await pilot.pause(0.5)
+            assert config_text() == before  # showing the settings saves nothing
+            assert not [n for n in app._notifications if n.message.startswith("Saved")]
             states = {row[0]: row[2] for row in cell_texts(table)}
             assert states == {"broken": "failed", "forge": "loaded", "greeter": "loaded", "idle": "disabled"}
 

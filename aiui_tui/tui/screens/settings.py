@@ -31,20 +31,16 @@ class SettingsScreen(AiuiScreen):
             yield Static(id="recommendation", classes="dim")
             yield VerticalScroll(id="app-options")
             yield Label("Parallel work", classes="section-title")
-            for key, title, values in PARALLEL:
-                with Horizontal(classes="setting-row"):
-                    yield Label(title, classes="setting-label")
-                    yield Select([(str(v), v) for v in values], allow_blank=False, id=_id(key))
+            yield VerticalScroll(id="parallel")
             yield Label("Plugins (e: enable or disable the highlighted one)", classes="section-title")
             yield DataTable(id="plugins", cursor_type="row")
 
+    # Select posts Changed when it is given its first value too: only a value other than the one
+    # shown (what the config holds) is a choice to save.
+    shown: dict[str, object]
+
     def services_ready(self) -> None:
-        config = self.services.config
-        for key, _title, _values in PARALLEL:
-            section, name = key.split(".")
-            select = self.query_one(f"#{_id(key)}", Select)
-            with select.prevent(Select.Changed):
-                select.value = getattr(getattr(config, section), name)
+        self.shown = {}
         self.run_worker(self.load(), exclusive=True, group="settings")
 
     async def load(self) -> None:
@@ -70,12 +66,14 @@ class SettingsScreen(AiuiScreen):
             suggested = recommend(gpus, manifest).options
             for option_name, option in manifest.performance.options.items():
                 hint = f" (suggested: {suggested[option_name]})" if option_name in suggested else ""
+                value = current.get(option_name, option.default)
                 select = Select(
                     [(f"{c} — {choice.help}" if choice.help else c, c) for c, choice in option.choices.items()],
-                    value=current.get(option_name, option.default),
+                    value=value,
                     allow_blank=False,
                     id=f"opt--{name}--{option_name}",
                 )
+                self.shown[select.id or ""] = value
                 rows.append(
                     Horizontal(
                         Label(f"{manifest.display_title}: {option.title}{hint}", classes="setting-label"),
@@ -84,6 +82,15 @@ class SettingsScreen(AiuiScreen):
                     )
                 )
         await box.mount_all(rows)
+        parallel = []
+        for key, title, values in PARALLEL:
+            section, field = key.split(".")
+            value = getattr(getattr(self.services.config, section), field)
+            self.shown[_id(key)] = value
+            select = Select([(str(v), v) for v in values], value=value, allow_blank=False, id=_id(key))
+            parallel.append(Horizontal(Label(title, classes="setting-label"), select, classes="setting-row"))
+        await self.query_one("#parallel", VerticalScroll).remove_children()
+        await self.query_one("#parallel", VerticalScroll).mount_all(parallel)
         self.show_plugins()
 
     def show_plugins(self) -> None:
@@ -111,8 +118,9 @@ class SettingsScreen(AiuiScreen):
             key = f"apps.overrides.{app}.options.{option}"
         else:
             key = next((k for k, _t, _v in PARALLEL if _id(k) == widget_id), "")
-        if not key or event.value is Select.BLANK:
+        if not key or event.value is Select.BLANK or self.shown.get(widget_id) == event.value:
             return
+        self.shown[widget_id] = event.value
         self.save({key: event.value}, f"{key} = {event.value}")
 
     def save(self, values: dict, what: str) -> None:
