@@ -68,7 +68,7 @@ class SettingsScreen(AiuiScreen):
                 hint = f" (suggested: {suggested[option_name]})" if option_name in suggested else ""
                 value = current.get(option_name, option.default)
                 select = Select(
-                    [(f"{c} — {choice.help}" if choice.help else c, c) for c, choice in option.choices.items()],
+                    [(_label(c, choice.help), c) for c, choice in option.choices.items()],
                     value=value,
                     allow_blank=False,
                     id=f"opt--{name}--{option_name}",
@@ -156,6 +156,12 @@ class SettingsScreen(AiuiScreen):
     def after_toggle(self, name: str, word: str) -> None:
         self.notify(f"Plugin {name} {word}; restart aiui-tui to apply.")
         self.show_plugins()
+
+
+def _label(choice: str, help_text: str, width: int = 54) -> str:
+    """One line in the selector: the choice and as much of its help as fits."""
+    text = f"{choice} — {help_text}" if help_text else choice
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _id(key: str) -> str:
