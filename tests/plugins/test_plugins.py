@@ -357,3 +357,35 @@ async def test_app_events_are_news_only_and_a_raising_reaction_disables_its_plug
     assert crashed == {"app": "fooocus", "title": "Fooocus", "exit_code": 137,
                        "reason": "exited on its own with code 137", "last_lines": ["Killed"]}  # fmt: skip
     assert len(seen) == 1 and "explodes" in seen[0] and "raised in aiui_on_event: KeyError" in seen[0]
+
+
+async def test_a_slow_reaction_is_cut_off_and_its_plugin_disabled(tmp_path):
+    layout = root_with_layout(tmp_path)
+    code = """
+        import asyncio
+        from pathlib import Path
+        from aiui_tui.plugins import hookimpl
+
+        @hookimpl
+        async def aiui_on_event(event, context):
+            Path(context.root, "seen").open("a").write(event.name + "\\n")
+            await asyncio.sleep(5)
+    """
+    write_plugin(layout.root, "sleepy", code)
+    enable(layout.root, "sleepy", timeout_s=0.3)
+    from aiui_tui.bus import Bus
+
+    seen: list[str] = []
+    service = PluginService(layout, on_warning=seen.append)
+    await asyncio.to_thread(service.load)
+    bus = Bus()
+    bus.bind_loop(asyncio.get_running_loop())
+    service.attach(bus)
+    for state in ("stopped", "starting", "ready", "stopped"):
+        bus.publish(AppStateChanged("comfyui", AppStatus("comfyui", "ComfyUI", state)))
+    started = asyncio.get_running_loop().time()
+    await service.close()
+    assert asyncio.get_running_loop().time() - started < 3
+    assert seen == ["Plugin sleepy disabled for this session: it was too slow in aiui_on_event: PluginTimeout: "
+                    "took longer than 0.3 s (traceback in logs/aiui.log)."]  # fmt: skip
+    assert (layout.root / "seen").read_text() == "app.ready\n"  # the next event was not delivered
