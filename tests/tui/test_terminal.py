@@ -80,6 +80,12 @@ def test_every_screen_in_a_real_terminal(tmux, tmp_path):
     assert "Tracebacks" in term.wait_for("Errors")
     term.send("Escape")
     term.wait_gone("Keys — Logs")  # Esc then q at once would read as Alt+q
+    before = (root / "config" / "aiui.toml").read_text()
+    term.send("5")
+    term.wait_for("Fooocus: Models between generations")  # the settings screen, options loaded
+    term.wait_for("Enable/disable plugin")
+    time.sleep(0.5)
+    assert (root / "config" / "aiui.toml").read_text() == before  # looking saves nothing
     term.send("1")
     term.wait_for("s Start")
     term.send("l")
