@@ -84,3 +84,39 @@ async def test_an_instance_on_one_gpu_gets_its_own_card(layout, clean_env):
             await until(pilot, lambda: app.screen.query("#card-fooocus-gpu1"), what="the instance's card")
             assert app.ui.apps["fooocus-gpu1"].status.title == "Fooocus (GPU 1)"
             assert app.screen.query("#card-fooocus")  # the app's own card stays
+
+
+async def test_a_plugin_model_source_is_a_tab_and_queues_downloads(tmp_path, clean_env):
+    from aiohttp import web
+
+    from tests.http_server import serve
+    from tests.library.conftest import LORA_KEYS, make_model
+    from tests.plugins.test_plugins import MIRROR_PLUGIN
+
+    layout = Layout(tmp_path / "root")
+    ensure_layout(layout)
+    payload = make_model(tmp_path / "house.safetensors", LORA_KEYS).read_bytes()
+
+    async def file(_request):
+        return web.Response(body=payload)
+
+    server = web.Application()
+    server.router.add_get("/house-style.safetensors", file)
+    async with serve(server) as base:
+        write_plugin(layout.root, "mirror", MIRROR_PLUGIN)
+        enable(layout.root, "mirror", base=base)
+        async with running_services(layout) as services:
+            app = make_app(services)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await pilot.press("2")
+                await until(pilot, lambda: app.screen.query("#plugin-source-0"), what="the mirror's tab")
+                for _ in range(4):  # catalog -> installed -> hf -> civitai -> the mirror
+                    await pilot.press("tab")
+                table = app.screen.query_one("#results", DataTable)
+                await until(pilot, lambda: [r[0] for r in cell_texts(table)] == ["House style LoRA"],
+                            what="the mirror's result")  # fmt: skip
+                assert cell_texts(table)[0][4] == "Company mirror"
+                table.focus()
+                await pilot.press("d")
+                target = layout.kind_dir("loras") / "house-style.safetensors"
+                await until(pilot, lambda: target.exists() and target.read_bytes() == payload, what="the download")

@@ -22,10 +22,12 @@ from aiui_tui.core.format import human_bytes
 from aiui_tui.core.library import ModelRecord, RemoteModel
 from aiui_tui.kinds import kind_names
 from aiui_tui.tui.bridge import ServiceEvent
+from aiui_tui.tui.lazylog import get_logger
 from aiui_tui.tui.screens.base import AiuiScreen
 from aiui_tui.tui.widgets.confirm import ConfirmScreen
 from aiui_tui.tui.widgets.link_dialog import LinkDialog
 
+log = get_logger(__name__)
 SOURCES = {"catalog": "Catalog", "installed": "Installed", "hf": "HuggingFace", "civitai": "CivitAI"}
 DEBOUNCE_S = 0.3
 
@@ -70,6 +72,8 @@ class ModelsScreen(AiuiScreen):
         self.installed: set[str] = set()
         self._debounce: Timer | None = None
         self._library_version = -1
+        self.titles = dict(SOURCES)  # source -> tab title; plugins' model sources are added
+        self.tab_sources: dict[str, str] = {key: key for key in SOURCES}  # tab id -> source
 
     def compose_body(self) -> ComposeResult:
         yield Tabs(*(Tab(title, id=key) for key, title in SOURCES.items()), id="sources")
@@ -86,6 +90,13 @@ class ModelsScreen(AiuiScreen):
         self.query_one(DataTable).focus()
 
     def services_ready(self) -> None:
+        tabs = self.query_one(Tabs)
+        for index, (name, source) in enumerate((self.services.library.extra_sources or {}).items()):
+            tab_id = f"plugin-source-{index}"  # a plugin's name need not be a valid widget id
+            if tab_id not in self.tab_sources:
+                self.tab_sources[tab_id] = name
+                self.titles[name] = str(getattr(source, "title", name))
+                tabs.add_tab(Tab(self.titles[name], id=tab_id))
         self.search_now()
 
     def on_screen_resume(self) -> None:
@@ -100,8 +111,9 @@ class ModelsScreen(AiuiScreen):
 
     # -- searching ----------------------------------------------------------------------------------
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        if event.tab.id and event.tab.id != self.source:
-            self.source = event.tab.id
+        source = self.tab_sources.get(event.tab.id or "")
+        if source and source != self.source:
+            self.source = source
             self.search_now()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -141,9 +153,15 @@ class ModelsScreen(AiuiScreen):
                 catalog = {e.id: e for e in library.catalog()}
                 rows = [self.remote_row(m, catalog) for m in await library.search(text, source, None, 50)]
         except AiuiError as exc:
-            self.show_rows([], f"{SOURCES[source]}: {exc.message}\n{exc.fix}\n\nThe catalog still works offline.")
+            self.show_rows([], f"{self.titles[source]}: {exc.message}\n{exc.fix}\n\nThe catalog still works offline.")
             return
-        self.show_rows(rows, "" if rows else f"Nothing in {SOURCES[source]} for {text!r}.")
+        except Exception as exc:  # a plugin's source can fail in any way: say so, keep the browser usable
+            if source in SOURCES:
+                raise
+            log.warning("model source failed", source=source, error=f"{type(exc).__name__}: {exc}")
+            self.show_rows([], f"{self.titles[source]} failed: {type(exc).__name__}: {exc}")
+            return
+        self.show_rows(rows, "" if rows else f"Nothing in {self.titles[source]} for {text!r}.")
 
     def installed_row(self, r: ModelRecord) -> Row:
         status = (
@@ -173,7 +191,7 @@ class ModelsScreen(AiuiScreen):
 
     def remote_row(self, m: RemoteModel, catalog: dict) -> Row:
         file = m.files[0] if m.files else None
-        ident = m.id if m.source == "catalog" else f"hf:{m.id}" if m.source == "huggingface" else f"civitai:{m.id}"
+        ident = m.id if m.source == "catalog" else f"hf:{m.id}" if m.source == "huggingface" else f"{m.source}:{m.id}"
         sha = file.sha256 if file else None
         status = "installed" if sha and sha in self.installed else ""
         if file and file.format == "pickle":
@@ -196,7 +214,7 @@ class ModelsScreen(AiuiScreen):
             m.kind or (file.kind if file else None),
             m.architecture,
             size,
-            SOURCES.get(m.source, m.source) if m.source != "huggingface" else "HuggingFace",
+            self.titles.get(m.source, m.source) if m.source != "huggingface" else "HuggingFace",
             ident,
             status,
             apps,
