@@ -74,7 +74,10 @@ def test_gpu_check_with_fake_nvml():
     ctx = DoctorContext(layout=None, config=Config(), env={}, nvml=FakeNvml([FakeGpu(), FakeGpu(name="RTX 4090")]))
     result = check_gpu(ctx)
     assert result.status == "ok"
-    assert result.detail == "driver 550.54.15, 0: NVIDIA H100 80GB HBM3 (80.0 GiB); 1: RTX 4090 (80.0 GiB)"
+    assert result.detail.startswith(
+        "driver 550.54.15, 0: NVIDIA H100 80GB HBM3 (80.0 GiB); 1: RTX 4090 (80.0 GiB); suggested profile high ("
+    )
+    assert "compute capability 9.0" in result.detail and "--all-gpus" in result.detail
     missing = check_gpu(DoctorContext(layout=None, config=Config(), env={}, nvml=FakeNvml(library_missing=True)))
     assert missing.status == "warn" and "no NVIDIA driver" in missing.detail and missing.fix
     none = check_gpu(DoctorContext(layout=None, config=Config(), env={}, nvml=FakeNvml([])))

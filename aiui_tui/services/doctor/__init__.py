@@ -155,8 +155,13 @@ def check_gpu(ctx: DoctorContext) -> CheckResult:
             f"NVIDIA driver {probe.driver_version} sees no GPU",
             "check `nvidia-smi` and that the GPU is seated and powered",
         )
+    from aiui_tui.services.apps.recommend import recommend
+
     names = "; ".join(f"{g.index}: {g.name} ({human_bytes(g.memory_total)})" for g in probe.gpus)
-    return CheckResult("gpu", "ok", f"driver {probe.driver_version}, {names}")
+    advice = recommend(probe.gpus)
+    return CheckResult(
+        "gpu", "ok", f"driver {probe.driver_version}, {names}; suggested profile {advice.profile} ({advice.why()})"
+    )
 
 
 async def check_network(ctx: DoctorContext) -> list[CheckResult]:
