@@ -9,6 +9,7 @@ traceback: it is logged, and the app exits with one line.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -64,17 +65,25 @@ _SEVERITY = {"info": "information", "success": "information", "warning": "warnin
 
 
 class PluginUI:
-    """What a plugin's palette command or screen gets: the services, toasts and screens."""
+    """What a plugin's palette command or screen gets: the services, toasts and screens.
+
+    Usable from the worker thread a synchronous command runs in (toasts are thread-safe in Textual;
+    screens are pushed on the UI's thread).
+    """
 
     def __init__(self, app: App) -> None:
         self.app = app
         self.services = app.services  # type: ignore[attr-defined]
+        self._thread = threading.get_ident()
 
     def notify(self, message: str, severity: str = "information") -> None:
         self.app.notify(message, severity=severity)  # type: ignore[arg-type]
 
     def push_screen(self, screen: Screen) -> None:
-        self.app.push_screen(screen)
+        if threading.get_ident() == self._thread:
+            self.app.push_screen(screen)
+        else:
+            self.app.call_from_thread(self.app.push_screen, screen)
 
 
 class AiuiApp(App[int]):
@@ -279,12 +288,16 @@ class AiuiApp(App[int]):
             return
         ui = PluginUI(self)
         for plugin, command in plugins.commands:
+            if plugins.plugins[plugin].state != "loaded":
+                continue  # switched off for this session
             yield SystemCommand(
                 command.title,
                 f"{command.help} (plugin {plugin})",
                 lambda p=plugin, c=command: run_intent(self, lambda: plugins.run_command(p, c, ui), c.title),
             )
         for plugin, screen in plugins.screens:
+            if plugins.plugins[plugin].state != "loaded":
+                continue
             yield SystemCommand(
                 f"Open {screen.title}", f"The {plugin} plugin's screen", lambda s=screen: self._open_plugin_screen(s)
             )

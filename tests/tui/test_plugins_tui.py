@@ -17,9 +17,12 @@ from aiui_tui.plugins import PaletteCommand, hookimpl
 def hello(ui):
     ui.notify("hello from the plugin: " + ", ".join(ui.services.apps.names()[:1]))
 
+def explode(ui):
+    raise ValueError("command exploded")
+
 @hookimpl
 def aiui_palette_commands(context):
-    return [PaletteCommand("Say hello", "A greeting", hello)]
+    return [PaletteCommand("Say hello", "A greeting", hello), PaletteCommand("Explode", "Raises", explode)]
 """
 
 
@@ -45,6 +48,15 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             command.callback()
             await until(pilot, lambda: any("hello from the plugin" in n.message for n in app._notifications),
                         what="the plugin's toast")  # fmt: skip
+            [explode] = [c for c in app._plugin_commands() if c.title == "Explode"]
+            explode.callback()
+            await until(pilot, lambda: services.plugins.plugins["greeter"].state == "failed", what="greeter off")
+            await pilot.pause(0.2)
+            assert [n.message for n in app._notifications if "Plugin greeter" in n.message] == [
+                "Plugin greeter disabled for this session: it raised in its command 'Explode': "
+                "ValueError: command exploded (traceback in logs/aiui.log)."
+            ]
+            assert not [c for c in app._plugin_commands() if c.title == "Say hello"]  # its commands are gone
 
             def config_text():
                 return layout.config_file.read_text() if layout.config_file.exists() else ""
@@ -57,7 +69,7 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             assert config_text() == before  # showing the settings saves nothing
             assert not [n for n in app._notifications if n.message.startswith("Saved")]
             states = {row[0]: row[2] for row in cell_texts(table)}
-            assert states == {"broken": "failed", "forge": "loaded", "greeter": "loaded", "idle": "disabled"}
+            assert states == {"broken": "failed", "forge": "loaded", "greeter": "failed", "idle": "disabled"}
 
             table.focus()
             table.move_cursor(row=[r[0] for r in cell_texts(table)].index("idle"))

@@ -300,14 +300,22 @@ class PluginService:
         return [name for name, info in self.plugins.items() if info.state == LOADED]
 
     async def run_command(self, plugin: str, command: api.PaletteCommand, ui: Any) -> None:
-        """Run a palette command; a failure disables its plugin like any other hook."""
+        """Run a palette command off the UI (a synchronous one in a thread); a failure disables its plugin."""
         info = self.plugins[plugin]
         if info.state != LOADED:
             return
+        timeout = self.timeout_of(info)
         try:
-            result = command.run(ui)
-            if inspect.isawaitable(result):
-                await asyncio.wait_for(result, self.timeout_of(info))
+            if inspect.iscoroutinefunction(command.run):
+                await asyncio.wait_for(command.run(ui), timeout)
+            else:
+                result = await asyncio.to_thread(call_with_timeout, lambda: command.run(ui), {}, timeout)
+                if inspect.isawaitable(result):
+                    await asyncio.wait_for(result, timeout)
+        except (asyncio.TimeoutError, PluginTimeout):
+            self._fail(
+                info, f"was too slow in its command {command.title!r}", PluginTimeout(f"took longer than {timeout:g} s")
+            )
         except Exception as exc:
             self._fail(info, f"raised in its command {command.title!r}", exc)
 
