@@ -77,6 +77,11 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             await until(pilot, lambda: read_settings(layout, "idle").get("enabled") is True, what="idle enabled")
             await until(pilot, lambda: {r[0]: r[2] for r in cell_texts(table)}["idle"] == "on at next start",
                         what="the new state shown")  # fmt: skip
+            table.move_cursor(row=[r[0] for r in cell_texts(table)].index("forge"))
+            await pilot.press("e")
+            await until(pilot, lambda: read_settings(layout, "forge").get("enabled") is False, what="forge off")
+            await until(pilot, lambda: {r[0]: r[2] for r in cell_texts(table)}["forge"] == "loaded, off at next start",
+                        what="forge's new state")  # fmt: skip
 
             select = app.screen.query_one("#opt--forge--precision", Select)
             select.value = "fp8"

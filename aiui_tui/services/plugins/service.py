@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib.util
 import inspect
 import sys
@@ -28,6 +29,7 @@ from aiui_tui.logs import get_logger, redact_text
 from aiui_tui.paths import Layout
 from aiui_tui.services.plugins import api
 from aiui_tui.services.plugins.discovery import (
+    BROKEN,
     FAILED,
     LOADED,
     REFUSED,
@@ -91,10 +93,11 @@ class PluginService:
     def discover(self) -> dict[str, PluginInfo]:
         """Every plugin, imported or not (for `plugins list`)."""
         found = discover(self.layout)
-        for name in list(found):
+        for name, fresh in list(found.items()):
             loaded = self.plugins.get(name)
             if loaded is not None and loaded.state in (LOADED, FAILED, REFUSED):
-                found[name] = loaded
+                # this session's state, with the enabled flag as the settings file says now
+                found[name] = dataclasses.replace(loaded, enabled=fresh.enabled)
         return found
 
     def load(self) -> None:
@@ -103,7 +106,7 @@ class PluginService:
             return  # nothing enabled: no discovery, nothing imported
         self.plugins = discover(self.layout)
         for info in self.plugins.values():
-            if info.enabled and info.state != "broken":
+            if info.enabled and info.state != BROKEN:
                 self._load_one(info)
             elif info.enabled:
                 self._warn(info, f"Plugin {info.name} is off: {info.problem}")
