@@ -62,17 +62,14 @@ async def _bench(ctx: Context, width: int, height: int) -> int:
     from aiui_tui.cli.app_cmd import app_service
     from aiui_tui.core.apps import READY
     from aiui_tui.services.bench import BenchError, BenchRequest, run_bench, save_result
-    from aiui_tui.services.bench.clients import CLIENTS
+    from aiui_tui.services.bench.clients import require_api
     from aiui_tui.services.bench.runner import listener_pid
     from aiui_tui.services.monitor.gpu import GpuSampler
 
     name = ctx.args.app
     async with app_service(ctx, need_engine=False) as service:
         manifest = service.manifest(name)
-        if manifest.api not in CLIENTS:
-            from aiui_tui.services.bench.clients import client_for
-
-            client_for(manifest.api, manifest.display_title, "", None)  # raises the "not supported" error
+        require_api(manifest.api, manifest.display_title)  # before asking the engine anything
         loaded = service.apps[name]
         profile, options, pid = "", {}, None
         if ctx.args.url:

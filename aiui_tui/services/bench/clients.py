@@ -161,13 +161,18 @@ class FooocusApiClient(Client):
 CLIENTS = {c.api: c for c in (A1111Client, ComfyClient, FooocusApiClient)}
 
 
-def client_for(api: str, title: str, base_url: str, session: aiohttp.ClientSession) -> Client:
+def require_api(api: str, title: str) -> None:
+    """BenchError (with what to do instead) for an app that has no txt2img API we speak."""
     if api not in CLIENTS:
         raise BenchError(
             f"{title} has no HTTP API for generating images, so it cannot be benchmarked here.",
             "benchmark AUTOMATIC1111, Forge or ComfyUI; for Fooocus, "
             'run the Fooocus-API image with a manifest saying api = "fooocus-api"',
         )
+
+
+def client_for(api: str, title: str, base_url: str, session: aiohttp.ClientSession) -> Client:
+    require_api(api, title)
     return CLIENTS[api](base_url, session)
 
 

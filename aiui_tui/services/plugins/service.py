@@ -299,9 +299,6 @@ class PluginService:
         hooks = sorted(h for h in HOOK_NAMES if module is not None and callable(getattr(module, h, None)))
         return {**self.contributed.get(name, {}), "hooks": hooks}
 
-    def loaded(self) -> list[str]:
-        return [name for name, info in self.plugins.items() if info.state == LOADED]
-
     async def run_command(self, plugin: str, command: api.PaletteCommand, ui: Any) -> None:
         """Run a palette command off the UI (a synchronous one in a thread); a failure disables its plugin."""
         info = self.plugins[plugin]

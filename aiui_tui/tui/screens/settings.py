@@ -41,6 +41,7 @@ class SettingsScreen(AiuiScreen):
 
     def services_ready(self) -> None:
         self.shown = {}
+        self.plugins_found: dict = {}  # name -> PluginInfo, as last shown
         self.run_worker(self.load(), exclusive=True, group="settings")
 
     async def load(self) -> None:
@@ -91,14 +92,19 @@ class SettingsScreen(AiuiScreen):
             parallel.append(Horizontal(Label(title, classes="setting-label"), select, classes="setting-row"))
         await self.query_one("#parallel", VerticalScroll).remove_children()
         await self.query_one("#parallel", VerticalScroll).mount_all(parallel)
+        await self.refresh_plugins()
+
+    async def refresh_plugins(self) -> None:
+        """Discovery reads settings files and package metadata: in a thread, then shown."""
+        plugins = self.services.plugins
+        self.plugins_found = await asyncio.to_thread(plugins.discover) if plugins is not None else {}
         self.show_plugins()
 
     def show_plugins(self) -> None:
         table = self.query_one("#plugins", DataTable)
         table.clear(columns=True)
         table.add_columns("Plugin", "Version", "State", "Kind", "About")
-        plugins = self.services.plugins
-        found = plugins.discover() if plugins is not None else {}
+        found = self.plugins_found
         for info in found.values():
             state = info.state
             if info.enabled and state == "disabled":
@@ -141,10 +147,9 @@ class SettingsScreen(AiuiScreen):
         if table.row_count == 0:
             return
         name = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        found = self.services.plugins.discover()
-        if name not in found:
+        if name not in self.plugins_found:
             return
-        enabled = not found[name].enabled
+        enabled = not self.plugins_found[name].enabled
         from aiui_tui.services.plugins import set_enabled
 
         async def switch() -> None:
@@ -155,7 +160,7 @@ class SettingsScreen(AiuiScreen):
 
     def after_toggle(self, name: str, word: str) -> None:
         self.notify(f"Plugin {name} {word}; restart aiui-tui to apply.")
-        self.show_plugins()
+        self.run_worker(self.refresh_plugins(), group="settings-plugins")
 
 
 def _label(choice: str, help_text: str, width: int = 54) -> str:
