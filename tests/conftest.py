@@ -241,3 +241,24 @@ def registry() -> str:
             pytest.fail("CI is set but no local registry answers (AIUI_TEST_REGISTRY unset)")
         pytest.skip("no local registry (scripts/test starts one as root)")
     return address
+
+
+# --- The other programs' own code (../shared/upstream) -------------------------------------------
+
+
+def upstream_dir() -> Path | None:
+    """The pinned upstream corpus: $AIUI_UPSTREAM, else ../shared/upstream beside the repository."""
+    chosen = os.environ.get("AIUI_UPSTREAM") or str(REPO.parent / "shared" / "upstream")
+    path = Path(chosen)
+    return path if (path / "README.md").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Path:
+    """Where ComfyUI's, AUTOMATIC1111's, Forge's and Fooocus' own files are: tests run them, never copy them."""
+    path = upstream_dir()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but ../shared/upstream is missing (set AIUI_UPSTREAM to its folder)")
+        pytest.skip("the upstream corpus ../shared/upstream is absent (set AIUI_UPSTREAM)")
+    return path
