@@ -6,6 +6,7 @@ import pytest
 
 from aiui_tui.config import AppOverride, Config
 from aiui_tui.core.errors import ConfigError
+from aiui_tui.services.apps.errors import AppError
 from aiui_tui.services.apps.manifest import builtin_manifests, load_manifests, parse_manifest
 from aiui_tui.services.apps.spec import LABEL_APP, LABEL_ROOT, build_spec, container_name, resolve_profile
 
@@ -131,10 +132,11 @@ def test_gpu_follows_the_runtime_and_the_profile(tmp_path, layout):
     assert not cpu.gpu
 
 
-def test_images_that_run_as_root_are_not_given_a_user_and_root_is_never_remapped(tmp_path, layout):
-    as_root = spec_for(tmp_path, layout, GOOD.replace('gpu = "none"', 'gpu = "none"\nrun_as_user = false'))
-    assert as_root.user is None
-    assert spec_for(tmp_path, layout, uid=0, gid=0).user is None
+def test_run_as_user_names_the_user_even_root_and_image_users_are_left_alone(tmp_path, layout):
+    as_image = spec_for(tmp_path, layout, GOOD.replace('gpu = "none"', 'gpu = "none"\nrun_as_user = false'))
+    assert as_image.user is None  # the image's own USER; outputs are handed back after a stop
+    # A root host user is named too: an image whose USER is uid 1000 would otherwise write as 1000.
+    assert spec_for(tmp_path, layout, uid=0, gid=0).user == "0:0"
 
 
 @pytest.mark.parametrize(
@@ -146,11 +148,15 @@ def test_auto_profile_from_gpu_memory(requested, memory, expected):
     assert resolve_profile(requested, memory) == expected
 
 
-def test_fooocus_profile_arguments_go_into_cmdargs(tmp_path, layout):
+def test_fooocus_arguments_go_into_cmdargs_as_plain_words(tmp_path, layout):
     manifest = builtin_manifests()["fooocus"].manifest
-    spec = build_spec(manifest, layout=layout, config=Config(), profile="low", gpu_available=True, uid=1000, gid=1000)
-    assert spec.environment["CMDARGS"] == "--listen --port 7865 --always-low-vram"
-    assert spec.user is None  # the upstream image runs as root; outputs are handed back after a stop
+    spec = build_spec(manifest, layout=layout, config=Config(), profile="low", gpu_available=True, uid=1234, gid=99)
+    assert spec.environment["CMDARGS"] == "--listen 0.0.0.0 --port 7865 --always-low-vram"
+    assert spec.user == "1234:99" and spec.command is None  # the image's own CMD runs, as you
+    config = Config.model_validate({"apps": {"overrides": {"fooocus": {"extra_args": ["--preset", "my preset"]}}}})
+    with pytest.raises(AppError) as err:
+        build_spec(manifest, layout=layout, config=config, profile="low", gpu_available=True, uid=1234, gid=99)
+    assert "'my preset'" in err.value.message and "splits $CMDARGS at spaces" in err.value.message
 
 
 # --- performance options, GPU instances, recommendation ------------------------------------------

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aiui_tui.core.errors import ConfigError
 from aiui_tui.kinds import kind_names
@@ -38,11 +38,35 @@ class Ready(_Strict):
         return v
 
 
+class ModelPathsFile(_Strict):
+    """A file aiui-tui writes before each start telling the UI where the library's folders are mounted."""
+
+    format: Literal["comfyui"]  # ComfyUI's extra_model_paths.yaml (the app's args name it)
+    file: str  # relative to the app's config folder; `{model_paths}` in args/env is its container path
+
+    @field_validator("file")
+    @classmethod
+    def _inside(cls, v: str) -> str:
+        return _relative(v)
+
+
 class Mounts(_Strict):
     models: dict[str, str] = {}  # library kind -> path in the container
     outputs: str | None = None  # <root>/outputs/<name>
-    config: str | None = None  # <root>/config/<name>
+    config: str | None = None  # <root>/config/<name>: the app's own files (settings, caches, its code copy)
+    # Subfolders of the app's config folder mounted at further places, e.g. where an image's
+    # entrypoint copies its own files at start ("models" = "/content/app/models" for Fooocus).
+    config_subdirs: dict[str, str] = {}
     models_read_only: bool = False  # some UIs rewrite files they think are corrupt
+    model_paths: ModelPathsFile | None = None
+
+    @field_validator("config_subdirs")
+    @classmethod
+    def _subdirs(cls, v: dict[str, str]) -> dict[str, str]:
+        for sub, path in v.items():
+            _relative(sub)
+            _absolute(path)
+        return v
 
     @field_validator("models")
     @classmethod
@@ -58,6 +82,44 @@ class Mounts(_Strict):
     @classmethod
     def _abs(cls, v: str | None) -> str | None:
         return _absolute(v) if v is not None else v
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Mounts:
+        seen: dict[str, str] = {}
+        places = [
+            *(("models." + k, p) for k, p in self.models.items()),
+            ("outputs", self.outputs),
+            ("config", self.config),
+            *(("config_subdirs." + k, p) for k, p in self.config_subdirs.items()),
+        ]
+        for key, path in places:
+            if path is None:
+                continue
+            normal = _normal(path)
+            if normal == "/":
+                raise ValueError(f"{key}: a container path cannot be / (it would hide the whole image)")
+            if normal in seen:
+                raise ValueError(f"{key} and {seen[normal]} are both mounted at {path}: give each its own path")
+            seen[normal] = key
+        if self.model_paths and not self.config:
+            raise ValueError("model_paths needs a config mount (the file is written into the app's config folder)")
+        return self
+
+
+class Contract(_Strict):
+    """What the image is expected to be, checked after a pull and before a container is created.
+
+    An image that changed upstream (another user, working directory or entrypoint) would otherwise
+    crash-loop or write elsewhere; a mismatch stops the start with one line naming the field.
+    Only the fields given are checked. Values are as `docker image inspect` shows them (Config.*).
+    """
+
+    user: str | None = None  # Config.User: the user the image runs as ("" or "root": root)
+    workdir: str | None = None  # Config.WorkingDir ("" means /)
+    entrypoint: list[str] | None = None  # Config.Entrypoint ([] for none)
+    cmd: list[str] | None = None  # Config.Cmd
+    exposed_ports: list[str] | None = None  # keys of Config.ExposedPorts, e.g. ["8188/tcp"]
+    source: str = ""  # which upstream file and commit the manifest follows (shown by `app doctor`)
 
 
 class Choice(_Strict):
@@ -106,12 +168,24 @@ class Performance(_Strict):
 APIS = ("a1111", "comfyui", "fooocus-api", "none")
 
 
+ArgsTo = Literal["command", "image-command", "env"]
+
+
 class AppManifest(_Strict):
     name: str
     title: str = ""
     description: str = ""
     image: str
-    command: list[str] | None = None  # "{port}" is replaced by the port
+    command: list[str] | None = None  # replaces the image's CMD (its ENTRYPOINT still runs); "{port}" etc.
+    # The app's own arguments, followed by the VRAM profile's, the performance options' and the
+    # user's extra_args. Where they go (`args_to`): "command" after `command` (the whole command when
+    # there is none); "image-command" after the image's own CMD (read from the image); "env" into
+    # the environment variable `args_env`, split by the image as `args_env_split` says.
+    args: list[str] = []
+    args_to: ArgsTo | None = None  # default: "command" when `command` is set, else "image-command"
+    args_env: str | None = None
+    args_env_split: Literal["shell", "whitespace"] = "whitespace"  # shlex-like, or plain $VAR field splitting
+    workdir: str | None = None  # the container's working directory (the image's when unset)
     port: int = Field(ge=1, le=65535)
     host_port: int | None = Field(None, ge=1, le=65535)
     network: Literal["bridge", "host"] = "bridge"
@@ -124,6 +198,28 @@ class AppManifest(_Strict):
     performance: Performance = Performance()
     api: Literal["a1111", "comfyui", "fooocus-api", "none"] = "none"
     docs: str = ""  # a line on what the image needs (e.g. "runs as root: outputs are chowned")
+    contract: Contract = Contract()
+
+    @field_validator("workdir")
+    @classmethod
+    def _workdir(cls, v: str | None) -> str | None:
+        return _absolute(v) if v is not None else v
+
+    @model_validator(mode="after")
+    def _arguments(self) -> AppManifest:
+        if self.args_to == "env" and not self.args_env:
+            raise ValueError('args_to = "env" needs args_env, the variable the image reads its arguments from')
+        if self.args_env and self.args_to not in ("env", None):
+            raise ValueError(f'args_env is only used with args_to = "env" (args_to is {self.args_to!r})')
+        return self
+
+    @property
+    def arguments_go_to(self) -> str:
+        if self.args_to:
+            return self.args_to
+        if self.args_env:
+            return "env"
+        return "command" if self.command is not None else "image-command"
 
     @field_validator("name")
     @classmethod
@@ -183,6 +279,17 @@ def _absolute(path: str) -> str:
     if not path.startswith("/"):
         raise ValueError(f"container paths must be absolute (got {path!r})")
     return path
+
+
+def _relative(path: str) -> str:
+    parts = path.split("/")
+    if path.startswith("/") or not path or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"must be a plain relative path inside the app's config folder (got {path!r})")
+    return path
+
+
+def _normal(path: str) -> str:
+    return "/" + "/".join(p for p in path.split("/") if p and p != ".")
 
 
 def parse_manifest(path: Path, text: str | None = None) -> AppManifest:

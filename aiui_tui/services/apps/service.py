@@ -15,7 +15,6 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 from aiui_tui.bus import Bus
@@ -37,7 +36,9 @@ from aiui_tui.core.throttle import Throttle
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services import engine
+from aiui_tui.services.apps import contract
 from aiui_tui.services.apps.errors import AppError, unknown_app
+from aiui_tui.services.apps.host_files import chown_tree, invoking_ids, make_dirs, merge_json_settings, write_file
 from aiui_tui.services.apps.manifest import AppManifest, LoadedApp, gpu_instance, instance_name, load_manifests
 from aiui_tui.services.apps.pull import PullProgress
 from aiui_tui.services.apps.spec import (
@@ -56,13 +57,6 @@ log = get_logger(__name__)
 LAST_LINES = 20
 RECONNECT_MAX_S = 30.0
 PROBE_EVERY_S = 0.5
-
-
-def invoking_ids() -> tuple[int, int]:
-    """The user behind the command: under sudo that is SUDO_UID, not root."""
-    if os.geteuid() == 0 and os.environ.get("SUDO_UID", "").isdigit():
-        return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
-    return os.getuid(), os.getgid()
 
 
 class AppService:
@@ -377,7 +371,14 @@ class AppService:
                 f"{manifest.display_title} needs an NVIDIA GPU, and this engine has no NVIDIA runtime.",
                 'install the NVIDIA Container Toolkit (see aiui-tui doctor), or set gpu = "auto"',
             )
-        await self._ensure_image(name, spec.image)
+        attrs = await self._ensure_image(name, spec.image)
+        try:
+            contract.check(manifest, spec.image, attrs)
+        except AppError as exc:
+            self._set(name, _replace(self._status[name], state=NOT_CREATED, reason=exc.message))
+            raise
+        if manifest.arguments_go_to == "image-command":  # the arguments follow the image's own CMD
+            spec = await self._spec(manifest, profile, image_cmd=contract.image_facts(attrs)["cmd"])
         self._stopping.discard(name)
         container = await asyncio.to_thread(self._recreate, client, spec)
         self._set(name, _replace(self._blank(manifest, STARTING, container.id), profile=spec.profile, gpu=spec.gpu))
@@ -441,7 +442,29 @@ class AppService:
 
     async def describe(self, name: str) -> ContainerSpec:
         """The container the app runs (or would run) as: image, command, environment, mounts, ports."""
-        return await self._spec(self.manifest(name), None)
+        manifest = self.manifest(name)
+        image_cmd = None
+        if manifest.arguments_go_to == "image-command":
+            attrs = await self._local_image(effective_image(manifest, self.config, self.apps[name].base))
+            image_cmd = contract.image_facts(attrs)["cmd"] if attrs is not None else None
+        return await self._spec(manifest, None, image_cmd=image_cmd)
+
+    async def image_contract(self, name: str) -> tuple[str, list[contract.ContractLine] | None]:
+        """(image, each contract field against the local image), or None when the image is not pulled."""
+        manifest = self.manifest(name)
+        image = effective_image(manifest, self.config, self.apps[name].base)
+        attrs = await self._local_image(image)
+        return image, (contract.compare(manifest, attrs) if attrs is not None else None)
+
+    async def _local_image(self, image: str) -> dict | None:
+        import docker.errors
+
+        client = await self._client()
+        try:
+            found = await asyncio.to_thread(client.images.get, image)
+        except docker.errors.ImageNotFound:
+            return None
+        return found.attrs
 
     async def check_update(self, name: str) -> tuple[bool, str]:
         """(update available, one line why): the registry's digest for the image's tag against the local image's."""
@@ -506,7 +529,9 @@ class AppService:
 
     # -- starting -----------------------------------------------------------------------------
 
-    async def _spec(self, manifest: AppManifest, profile: str | None) -> ContainerSpec:
+    async def _spec(
+        self, manifest: AppManifest, profile: str | None, *, image_cmd: list[str] | None = None
+    ) -> ContainerSpec:
         loaded = self.apps.get(manifest.name)
         base = loaded.base if loaded else manifest.name
         override = self.config.apps.overrides.get(base)
@@ -530,15 +555,18 @@ class AppService:
             link_warnings=link_warnings,
             instance_of=loaded.instance_of if loaded else None,
             gpu_index=loaded.gpu_index if loaded else None,
+            image_cmd=image_cmd,
         )
 
-    async def _ensure_image(self, name: str, image: str) -> None:
-        import docker.errors
-
-        try:
-            await asyncio.to_thread(self.client.images.get, image)
-        except docker.errors.ImageNotFound:
+    async def _ensure_image(self, name: str, image: str) -> dict:
+        """The image's inspect attributes, pulling it first when it is not here."""
+        attrs = await self._local_image(image)
+        if attrs is None:
             await self._pull(name, image)
+            attrs = await self._local_image(image)
+        if attrs is None:
+            raise AppError(f"{image} is not on the engine after its pull.", f"try `docker pull {image}`")
+        return attrs
 
     async def _pull(self, name: str, image: str) -> None:
         repository, tag = _split_image(image)
@@ -593,10 +621,13 @@ class AppService:
                     f"rename or remove it yourself (docker rm {spec.name})",
                 )
             old.remove(force=True)
+        uid, gid = invoking_ids()
         for host_path in spec.volumes:
-            os.makedirs(host_path, exist_ok=True)
+            make_dirs(host_path, uid, gid)
+        for host_path, text in spec.files.items():
+            write_file(host_path, text, uid, gid)
         if spec.settings_file:
-            merge_json_settings(spec.settings_file, spec.settings)
+            merge_json_settings(spec.settings_file, spec.settings, uid, gid)
         return client.containers.create(**spec.create_kwargs())
 
     def _start_error(self, manifest: AppManifest, exc: Exception) -> AppError:
@@ -657,7 +688,7 @@ class AppService:
         if loaded.gpu_index is not None:
             folder = folder / f"gpu{loaded.gpu_index}"
         if os.geteuid() == 0:
-            await asyncio.to_thread(_chown_tree, folder, uid, gid)
+            await asyncio.to_thread(chown_tree, folder, uid, gid)
             return
         image = effective_image(manifest, self.config, loaded.base)
         try:
@@ -821,34 +852,4 @@ async def _answers(session, url: str) -> bool:
         return False
 
 
-def merge_json_settings(path: str, settings: dict) -> None:
-    """Set `settings` in the app's JSON settings file, keeping every other key the UI wrote there."""
-    import json
-
-    from aiui_tui.tomledit import atomic_write
-
-    target = Path(path)
-    current: dict = {}
-    with contextlib.suppress(FileNotFoundError):
-        try:
-            loaded = json.loads(target.read_text(encoding="utf-8") or "{}")
-        except ValueError:
-            log.warning("app settings file is not JSON; left as it is", path=path)
-            return
-        current = loaded if isinstance(loaded, dict) else {}
-    if all(current.get(k) == v for k, v in settings.items()):
-        return
-    current.update(settings)
-    atomic_write(target, json.dumps(current, indent=4) + "\n")
-
-
-def _chown_tree(folder, uid: int, gid: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(folder):
-        for entry in [dirpath, *(os.path.join(dirpath, n) for n in dirnames + filenames)]:
-            with contextlib.suppress(OSError):
-                st = os.lstat(entry)
-                if st.st_uid != uid or st.st_gid != gid:
-                    os.lchown(entry, uid, gid)
-
-
-__all__ = ["AiuiError", "AppService", "invoking_ids"]
+__all__ = ["AiuiError", "AppService", "invoking_ids", "merge_json_settings"]

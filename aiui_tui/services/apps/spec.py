@@ -8,11 +8,14 @@ written into the data root belong to the user, not root.
 from __future__ import annotations
 
 import hashlib
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiui_tui.config import Config
+from aiui_tui.kinds import model_kinds
 from aiui_tui.paths import Layout
+from aiui_tui.services.apps.errors import AppError
 from aiui_tui.services.apps.manifest import AppManifest
 
 LABEL_APP = "aiui.app"
@@ -42,6 +45,8 @@ class ContainerSpec:
     settings: dict = field(default_factory=dict)  # merged into settings_file before the start
     settings_file: str | None = None
     outputs_dir: str | None = None
+    working_dir: str | None = None
+    files: dict[str, str] = field(default_factory=dict)  # host path -> text written before each start
 
     def create_kwargs(self) -> dict:
         """Keyword arguments for `client.containers.create` (docker SDK)."""
@@ -62,6 +67,8 @@ class ContainerSpec:
             kwargs["ports"] = self.ports
         if self.user:
             kwargs["user"] = self.user
+        if self.working_dir:
+            kwargs["working_dir"] = self.working_dir
         if self.gpu:
             import docker.types
 
@@ -107,11 +114,14 @@ def build_spec(
     link_warnings: list[str] | None = None,
     instance_of: str | None = None,
     gpu_index: int | None = None,
+    image_cmd: list[str] | None = None,
 ) -> ContainerSpec:
     """`link_folders`: folders outside the root that library symlinks point into; mounted read-only
     at their own path so the links resolve inside the container. `instance_of`/`gpu_index`: an
     instance of that app pinned to one GPU (see manifest.gpu_instance); it shares the app's
-    overrides and config folder and writes into outputs/APP/gpuN."""
+    overrides and config folder and writes into outputs/APP/gpuN. `image_cmd`: the image's own
+    CMD (docker inspect), which arguments follow when the manifest says args_to = "image-command";
+    unknown (None) before the image is pulled, when the spec then keeps the image's CMD as it is."""
     base = instance_of or manifest.name
     override = config.apps.overrides.get(base)
     image = effective_image(manifest, config, base)
@@ -140,6 +150,8 @@ def build_spec(
         settings.update(choice.settings)
     extra += list(override.extra_args) if override else []
     host_network = manifest.network == "host"
+    mounts = manifest.mounts
+    config_dir = layout.app_config_dir(base)
     subs = {
         "port": str(manifest.port),
         "host_port": str(host_port),
@@ -148,23 +160,38 @@ def build_spec(
         # the port on `bind`), or `bind` itself when it shares the host's network.
         "listen": bind if host_network else "0.0.0.0",
     }
-    command = [_substitute(part, subs) for part in manifest.command] + extra if manifest.command else None
+    files: dict[str, str] = {}
+    if mounts.model_paths and mounts.config:
+        subs["model_paths"] = f"{mounts.config.rstrip('/')}/{mounts.model_paths.file}"
+        files[str(config_dir / mounts.model_paths.file)] = comfyui_model_paths(mounts.models)
     environment = {key: _substitute(value, subs) for key, value in {**manifest.env, **option_env}.items()}
-    if extra and not manifest.command:
-        environment["CMDARGS"] = " ".join([environment.get("CMDARGS", ""), *extra]).strip()
+    arguments = [_substitute(part, subs) for part in manifest.args] + extra
+    command = [_substitute(part, subs) for part in manifest.command] if manifest.command is not None else None
+    where = manifest.arguments_go_to
+    if where == "command":
+        command = [*(command or []), *arguments] or None
+    elif where == "image-command":
+        if arguments:
+            command = [*image_cmd, *arguments] if image_cmd is not None else None
+    else:
+        variable = manifest.args_env or ""
+        joined = _join_for(manifest, variable, arguments)
+        environment[variable] = " ".join(part for part in (environment.get(variable, ""), joined) if part)
     volumes = {
-        str(layout.kind_dir(kind)): {"bind": path, "mode": "ro" if manifest.mounts.models_read_only else "rw"}
-        for kind, path in manifest.mounts.models.items()
+        str(layout.kind_dir(kind)): {"bind": path, "mode": "ro" if mounts.models_read_only else "rw"}
+        for kind, path in mounts.models.items()
     }
     for folder in link_folders or []:
         volumes.setdefault(folder, {"bind": folder, "mode": "ro"})
     outputs = layout.app_outputs_dir(base)
     if gpu_index is not None:
         outputs = outputs / f"gpu{gpu_index}"
-    if manifest.mounts.outputs:
-        volumes[str(outputs)] = {"bind": manifest.mounts.outputs, "mode": "rw"}
-    if manifest.mounts.config:
-        volumes[str(layout.app_config_dir(base))] = {"bind": manifest.mounts.config, "mode": "rw"}
+    if mounts.outputs:
+        volumes[str(outputs)] = {"bind": mounts.outputs, "mode": "rw"}
+    if mounts.config:
+        volumes[str(config_dir)] = {"bind": mounts.config, "mode": "rw"}
+    for sub, path in mounts.config_subdirs.items():
+        volumes[str(config_dir / sub)] = {"bind": path, "mode": "rw"}
     url_host = LOCAL_BIND if bind in ("0.0.0.0", "::") else bind
     port_in_url = manifest.port if host_network else host_port
     labels = {LABEL_APP: manifest.name, LABEL_ROOT: str(layout.root), "aiui.profile": profile}
@@ -179,7 +206,7 @@ def build_spec(
         ports={} if host_network else {f"{manifest.port}/tcp": (bind, host_port)},
         volumes=volumes,
         network_mode="host" if host_network else None,
-        user=f"{uid}:{gid}" if manifest.run_as_user and uid != 0 else None,
+        user=f"{uid}:{gid}" if manifest.run_as_user else None,
         gpu=gpu,
         profile=profile,
         url=f"http://{url_host}:{port_in_url}/",
@@ -193,7 +220,34 @@ def build_spec(
             else None
         ),
         outputs_dir=str(outputs),
+        working_dir=manifest.workdir,
+        files=files,
     )
+
+
+def comfyui_model_paths(mounts: dict[str, str]) -> str:
+    """ComfyUI's extra_model_paths.yaml for library kinds mounted at these container paths: one
+    section, each ComfyUI folder name with its absolute path, written by YAML (quoted as needed)."""
+    import yaml
+
+    kinds = model_kinds()
+    folders = {kinds[kind].comfyui[0]: path for kind, path in mounts.items() if kinds[kind].comfyui}
+    header = "# Written by aiui-tui before each start: the model library's folders in this container.\n"
+    return header + yaml.safe_dump({"aiui_tui": folders}, sort_keys=False, allow_unicode=True)
+
+
+def _join_for(manifest: AppManifest, variable: str, arguments: list[str]) -> str:
+    """Arguments as one variable's value, in the form the image splits it back into words."""
+    if manifest.args_env_split == "shell":
+        return shlex.join(arguments)
+    for arg in arguments:
+        if not arg or any(ch.isspace() for ch in arg):
+            raise AppError(
+                f"{manifest.display_title}: the argument {arg!r} is empty or contains a space, but the image "
+                f"splits ${variable} at spaces, so it cannot pass it.",
+                f"change it in apps.overrides.{manifest.name}.extra_args (or the manifest's args)",
+            )
+    return " ".join(arguments)
 
 
 def chosen_options(manifest: AppManifest, wanted: dict[str, str], profile: str, warnings: list[str]) -> dict[str, str]:
