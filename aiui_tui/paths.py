@@ -117,16 +117,27 @@ def existing_parent(path: Path) -> Path:
     return path
 
 
+def invoking_ids() -> tuple[int, int]:
+    """The user behind the command: under sudo that is SUDO_UID, not root."""
+    if os.geteuid() == 0 and os.environ.get("SUDO_UID", "").isdigit():
+        return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
+    return os.getuid(), os.getgid()
+
+
 def ensure_layout(layout: Layout) -> list[Path]:
     """Create the missing folders and check every one is usable; return the folders created.
 
     Raises PathProblem for the first folder that cannot be used. Existing folders and files are
-    never changed.
+    never changed. Under sudo the folders created belong to the user behind sudo, not root: the
+    containers that run as that user write into them.
     """
     created: list[Path] = []
+    uid, gid = invoking_ids()
     for folder in layout.folders():
         if _make_folder(folder):
             created.append(folder)
+            if os.geteuid() == 0 and uid != 0:
+                os.chown(folder, uid, gid)
         problem = folder_problem(folder)
         if problem:
             raise problem

@@ -14,16 +14,10 @@ import os
 from pathlib import Path
 
 from aiui_tui.logs import get_logger
+from aiui_tui.paths import invoking_ids
 from aiui_tui.tomledit import atomic_write
 
 log = get_logger(__name__)
-
-
-def invoking_ids() -> tuple[int, int]:
-    """The user behind the command: under sudo that is SUDO_UID, not root."""
-    if os.geteuid() == 0 and os.environ.get("SUDO_UID", "").isdigit():
-        return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", os.environ["SUDO_UID"]))
-    return os.getuid(), os.getgid()
 
 
 def _acting_for_another(uid: int) -> bool:

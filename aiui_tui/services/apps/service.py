@@ -622,7 +622,7 @@ class AppService:
                 )
             old.remove(force=True)
         uid, gid = invoking_ids()
-        for host_path in spec.volumes:
+        for host_path in spec.folders_to_make():
             make_dirs(host_path, uid, gid)
         for host_path, text in spec.files.items():
             write_file(host_path, text, uid, gid)

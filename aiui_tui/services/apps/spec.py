@@ -48,6 +48,21 @@ class ContainerSpec:
     working_dir: str | None = None
     files: dict[str, str] = field(default_factory=dict)  # host path -> text written before each start
 
+    def folders_to_make(self) -> list[str]:
+        """Host folders to create before the container: each mount's source, and the mount points of
+        mounts nested inside another mount (Docker would create those itself, owned by root)."""
+        folders = list(self.volumes)
+        binds = [(m["bind"].rstrip("/"), host) for host, m in self.volumes.items()]
+        for inner, _ in binds:
+            outer = max(
+                ((bind, host) for bind, host in binds if inner.startswith(bind + "/")),
+                key=lambda pair: len(pair[0]),
+                default=None,
+            )
+            if outer is not None:
+                folders.append(str(Path(outer[1]) / inner[len(outer[0]) + 1 :]))
+        return folders
+
     def create_kwargs(self) -> dict:
         """Keyword arguments for `client.containers.create` (docker SDK)."""
         kwargs: dict = {
