@@ -57,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("name")
     upd = actions.add_parser("update", help="pull the newer image; a running app is recreated on it")
     upd.add_argument("name")
+    doctor = actions.add_parser(
+        "doctor", help="check the image against the manifest's contract; show the container it would start"
+    )
+    doctor.add_argument("name")
+    doctor.add_argument("--json", action="store_true")
     parser.set_defaults(handler=run)
 
 
@@ -111,6 +116,10 @@ async def _run(ctx: Context) -> int:
             from aiui_tui.cli.options_cmd import options
 
             return await options(ctx, service)
+        if action == "doctor":
+            from aiui_tui.cli.app_doctor import app_doctor
+
+            return await app_doctor(ctx, service)
         if action == "status":
             return _status(ctx, service)
         if action in ("start", "restart"):

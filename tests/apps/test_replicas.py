@@ -9,6 +9,7 @@ and acts for it as under sudo (SUDO_UID), so folders it creates belong to that u
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import uuid
 from pathlib import Path
@@ -152,3 +153,22 @@ async def test_the_contract_check_refuses_an_image_whose_user_or_workdir_changed
     assert service.status("fooocus").state == NOT_CREATED
     assert docker_client.containers.list(all=True, filters={"label": f"{LABEL_ROOT}={data_root.root}"}) == []
     conformance(f"contract check, Fooocus replica with {change}: refused in one line: {message}")
+
+
+def test_app_doctor_shows_the_contract_of_the_pulled_image(replicas, docker_client, upstream, tmp_path, cli):
+    root = tmp_path / "root"
+    assert cli("--root", str(root), "init", "--yes").returncode == 0
+    config = root / "config" / "aiui.toml"
+    config.write_text(config.read_text() + f'\n[apps.overrides.fooocus]\nimage = "{replicas["fooocus"]}"\n')
+    good = cli("--root", str(root), "app", "doctor", "fooocus")
+    assert good.returncode == 0, good.output
+    assert "ok   contract.user" in good.stdout and "ok   contract.workdir" in good.stdout
+    assert "/content/app/models (rw)" in good.stdout  # the mounts it would make
+    changed = "aiui-test/replica-fooocus:doctor"
+    build_replica(docker_client, upstream, "fooocus", tmp_path / "ctx", changed, USER="root")
+    config.write_text(config.read_text().replace(replicas["fooocus"], changed))
+    bad = cli("--root", str(root), "app", "doctor", "fooocus", "--json")
+    assert bad.returncode == 1
+    rows = {row["name"]: row for row in json.loads(bad.stdout)["checks"]}
+    assert rows["contract.user"]["status"] == "fail" and "'root'" in rows["contract.user"]["detail"]
+    assert rows["contract.workdir"]["status"] == "ok"
