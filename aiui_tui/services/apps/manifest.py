@@ -125,7 +125,7 @@ class Contract(_Strict):
 class Choice(_Strict):
     """One value of a performance option and what it does to the container."""
 
-    args: list[str] = []  # appended to the command (or CMDARGS)
+    args: list[str] = []  # appended to the app's arguments (wherever args_to puts them)
     env: dict[str, str] = {}
     settings: dict[str, Any] = {}  # keys merged into `performance.settings_file` (JSON, in config/NAME/)
     help: str = ""
