@@ -212,6 +212,8 @@ async def test_config_mode_for_comfyui_a1111_and_fooocus_round_trips(library, la
     comfy = fake_comfyui(tmp_path / "ComfyUI")
     (comfy / "extra_model_paths.yaml").write_text("# my other paths\nother:\n    base_path: /data\n    loras: loras/\n")
     a1111 = fake_a1111(tmp_path / "webui")
+    (a1111 / "modules").mkdir()  # config mode writes only the flags the install's own parser declares
+    (a1111 / "modules/cmd_args.py").write_text('parser.add_argument("--ckpt-dir")\nparser.add_argument("--lora-dir")\n')
     fooocus = fake_fooocus(tmp_path / "Fooocus")
     originals = {
         p: p.read_text() for p in (comfy / "extra_model_paths.yaml", a1111 / "webui-user.sh", fooocus / "config.txt")
@@ -227,11 +229,12 @@ async def test_config_mode_for_comfyui_a1111_and_fooocus_round_trips(library, la
 
     yaml_text = (comfy / "extra_model_paths.yaml").read_text()
     assert yaml_text.startswith("# my other paths\nother:\n")
-    assert f"    base_path: {layout.models_dir}\n" in yaml_text and "    checkpoints: checkpoints/\n" in yaml_text
+    ours = yaml_text.split(">>> aiui-tui library")[1]
+    assert f"  checkpoints: {layout.models_dir}/checkpoints\n" in ours and "base_path" not in ours
     shell = (a1111 / "webui-user.sh").read_text()
     assert f"--ckpt-dir {layout.models_dir}/checkpoints" in shell and f"--lora-dir {layout.models_dir}/loras" in shell
     settings = json.loads((fooocus / "config.txt").read_text())
-    assert settings["path_checkpoints"] == ["models/checkpoints", str(layout.models_dir / "checkpoints")]
+    assert settings["path_checkpoints"] == [str(layout.models_dir / "checkpoints"), "models/checkpoints"]
     assert settings["theme"] == "dark"
 
     for ui in (comfy, a1111, fooocus):

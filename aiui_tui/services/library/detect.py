@@ -8,38 +8,47 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiui_tui.kinds import model_kinds
 
-A1111, COMFYUI, FOOOCUS, INVOKEAI, STABILITY_MATRIX = (
+A1111, FORGE, COMFYUI, FOOOCUS, INVOKEAI, STABILITY_MATRIX = (
     "automatic1111",
+    "forge",
     "comfyui",
     "fooocus",
     "invokeai",
     "stability-matrix",
 )
+WEBUIS = (A1111, FORGE)  # one layout, one launcher (webui.sh sourcing webui-user.sh)
 TITLES = {
-    A1111: "AUTOMATIC1111 / Forge",
+    A1111: "AUTOMATIC1111",
+    FORGE: "Forge",
     COMFYUI: "ComfyUI",
     FOOOCUS: "Fooocus",
     INVOKEAI: "InvokeAI",
     STABILITY_MATRIX: "Stability Matrix",
 }
 
-# Fooocus' default folder for each config key, relative to its install.
-FOOOCUS_DEFAULTS = {
-    "path_checkpoints": "models/checkpoints",
-    "path_loras": "models/loras",
-    "path_embeddings": "models/embeddings",
-    "path_vae_approx": "models/vae_approx",
-    "path_upscale_models": "models/upscale_models",
-    "path_inpaint": "models/inpaint",
-    "path_controlnet": "models/controlnet",
-    "path_clip_vision": "models/clip_vision",
-    "path_fooocus_expansion": "models/prompt_expansion/fooocus_expansion",
-}
+# A Forge checkout has these beside the AUTOMATIC1111 layout (modules_forge/ since 2024-01,
+# backend/ since its 2024-08 rewrite).
+FORGE_MARKERS = ("modules_forge", "backend/args.py")
+# Where AUTOMATIC1111 and Forge declare their command-line flags, in the order their start reads
+# them (modules/shared_cmd_options.py): the parser (Forge builds it on backend/args.py; before v1.3
+# it lived in modules/shared.py), then the preload.py of each enabled extension and of each
+# built-in one. A flag not declared there makes the webui exit at start ("unrecognized arguments").
+WEBUI_PARSER_FILES = ("modules/cmd_args.py", "backend/args.py", "modules/shared.py")
+_DECLARED_FLAG = re.compile(r"""add_argument\(\s*['"](--[A-Za-z0-9][\w-]*)['"]""")
+
+
+def fooocus_defaults() -> dict[str, str]:
+    """Fooocus' default folder for each config key, relative to its install."""
+    return {k.fooocus: k.fooocus_default for k in model_kinds().values() if k.fooocus and k.fooocus_default}
+
+
+FOOOCUS_DEFAULTS = fooocus_defaults()
 # Stability Matrix's shared folder names (SharedFolderType) for each kind.
 STABILITY_MATRIX_FOLDERS = {
     "checkpoints": ["StableDiffusion"],
@@ -88,6 +97,7 @@ class UiInstall:
         default_factory=dict
     )  # kind -> its folders, first = where new files go
     config_file: Path | None = None  # the UI's own file that `config` mode edits
+    flags: frozenset[str] = frozenset()  # AUTOMATIC1111/Forge: the command-line flags its parser declares
 
     @property
     def title(self) -> str:
@@ -109,7 +119,7 @@ def identify(path: Path) -> UiInstall | None:
     if not path.is_dir():
         return None
     if (path / "webui.py").is_file() and (path / "models" / "Stable-diffusion").is_dir():
-        return _a1111(path)
+        return _webui(path)
     if (path / "main.py").is_file() and (path / "comfy").is_dir() and (path / "models").is_dir():
         return _comfyui(path)
     if (path / "entry_with_update.py").is_file() or (
@@ -144,9 +154,48 @@ def detect(extra_paths: list[str] | tuple[str, ...] = (), home: Path | None = No
     return found
 
 
-def _a1111(path: Path) -> UiInstall:
-    folders = {k.name: tuple(path / f for f in k.a1111) for k in model_kinds().values() if k.a1111}
-    return UiInstall(A1111, path, folders, path / "webui-user.sh")
+def _webui(path: Path) -> UiInstall:
+    ui = FORGE if any((path / marker).exists() for marker in FORGE_MARKERS) else A1111
+    folders = {
+        k.name: tuple(path / f for f in (*k.a1111, *(k.forge if ui == FORGE else ())))
+        for k in model_kinds().values()
+        if k.a1111 or (ui == FORGE and k.forge)
+    }
+    return UiInstall(ui, path, folders, path / "webui-user.sh", declared_flags(path))
+
+
+def declared_flags(path: Path) -> frozenset[str]:
+    """The flags an AUTOMATIC1111/Forge install's own parser and extension preloads declare, read
+    from their source (not run: an extension's code is not ours to execute)."""
+    files = [path / name for name in WEBUI_PARSER_FILES]
+    files += [path / "extensions" / name / "preload.py" for name in _enabled_extensions(path)]
+    files += sorted((path / "extensions-builtin").glob("*/preload.py"))
+    flags: set[str] = set()
+    for file in files:
+        try:
+            flags.update(_DECLARED_FLAG.findall(file.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            continue
+    return frozenset(flags)
+
+
+def _enabled_extensions(path: Path) -> list[str]:
+    """The extensions whose preload the webui runs, as modules/launch_utils.list_extensions picks
+    them: none when config.json disables all, else every folder not in disabled_extensions."""
+    try:
+        settings = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        settings = {}
+    if not isinstance(settings, dict):
+        settings = {}
+    if settings.get("disable_all_extensions", "none") != "none":
+        return []
+    disabled = settings.get("disabled_extensions") or []
+    try:
+        names = sorted(os.listdir(path / "extensions"))
+    except OSError:
+        return []
+    return [name for name in names if name not in disabled]
 
 
 def _comfyui(path: Path) -> UiInstall:
@@ -166,8 +215,9 @@ def _fooocus(path: Path) -> UiInstall:
     for kind in model_kinds().values():
         if not kind.fooocus:
             continue
-        value = settings.get(kind.fooocus, FOOOCUS_DEFAULTS.get(kind.fooocus))
+        value = settings.get(kind.fooocus, kind.fooocus_default)
         values = value if isinstance(value, list) else [value] if value else []
+        # Fooocus runs in its install folder, so relative values are relative to it.
         folders[kind.name] = tuple((path / os.path.expanduser(str(v))).resolve() for v in values)
     return UiInstall(FOOOCUS, path, folders, config_file)
 
