@@ -28,8 +28,9 @@ from tests.library.conftest import (
     [
         (SD15_KEYS, None, "sd15"),
         (SDXL_KEYS, None, "sdxl"),
-        (FLUX_DEV_KEYS, None, "flux-dev"),
-        (FLUX_SCHNELL_KEYS, None, "flux-schnell"),
+        ({**FLUX_DEV_KEYS, "img_in.weight": ("BF16", [8, 64])}, None, "flux-dev"),
+        ({**FLUX_SCHNELL_KEYS, "model.diffusion_model.img_in.weight": ("BF16", [8, 64])}, None, "flux-schnell"),
+        (FLUX_DEV_KEYS, None, "unknown"),  # ComfyUI's Flux test also needs img_in.weight
         (LORA_KEYS, {"ss_base_model_version": "sdxl_base_v1-0"}, "lora-sdxl"),
         (LORA_KEYS, None, "lora"),
         (VAE_KEYS, None, "vae"),

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from aiui_tui.core.library import LIBRARY, ModelRecord, ScanResult
+from aiui_tui.logs import get_logger
 from aiui_tui.services import sqlite
 from aiui_tui.services.library.hashing import sha256_file
-from aiui_tui.services.library.validate import MODEL_SUFFIXES, check_file
+from aiui_tui.services.library.validate import MODEL_SUFFIXES, SPECIAL, FileCheck, check_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -80,6 +81,7 @@ _COLUMNS = (
     "link_target",
 )
 HashFn = Callable[[Path], str]
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -299,12 +301,19 @@ class LibraryIndex:
 
 
 def describe(found: Found, location: str, hasher: HashFn) -> ModelRecord:
+    """One file's row. Whatever the file holds or is, this returns: a bad file is that file's problem."""
     path = Path(found.path)
-    check = check_file(path, found.size)
     try:
-        sha256 = hasher(path)
-    except OSError:
-        sha256 = None
+        check = check_file(path, found.size)
+    except Exception as exc:  # check_file returns problems as values; a bug in it must not end the scan
+        log.exception("model file check failed", path=found.path)
+        check = FileCheck("other", ok=False, problem=f"could not be checked ({exc.__class__.__name__}); see the log")
+    sha256 = None
+    if check.format != SPECIAL:  # a FIFO would block the hasher, /dev/zero would never end
+        try:
+            sha256 = hasher(path)
+        except OSError:
+            pass
     return ModelRecord(
         path=found.path,
         location=location,

@@ -1,38 +1,56 @@
 """Read and check a `.safetensors` header without loading a tensor.
 
-Layout: 8 bytes little-endian u64 N, then N bytes of UTF-8 JSON, then the tensor data. A file is
-consistent when N is sane, the JSON parses, every tensor's offsets lie in the data, do not overlap,
-and the last one ends exactly at the end of the file: that catches truncated downloads and HTML
-pages saved under a model's name. Blocking: call from a thread.
+Layout: 8 bytes little-endian u64 N, then N bytes of UTF-8 JSON, then the tensor data. The rules
+are those of the reference reader (huggingface/safetensors, `safetensors/src/tensor.rs`:
+`SafeTensors::read_metadata`, `Metadata::validate`, `TensorInfo`, `Dtype`, read through serde_json),
+checked against the installed `safetensors` library by tests/library/test_safetensors_conformance.py:
+a file this module accepts is one that library opens, and the other way round. Every failure is a
+`SafetensorsError` with a one-line reason; reads are bounded and only regular files are opened.
+Blocking: call from a thread.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-MAX_HEADER = 100 * 1024 * 1024  # the reference implementation's limit
+MAX_HEADER = 100_000_000  # tensor.rs MAX_HEADER_SIZE: bytes, not MiB
+MAX_DEPTH = 127  # serde_json's recursion limit (128) refuses one more level of arrays/objects
+_U64 = 1 << 64  # the reader's usize on the 64-bit machines that run models
+_FIELDS = ("dtype", "shape", "data_offsets")
 
-DTYPE_SIZES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1,
-    "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
-    "I32": 4, "U32": 4, "F32": 4,
-    "I64": 8, "U64": 8, "F64": 8,
+# tensor.rs `Dtype` and `Dtype::bitsize`, the whole list; anything else is refused ("unknown variant").
+DTYPE_BITS = {
+    "BOOL": 8, "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "U8": 8, "I8": 8,
+    "F8_E5M2": 8, "F8_E4M3": 8, "F8_E8M0": 8, "F8_E4M3FNUZ": 8, "F8_E5M2FNUZ": 8,
+    "I16": 16, "U16": 16, "F16": 16, "BF16": 16, "I32": 32, "U32": 32, "F32": 32,
+    "C64": 64, "F64": 64, "I64": 64, "U64": 64,
 }  # fmt: skip
+DTYPE_SIZES = {name: bits // 8 for name, bits in DTYPE_BITS.items() if bits % 8 == 0}
+
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class SafetensorsError(ValueError):
     """The file is not a consistent safetensors file; the message says how."""
 
 
+class NotARegularFile(SafetensorsError):
+    """A FIFO, device, socket or folder under a model's name: never opened for reading."""
+
+
 @dataclass(frozen=True)
 class Header:
     header_size: int  # N, the JSON's length
-    tensors: dict[str, dict[str, Any]]
+    tensors: dict[str, dict[str, Any]]  # name -> {"dtype": str, "shape": [int], "data_offsets": [int, int]}
     metadata: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -43,67 +61,264 @@ class Header:
         return list(self.tensors)
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """Open `path` for reading if it is a regular file (after links); raise NotARegularFile if not.
+
+    Checked before opening, so a device is never opened, and again on the open descriptor (opened
+    non-blocking, so a FIFO swapped in meanwhile cannot hang us), so the check cannot race.
+    """
+    _require_regular(os.stat(path).st_mode)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        _require_regular(os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _require_regular(mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    what = (
+        "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+        else "a character device" if stat.S_ISCHR(mode)
+        else "a block device" if stat.S_ISBLK(mode)
+        else "a socket" if stat.S_ISSOCK(mode)
+        else "a folder" if stat.S_ISDIR(mode)
+        else "a special file"
+    )  # fmt: skip
+    raise NotARegularFile(f"not a model file: {what}")
+
+
 def read_header(path: Path, size: int | None = None) -> Header:
-    """Parse and check the header of `path` against its size; raise SafetensorsError when it lies."""
-    with open(path, "rb") as fh:
+    """Parse and check the header of `path` against its size; raise SafetensorsError when it lies.
+
+    Reads at most 8 + 100,000,000 bytes. OSError (permission denied, gone) passes through.
+    """
+    with open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size if size is None else size
         prefix = fh.read(8)
         if len(prefix) < 8:
             raise SafetensorsError(f"only {len(prefix)} bytes: too short for a safetensors header")
         (n,) = struct.unpack("<Q", prefix)
         if n > MAX_HEADER:
-            raise SafetensorsError(f"header length {n} is over the 100 MB limit (not a safetensors file?)")
+            raise SafetensorsError(f"header length {n} is over the 100,000,000-byte limit (not a safetensors file?)")
         if 8 + n > size:
             raise SafetensorsError(f"header claims {n} bytes but the file has {size - 8} after the length (truncated)")
         raw = fh.read(n)
+    if len(raw) < n:
+        raise SafetensorsError(f"header claims {n} bytes but only {len(raw)} could be read (truncated)")
     return parse_header(raw, size)
 
 
 def parse_header(raw: bytes, file_size: int) -> Header:
+    """Check the JSON header `raw` (N bytes) of a file of `file_size` bytes, as the reference reader does."""
     n = len(raw)
-    try:
-        table = json.loads(raw.decode("utf-8").rstrip(" "))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SafetensorsError(f"header is not JSON ({exc.__class__.__name__}): not a safetensors file") from None
+    if n > MAX_HEADER:
+        raise SafetensorsError(f"header length {n} is over the 100,000,000-byte limit")
+    table = _load_json(raw)
     if not isinstance(table, dict):
-        raise SafetensorsError("header is not a JSON object")
-    metadata = table.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict):
-        raise SafetensorsError("__metadata__ is not an object")
+        raise SafetensorsError(f"header is {_kind(table)}, not a JSON object: not a safetensors file")
+    metadata = _metadata(table)
+    tensors = {name: _tensor_info(name, info) for name, info in table.items() if name != "__metadata__"}
     data_size = file_size - 8 - n
-    spans: list[tuple[int, int, str]] = []
-    for name, info in table.items():
-        try:
-            begin, end = info["data_offsets"]
-            dtype, shape = info["dtype"], info["shape"]
-            begin, end = int(begin), int(end)
-        except (KeyError, TypeError, ValueError):
-            raise SafetensorsError(f"tensor {name!r} has no valid dtype/shape/data_offsets") from None
-        if not 0 <= begin <= end:
-            raise SafetensorsError(f"tensor {name!r} has offsets {begin}..{end}")
-        count = 1
-        for dim in shape:
-            count *= int(dim)
-        if dtype in DTYPE_SIZES and count * DTYPE_SIZES[dtype] != end - begin:
-            raise SafetensorsError(
-                f"tensor {name!r}: {dtype}{shape} needs {count * DTYPE_SIZES[dtype]} bytes, offsets give {end - begin}"
-            )
-        spans.append((begin, end, name))
-    spans.sort()
-    position = 0
-    for begin, end, name in spans:
-        if begin < position:
-            raise SafetensorsError(f"tensor {name!r} overlaps the one before it")
-        if begin > position:
-            raise SafetensorsError(f"gap of {begin - position} bytes before tensor {name!r}")
-        position = end
+    position = _check_layout(tensors)
     if position != data_size:
         if position > data_size:
             raise SafetensorsError(
                 f"tensors need {position} bytes of data but the file has {data_size} (truncated download?)"
             )
         raise SafetensorsError(f"{data_size - position} bytes after the last tensor (the header lies about the size)")
-    return Header(header_size=n, tensors=table, metadata={str(k): str(v) for k, v in metadata.items()})
+    return Header(header_size=n, tensors=tensors, metadata=metadata)
+
+
+# -- JSON as serde_json reads it -----------------------------------------------------------------------
+
+
+class _Object(dict[str, Any]):
+    """A JSON object that remembers the keys it saw more than once (serde refuses some repeats)."""
+
+    __slots__ = ("repeated",)
+    repeated: frozenset[str]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)  # the last of repeated keys wins, as in serde's maps
+    repeated: set[str] = set()
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            (repeated if key in seen else seen).add(key)
+    obj.repeated = frozenset(repeated)
+    return obj
+
+
+def _int(text: str) -> int | float:
+    # serde_json keeps a u64 or an i64 an integer; "-0" and wider numbers become f64 (so never a size).
+    if len(text) <= 20:
+        value = int(text)
+        if -(1 << 63) <= value < _U64 and text != "-0":
+            return value
+    return _float(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        shown = text if len(text) <= 24 else text[:24] + "..."
+        raise SafetensorsError(f"header has a number out of range ({shown})")
+    return value
+
+
+def _constant(text: str) -> Any:
+    raise SafetensorsError(f"header has {text}, which is not JSON")
+
+
+def _load_json(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SafetensorsError(f"header is not UTF-8 (byte {exc.start}): not a safetensors file") from None
+    try:
+        value = json.loads(
+            text, object_pairs_hook=_object, parse_int=_int, parse_float=_float, parse_constant=_constant
+        )
+    except json.JSONDecodeError as exc:
+        reason = exc.msg.removesuffix(" at")
+        raise SafetensorsError(f"header is not JSON ({reason}, byte {exc.pos}): not a safetensors file") from None
+    except RecursionError:
+        raise SafetensorsError(f"header JSON is nested deeper than {MAX_DEPTH} levels") from None
+    except MemoryError:
+        raise SafetensorsError("header JSON is too large to read") from None
+    _check_tree(value, surrogates=_MAYBE_SURROGATE.search(raw) is not None)
+    return value
+
+
+def _check_tree(root: Any, surrogates: bool) -> None:
+    """Depth within serde_json's limit; no lone UTF-16 surrogate (serde_json refuses "\\ud800")."""
+    if not isinstance(root, (dict, list)):
+        return
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SafetensorsError(f"header JSON is nested deeper than {MAX_DEPTH} levels")
+        items = list(node.items()) if isinstance(node, dict) else [(None, v) for v in node]
+        for key, value in items:
+            if surrogates and (_has_surrogate(key) or _has_surrogate(value)):
+                raise SafetensorsError("header has a lone UTF-16 surrogate escape, which the reader refuses")
+            if isinstance(value, (dict, list)):
+                stack.append((value, depth + 1))
+
+
+def _has_surrogate(value: Any) -> bool:
+    return isinstance(value, str) and _SURROGATE.search(value) is not None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, str):
+        return f"a string ({value[:20]!r})"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+# -- the header's fields -------------------------------------------------------------------------------
+
+
+def _metadata(table: dict[str, Any]) -> dict[str, str]:
+    if "__metadata__" in getattr(table, "repeated", ()):
+        raise SafetensorsError("__metadata__ appears twice in the header")
+    metadata = table.get("__metadata__")
+    if metadata is None:  # absent or null: serde's Option
+        return {}
+    if not isinstance(metadata, dict):
+        raise SafetensorsError(f"__metadata__ is {_kind(metadata)}, not an object of strings")
+    for key, value in metadata.items():
+        if not isinstance(value, str):
+            raise SafetensorsError(f"__metadata__ {key!r} is {_kind(value)}, not a string")
+    return dict(metadata)
+
+
+def _tensor_info(name: str, info: Any) -> dict[str, Any]:
+    """tensor.rs `TensorInfo`: an object with the three fields (others ignored), or serde's array form."""
+    if isinstance(info, list):
+        if len(info) != 3:
+            raise SafetensorsError(f"tensor {name!r} is an array of {len(info)} values, not [dtype, shape, offsets]")
+        dtype, shape, offsets = info
+    elif isinstance(info, dict):
+        twice = [f for f in _FIELDS if f in getattr(info, "repeated", ())]
+        if twice:
+            raise SafetensorsError(f"tensor {name!r} gives {twice[0]} twice")
+        missing = [f for f in _FIELDS if f not in info]
+        if missing:
+            raise SafetensorsError(f"tensor {name!r} has no {missing[0]}")
+        dtype, shape, offsets = (info[f] for f in _FIELDS)
+    else:
+        raise SafetensorsError(f"tensor {name!r} is {_kind(info)}, not an object")
+    dtype = _dtype(name, dtype)
+    if not isinstance(shape, list):
+        raise SafetensorsError(f"tensor {name!r}: shape is {_kind(shape)}, not an array")
+    shape = [_size(name, "shape", dim) for dim in shape]
+    if not isinstance(offsets, list) or len(offsets) != 2:
+        what = f"an array of {len(offsets)}" if isinstance(offsets, list) else _kind(offsets)
+        raise SafetensorsError(f"tensor {name!r}: data_offsets is {what}, not [begin, end]")
+    return {"dtype": dtype, "shape": shape, "data_offsets": [_size(name, "data_offsets", v) for v in offsets]}
+
+
+def _dtype(name: str, value: Any) -> str:
+    # serde reads a unit enum variant from "F16" or from {"F16": null}.
+    if isinstance(value, dict) and len(value) == 1 and not getattr(value, "repeated", ()):
+        ((variant, unit),) = value.items()
+        if unit is None:
+            value = variant
+    if isinstance(value, str) and value in DTYPE_BITS:
+        return value
+    if isinstance(value, str):
+        raise SafetensorsError(f"tensor {name!r} has dtype {value[:20]!r}, which safetensors does not know")
+    raise SafetensorsError(f"tensor {name!r}: dtype is {_kind(value)}, not a dtype name")
+
+
+def _size(name: str, what: str, value: Any) -> int:
+    if type(value) is int and 0 <= value < _U64:
+        return value
+    raise SafetensorsError(f"tensor {name!r}: {what} holds {_kind(value)}, not a size (an integer >= 0)")
+
+
+def _check_layout(tensors: dict[str, dict[str, Any]]) -> int:
+    """tensor.rs `Metadata::validate`: tensors in offset order tile the data from 0 with no gap or
+    overlap, each exactly as long as its shape and dtype need; returns the end of the last one."""
+    position = 0
+    for (begin, end), name in sorted((tuple(t["data_offsets"]), n) for n, t in tensors.items()):
+        info = tensors[name]
+        if begin < position:
+            raise SafetensorsError(f"tensor {name!r} overlaps the one before it")
+        if begin > position:
+            raise SafetensorsError(f"gap of {begin - position} bytes before tensor {name!r}")
+        if end < begin:
+            raise SafetensorsError(f"tensor {name!r} ends before it begins ({begin}..{end})")
+        position = end
+        count = 1
+        for dim in info["shape"]:  # checked at each step, in order, as the reader's checked_mul fold
+            count *= dim
+            if count >= _U64:
+                raise SafetensorsError(f"tensor {name!r}: shape {info['shape']} overflows 64 bits")
+        bits = count * DTYPE_BITS[info["dtype"]]
+        if bits >= _U64:
+            raise SafetensorsError(f"tensor {name!r}: shape {info['shape']} overflows 64 bits")
+        if bits % 8:
+            raise SafetensorsError(f"tensor {name!r}: {count} {info['dtype']} values do not end on a byte")
+        if end - begin != bits // 8:
+            raise SafetensorsError(
+                f"tensor {name!r}: {info['dtype']}{info['shape']} needs {bits // 8} bytes, offsets give {end - begin}"
+            )
+    return position
 
 
 def write_safetensors(
