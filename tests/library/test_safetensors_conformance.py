@@ -98,6 +98,13 @@ REFUSED = {
     "trailing garbage": (F32_2 + "x", 8),
     "top level an array": ("[]", 0),
     "empty header": ("", 0),
+    "a tensor repeated, the first invalid": ('{"a":null,' + F32_2[1:], 8),
+    "a metadata key repeated, the first not a string": ('{"__metadata__":{"x":1,"x":"y"}}', 0),
+    "an ignored field repeated, the first nested too deep": (
+        tensor(extra=',"x":' + "[" * 126 + "]" * 126 + ',"x":0'),
+        8,
+    ),
+    "a lone surrogate in a shadowed value": ('{"__metadata__":{"x":"\\udc00","x":"y"}}', 0),
     "nested 128 deep": (tensor(shape="[0]", offsets="[0,0]", extra=',"x":' + "[" * 126 + "]" * 126), 0),
     "nested 10,000 deep": ("[" * 10_000 + "]" * 10_000, 0),
     "nested 10,000 deep inside a tensor": (tensor(extra=',"x":' + "[" * 10_000 + "]" * 10_000), 8),
@@ -214,7 +221,7 @@ def mutate(rng: random.Random, content: bytes) -> bytes:
     raw, data = content[8 : 8 + n], content[8 + n :]
     header = json.loads(raw)
     names = [k for k in header if k != "__metadata__"]
-    kind = rng.randrange(7)
+    kind = rng.randrange(8)
     if kind == 0:  # a field of a tensor becomes something else
         header[rng.choice(names)][rng.choice(["dtype", "shape", "data_offsets"])] = rng.choice(WEIRD)
     elif kind == 1:  # an offset moves
@@ -236,8 +243,13 @@ def mutate(rng: random.Random, content: bytes) -> bytes:
         at = rng.randrange(len(raw))
         raw = raw[:at] + bytes([raw[at] ^ (1 << rng.randrange(8))]) + raw[at + 1 :]
         return struct.pack("<Q", len(raw)) + raw + data
-    else:  # the length field lies
+    elif kind == 6:  # the length field lies
         return struct.pack("<Q", max(0, n + rng.choice([-9, -1, 1, 8, 2**32]))) + content[8:]
+    else:  # a key written twice: serde keeps the last but reads each
+        name = rng.choice([*names, "__metadata__"])
+        first = json.dumps(rng.choice([header.get(name), *WEIRD]))
+        raw = b'{"' + name.encode() + b'":' + first.encode() + b"," + raw.lstrip()[1:]
+        return struct.pack("<Q", len(raw)) + raw + data
     raw = json.dumps(header, separators=(",", ":")).encode() + b" " * rng.randrange(8)
     return struct.pack("<Q", len(raw)) + raw + data
 

@@ -123,6 +123,10 @@ def parse_header(raw: bytes, file_size: int) -> Header:
         raise SafetensorsError(f"header is {_kind(table)}, not a JSON object: not a safetensors file")
     metadata = _metadata(table)
     tensors = {name: _tensor_info(name, info) for name, info in table.items() if name != "__metadata__"}
+    for name, info in getattr(table, "shadowed", ()):
+        if name != "__metadata__":
+            _tensor_info(name, info)  # checked, then replaced by the later one of that name
+    _check_unread_parts(table, surrogates=_MAYBE_SURROGATE.search(raw) is not None)
     data_size = file_size - 8 - n
     position = _check_layout(tensors)
     if position != data_size:
@@ -138,21 +142,29 @@ def parse_header(raw: bytes, file_size: int) -> Header:
 
 
 class _Object(dict[str, Any]):
-    """A JSON object that remembers the keys it saw more than once (serde refuses some repeats)."""
+    """A JSON object that keeps what a repeated key shadowed: the value kept is the last one, as in
+    serde's maps, but serde reads (and so checks) every one, and refuses a struct field given twice."""
 
-    __slots__ = ("repeated",)
-    repeated: frozenset[str]
+    __slots__ = ("shadowed",)
+    shadowed: tuple[tuple[str, Any], ...]
+
+    @property
+    def repeated(self) -> set[str]:
+        return {key for key, _ in self.shadowed}
 
 
 def _object(pairs: list[tuple[str, Any]]) -> _Object:
-    obj = _Object(pairs)  # the last of repeated keys wins, as in serde's maps
-    repeated: set[str] = set()
+    obj = _Object(pairs)
+    obj.shadowed = ()
     if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            (repeated if key in seen else seen).add(key)
-    obj.repeated = frozenset(repeated)
+        last = {key: i for i, (key, _) in enumerate(pairs)}
+        obj.shadowed = tuple(pair for i, pair in enumerate(pairs) if last[pair[0]] != i)
     return obj
+
+
+def _every_item(obj: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The pairs of a JSON object as written, shadowed ones included."""
+    return [*obj.items(), *getattr(obj, "shadowed", ())]
 
 
 def _int(text: str) -> int | float:
@@ -192,25 +204,35 @@ def _load_json(raw: bytes) -> Any:
         raise SafetensorsError(f"header JSON is nested deeper than {MAX_DEPTH} levels") from None
     except MemoryError:
         raise SafetensorsError("header JSON is too large to read") from None
-    _check_tree(value, surrogates=_MAYBE_SURROGATE.search(raw) is not None)
     return value
 
 
-def _check_tree(root: Any, surrogates: bool) -> None:
-    """Depth within serde_json's limit; no lone UTF-16 surrogate (serde_json refuses "\\ud800")."""
-    if not isinstance(root, (dict, list)):
-        return
-    stack = [(root, 1)]
+def _check_unread_parts(table: dict[str, Any], surrogates: bool) -> None:
+    """What serde_json refuses in a header whose fields are otherwise valid: nesting deeper than its
+    limit (only possible in the fields a tensor may carry beside its three, which the reader skips),
+    and a lone UTF-16 surrogate escape ("\\ud800") in any string."""
+    stack: list[tuple[list[tuple[Any, Any]], int]] = []  # the pairs of an object or array, its depth
+    for name, info in _every_item(table):
+        if surrogates and _has_surrogate(name):
+            raise SafetensorsError("header has a lone UTF-16 surrogate escape, which the reader refuses")
+        if name == "__metadata__":
+            if surrogates and isinstance(info, dict):  # a map of strings: nothing nested
+                stack.append((_every_item(info), 2))
+        elif isinstance(info, dict):
+            extra = [(k, v) for k, v in _every_item(info) if k not in _FIELDS]
+            if extra:
+                stack.append((extra, 2))  # top = 1, the tensor = 2
     while stack:
-        node, depth = stack.pop()
+        pairs, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise SafetensorsError(f"header JSON is nested deeper than {MAX_DEPTH} levels")
-        items = list(node.items()) if isinstance(node, dict) else [(None, v) for v in node]
-        for key, value in items:
+        for key, value in pairs:
             if surrogates and (_has_surrogate(key) or _has_surrogate(value)):
                 raise SafetensorsError("header has a lone UTF-16 surrogate escape, which the reader refuses")
-            if isinstance(value, (dict, list)):
-                stack.append((value, depth + 1))
+            if isinstance(value, dict):
+                stack.append((_every_item(value), depth + 1))
+            elif isinstance(value, list):
+                stack.append(([(None, v) for v in value], depth + 1))
 
 
 def _has_surrogate(value: Any) -> bool:
@@ -233,14 +255,14 @@ def _kind(value: Any) -> str:
 
 
 def _metadata(table: dict[str, Any]) -> dict[str, str]:
-    if "__metadata__" in getattr(table, "repeated", ()):
+    if "__metadata__" in getattr(table, "repeated", set()):
         raise SafetensorsError("__metadata__ appears twice in the header")
     metadata = table.get("__metadata__")
     if metadata is None:  # absent or null: serde's Option
         return {}
     if not isinstance(metadata, dict):
         raise SafetensorsError(f"__metadata__ is {_kind(metadata)}, not an object of strings")
-    for key, value in metadata.items():
+    for key, value in _every_item(metadata):
         if not isinstance(value, str):
             raise SafetensorsError(f"__metadata__ {key!r} is {_kind(value)}, not a string")
     return dict(metadata)
@@ -253,20 +275,22 @@ def _tensor_info(name: str, info: Any) -> dict[str, Any]:
             raise SafetensorsError(f"tensor {name!r} is an array of {len(info)} values, not [dtype, shape, offsets]")
         dtype, shape, offsets = info
     elif isinstance(info, dict):
-        twice = [f for f in _FIELDS if f in getattr(info, "repeated", ())]
+        twice = [f for f in _FIELDS if f in getattr(info, "repeated", set())]
         if twice:
             raise SafetensorsError(f"tensor {name!r} gives {twice[0]} twice")
         missing = [f for f in _FIELDS if f not in info]
         if missing:
             raise SafetensorsError(f"tensor {name!r} has no {missing[0]}")
-        dtype, shape, offsets = (info[f] for f in _FIELDS)
+        dtype, shape, offsets = info["dtype"], info["shape"], info["data_offsets"]
     else:
         raise SafetensorsError(f"tensor {name!r} is {_kind(info)}, not an object")
-    dtype = _dtype(name, dtype)
-    if not isinstance(shape, list):
-        raise SafetensorsError(f"tensor {name!r}: shape is {_kind(shape)}, not an array")
-    shape = [_size(name, "shape", dim) for dim in shape]
-    if not isinstance(offsets, list) or len(offsets) != 2:
+    if type(dtype) is not str or dtype not in DTYPE_BITS:
+        dtype = _dtype(name, dtype)
+    if type(shape) is not list or not all(type(d) is int and 0 <= d < _U64 for d in shape):
+        if not isinstance(shape, list):
+            raise SafetensorsError(f"tensor {name!r}: shape is {_kind(shape)}, not an array")
+        shape = [_size(name, "shape", dim) for dim in shape]
+    if type(offsets) is not list or len(offsets) != 2:
         what = f"an array of {len(offsets)}" if isinstance(offsets, list) else _kind(offsets)
         raise SafetensorsError(f"tensor {name!r}: data_offsets is {what}, not [begin, end]")
     return {"dtype": dtype, "shape": shape, "data_offsets": [_size(name, "data_offsets", v) for v in offsets]}
@@ -274,7 +298,7 @@ def _tensor_info(name: str, info: Any) -> dict[str, Any]:
 
 def _dtype(name: str, value: Any) -> str:
     # serde reads a unit enum variant from "F16" or from {"F16": null}.
-    if isinstance(value, dict) and len(value) == 1 and not getattr(value, "repeated", ()):
+    if isinstance(value, dict) and len(value) == 1 and not getattr(value, "shadowed", ()):
         ((variant, unit),) = value.items()
         if unit is None:
             value = variant
