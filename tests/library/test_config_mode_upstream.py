@@ -72,7 +72,8 @@ def file_state(path: Path) -> bytes | None:
 
 
 async def link_config(library: LibraryService, ui: Path):
-    """Preview (which must write nothing), apply, and check a second run finds nothing to do."""
+    """Preview (which must write nothing), apply, and check a second run finds nothing to do.
+    Returns the install and the preview: the action's detail, then the plan's notes ("note: ...")."""
     install = await library.install_at(ui)
     before = file_state(install.config_file)
     plan = await library.plan_link(install, "config")
@@ -80,7 +81,7 @@ async def link_config(library: LibraryService, ui: Path):
     assert file_state(install.config_file) == before  # the preview changed nothing
     assert await library.apply(plan) == []
     assert (await library.plan_link(install, "config")).empty
-    return install, plan.actions[0].detail
+    return install, "\n".join([plan.actions[0].detail, *(f"note: {n}" for n in plan.notes)])
 
 
 async def unlink(library: LibraryService, ui: Path) -> None:
@@ -358,7 +359,7 @@ async def test_fooocus_keeps_a_key_whose_folder_holds_files_the_library_lacks_un
 
         install = await library.install_at(app)
         plan = await library.plan_link(install, "config")
-        detail = plan.actions[0].detail
+        detail = "\n".join(plan.notes)  # what is left alone is a note of the plan, not the action
         assert "path_inpaint left as it is" in detail and "aiui-tui models import" in detail
         assert "path_fooocus_expansion left as it is" in detail and "pytorch_model.bin missing" in detail
         await library.apply(plan)
@@ -395,7 +396,7 @@ async def test_fooocus_config_written_by_an_older_version_is_repaired(tmp_path, 
         (app / "config.txt").write_text(json.dumps(old))
         install = await library.install_at(app)
         plan = await library.plan_link(install, "config")
-        assert "path_vae_approx left as it is" in plan.actions[0].detail
+        assert any("path_vae_approx left as it is" in note for note in plan.notes)
         await library.apply(plan)
         paths = fooocus_config(upstream, tmp_path / "fooocus")["paths"]
         assert paths["path_inpaint"] == str(layout.kind_dir("inpaint"))

@@ -17,6 +17,7 @@ from aiui_tui.kinds import model_kinds
 from aiui_tui.paths import Layout
 from aiui_tui.services.apps.errors import AppError
 from aiui_tui.services.apps.manifest import AppManifest
+from aiui_tui.uiformats import comfyui_section
 
 LABEL_APP = "aiui.app"
 LABEL_ROOT = "aiui.root"
@@ -241,14 +242,13 @@ def build_spec(
 
 
 def comfyui_model_paths(mounts: dict[str, str]) -> str:
-    """ComfyUI's extra_model_paths.yaml for library kinds mounted at these container paths: one
-    section, each ComfyUI folder name with its absolute path, written by YAML (quoted as needed)."""
-    import yaml
-
-    kinds = model_kinds()
-    folders = {kinds[kind].comfyui[0]: path for kind, path in mounts.items() if kinds[kind].comfyui}
+    """ComfyUI's extra_model_paths.yaml for library kinds mounted at these container paths."""
+    folders: dict[str, str] = {}
+    for kind, path in mounts.items():
+        if name := model_kinds()[kind].comfyui_name:
+            folders[name] = path
     header = "# Written by aiui-tui before each start: the model library's folders in this container.\n"
-    return header + yaml.safe_dump({"aiui_tui": folders}, sort_keys=False, allow_unicode=True)
+    return header + comfyui_section(folders)
 
 
 def _join_for(manifest: AppManifest, variable: str, arguments: list[str]) -> str:

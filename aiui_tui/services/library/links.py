@@ -168,10 +168,13 @@ def plan_link(install: UiInstall, records: list[ModelRecord], models_dir: Path, 
     if mode == CONFIG:
         if not uiconfig.supported(install):
             plan.notes.append(f"{install.title} has no config this program can write; use --mode symlink")
-        elif not uiconfig.has_edit(install, models_dir):
-            target = install.config_file
-            assert target is not None
-            plan.actions.append(Action(CONFIG, install.path, target, 0, uiconfig.describe_edit(install, models_dir)))
+        else:
+            plan.notes += uiconfig.notes(install, models_dir)  # kinds left alone, and why
+            if not uiconfig.has_edit(install, models_dir):
+                target = install.config_file
+                assert target is not None
+                detail = uiconfig.describe_edit(install, models_dir)
+                plan.actions.append(Action(CONFIG, install.path, target, 0, detail))
         return plan
     library = models_dir.resolve()
     claimed: set[Path] = set()

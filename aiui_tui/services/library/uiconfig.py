@@ -36,10 +36,10 @@ from aiui_tui.kinds import ModelKind, model_kinds
 from aiui_tui.services.library.detect import COMFYUI, FOOOCUS, WEBUIS, UiInstall
 from aiui_tui.services.library.index import walk_models
 from aiui_tui.tomledit import atomic_write
+from aiui_tui.uiformats import COMFYUI_SECTION, comfyui_section
 
 BEGIN, END = "# >>> aiui-tui library (managed block: `aiui-tui models unlink` removes it)", "# <<< aiui-tui library"
 _BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-COMFYUI_SECTION = "aiui_tui"  # our section's name in extra_model_paths.yaml
 BACKUP_SUFFIX = ".aiui-backup"
 
 
@@ -69,10 +69,9 @@ def plan_edit(install: UiInstall, models_dir: Path) -> Edit:
 
 
 def describe_edit(install: UiInstall, models_dir: Path) -> str:
-    """The preview: which file changes, what it will say, and what is left alone."""
+    """The preview: which file changes and what it will say (what is left alone: `notes`)."""
     edit = plan_edit(install, models_dir)
-    lines = [f"set in {install.config_file}:", *(f"  {s}" for s in edit.settings)]
-    return "\n".join(lines + [f"  note: {n}" for n in edit.notes])
+    return "\n".join([f"set in {install.config_file}:", *(f"  {s}" for s in edit.settings)])
 
 
 def notes(install: UiInstall, models_dir: Path) -> list[str]:
@@ -176,7 +175,7 @@ def _comfyui_edit(path: Path, current: str | None, models_dir: Path) -> Edit:
             "use a data root without one",
         )
     folders = comfyui_folders(models_dir)
-    body = yaml.safe_dump({COMFYUI_SECTION: folders}, sort_keys=False, allow_unicode=True, width=1 << 30)
+    body = comfyui_section(folders)
     gap = "\n" if theirs and not theirs.endswith("\n") else ""
     text = f"{theirs}{gap}{BEGIN}\n{body}{END}\n"
     if yaml.safe_load(text) != {**(loaded or {}), COMFYUI_SECTION: folders}:  # what ComfyUI will load
