@@ -17,7 +17,7 @@ from aiui_tui.bus import Bus
 from aiui_tui.cli.context import Context
 from aiui_tui.core.errors import EXIT_FAILED
 from aiui_tui.core.format import human_bytes
-from aiui_tui.core.library import ModelRecord
+from aiui_tui.core.library import LIBRARY, ModelRecord
 from aiui_tui.kinds import kind_names
 
 
@@ -228,13 +228,19 @@ async def _scan(ctx: Context, library) -> int:
     if ctx.args.path:
         install, result = await library.scan_path(Path(ctx.args.path))
         what = f"{install.title} at {install.path}" if install else ctx.args.path
+        location = await asyncio.to_thread(lambda: str(Path(ctx.args.path).expanduser().resolve()))
     else:
         result = await library.scan()
-        what = "the library"
+        what, location = "the library", LIBRARY
     ctx.out.success(
         f"Scanned {what}: {result.files} files, {result.added} new, {result.changed} changed, {result.removed} gone, "
         f"{human_bytes(result.hashed_bytes)} hashed in {result.seconds:.2f} s."
     )
+    problems = [r for r in await library.records(location) if not r.ok]
+    for record in problems:  # each is that file's problem; every other file is indexed
+        ctx.out.warn(f"{record.path}: {record.problem}")
+    if problems:
+        ctx.out.plain(f"{len(problems)} of {result.files} files have a problem (see `aiui-tui models list`).")
     return 0
 
 

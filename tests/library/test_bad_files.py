@@ -103,6 +103,8 @@ async def test_models_scan_list_and_verify_go_on_past_a_bad_file(tmp_path, clean
     scan = await cli(root, "models", "scan")
     assert scan.returncode == 0, scan.output
     assert f"{len(good) + 1 + 4} files" in scan.output
+    assert "null_shape.safetensors: tensor 'w': shape is null, not an array" in scan.stderr  # listed as a problem
+    assert f"5 of {len(good) + 1 + 4} files have a problem" in scan.stdout
     listed = await cli(root, "models", "list", "--json")
     assert listed.returncode == 0, listed.output
     models = {m["name"]: m for m in json.loads(listed.stdout)["models"]}

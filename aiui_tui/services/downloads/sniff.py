@@ -35,7 +35,7 @@ def check_first_bytes(head: bytes, name: str) -> None:
         return
     if name.lower().endswith(".safetensors") and len(head) >= 9:
         header_len = int.from_bytes(head[:8], "little")
-        if not (2 <= header_len <= 100 * 1024 * 1024) or head[8:9] != b"{":
+        if not (2 <= header_len <= 100_000_000) or head[8:9] != b"{":  # safetensors' limit: bytes, not MiB
             raise NotAModel(
                 f"The server sent something that is not a safetensors file for {name} (starts with {head[:24]!r}).",
                 "check the URL and the site's token",
