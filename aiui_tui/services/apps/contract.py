@@ -29,7 +29,8 @@ class ContractLine:
         return _normal(self.field, self.expected) == _normal(self.field, self.actual)
 
     def describe(self) -> str:
-        return f"{self.field}: image has {_show(self.actual)}, manifest expects {_show(self.expected)}"
+        actual, expected = _show(self.field, self.actual), _show(self.field, self.expected)
+        return f"{self.field}: image has {actual}, manifest expects {expected}"
 
 
 def image_facts(attrs: dict) -> dict[str, Any]:
@@ -74,7 +75,9 @@ def _normal(field: str, value: Any) -> Any:
     return list(value or [])
 
 
-def _show(value: Any) -> str:
+def _show(field: str, value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(repr(v) for v in value) + "]" if value else "none"
-    return repr(value) if value not in ("", None) else "none (root, /)"
+    if not value:
+        return {"contract.user": "'' (root)", "contract.workdir": "'' (/)"}.get(field, "''")
+    return repr(value)
