@@ -228,3 +228,27 @@ def test_builtin_arguments_survive_the_way_the_image_splits_them(name, layout):
     tail = [*manifest.profiles["low"], *manifest.performance.options["attention"].choices["split"].args]
     assert words[-len(tail) :] == tail
     assert len(words) == len(manifest.args) + len(tail)
+
+
+def test_the_forge_plugin_command_is_accepted_by_forge(upstream, layout, conformance):
+    """The example plugin's manifest (plugins/forge) through Forge's own parser, every setting."""
+    from aiui_tui.services.apps.manifest import parse_manifest
+    from tests.conftest import REPO
+
+    forge = parse_manifest(REPO / "plugins" / "forge" / "apps" / "forge.toml")
+    refused = []
+    settings = list(every_setting(forge))
+    for profile, options in settings:
+        config = Config.model_validate({"apps": {"overrides": {"forge": {"options": options}}}})
+        spec = build_spec(forge, layout=layout, config=config, profile=profile, gpu_available=True, uid=1, gid=1)
+        outcome = webui_args(upstream, "forge", argv=spec.command[2:])
+        if outcome.returncode != 0:
+            refused.append(f"{profile} {options}: {outcome.stderr[-300:]}")
+    assert refused == []
+    result = outcome.result
+    args, mounts = result["args"], forge.mounts
+    assert result["default_output_dir"] == mounts.outputs and result["data_path"] == mounts.config
+    for attr, kind in {**A1111_DIR_FLAGS, "text_encoder_dir": "text_encoders", "controlnet_dir": "controlnet"}.items():
+        assert str(args[attr]) == mounts.models[kind], attr
+    assert mounts.models["diffusion_models"] == f"{result['models_path']}/Stable-diffusion"  # listed beside ckpt-dir
+    conformance(f"Forge plugin container command: {len(settings)} profile/option settings, {len(refused)} refused")

@@ -17,8 +17,11 @@ from tests.plugins.conftest import copy_example, enable, webhook_receiver
 pytestmark = pytest.mark.docker
 FORGE_STAND_IN = "aiui-test/forge-stand-in:1"
 
-# Forge's image runs `python launch.py --server-name HOST --port PORT ...`; this `python` serves a page there.
+# The manifest runs the image's venv python on launch.py in /opt/stable-diffusion-webui-forge with
+# `--server-name HOST --port PORT ...`; this `python` serves a page there (and fails as Python would
+# without launch.py in the working directory).
 LAUNCHER = """#!/bin/sh
+[ -f "$1" ] || { echo "python: can't open file '$1'" >&2; exit 2; }
 host=0.0.0.0; port=7860
 while [ $# -gt 0 ]; do
   case "$1" in --server-name) host="$2"; shift;; --port) port="$2"; shift;; esac
@@ -32,8 +35,14 @@ exec httpd -f -p "$host:$port" -h /www
 @pytest.fixture(scope="module")
 def forge_image(docker_client, tmp_path_factory):
     context = build_busybox_context(tmp_path_factory.mktemp("forge"))
-    (context / "bin" / "python").write_text(LAUNCHER)
-    (context / "bin" / "python").chmod(0o755)
+    venv = context / "opt" / "environments" / "python" / "forge" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python").write_text(LAUNCHER)
+    (venv / "python").chmod(0o755)
+    (context / "opt" / "stable-diffusion-webui-forge").mkdir()
+    (context / "opt" / "stable-diffusion-webui-forge" / "launch.py").write_text("# stand-in\n")
+    dockerfile = (context / "Dockerfile").read_text().replace("COPY tmp /tmp", "COPY tmp /tmp\nCOPY opt /opt")
+    (context / "Dockerfile").write_text(dockerfile.replace('CMD ["/bin/sh"]', 'CMD ["init.sh"]'))
     docker_client.images.build(path=str(context), tag=FORGE_STAND_IN, rm=True, forcerm=True)
     return FORGE_STAND_IN
 
