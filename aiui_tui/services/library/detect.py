@@ -43,12 +43,6 @@ WEBUI_PARSER_FILES = ("modules/cmd_args.py", "backend/args.py", "modules/shared.
 _DECLARED_FLAG = re.compile(r"""add_argument\(\s*['"](--[A-Za-z0-9][\w-]*)['"]""")
 
 
-def fooocus_defaults() -> dict[str, str]:
-    """Fooocus' default folder for each config key, relative to its install."""
-    return {k.fooocus: k.fooocus_default for k in model_kinds().values() if k.fooocus and k.fooocus_default}
-
-
-FOOOCUS_DEFAULTS = fooocus_defaults()
 # Stability Matrix's shared folder names (SharedFolderType) for each kind.
 STABILITY_MATRIX_FOLDERS = {
     "checkpoints": ["StableDiffusion"],

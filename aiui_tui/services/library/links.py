@@ -169,12 +169,12 @@ def plan_link(install: UiInstall, records: list[ModelRecord], models_dir: Path, 
         if not uiconfig.supported(install):
             plan.notes.append(f"{install.title} has no config this program can write; use --mode symlink")
         else:
-            plan.notes += uiconfig.notes(install, models_dir)  # kinds left alone, and why
-            if not uiconfig.has_edit(install, models_dir):
+            edit = uiconfig.plan_edit(install, models_dir)
+            plan.notes += edit.notes  # kinds left alone, and why
+            if not edit.unchanged:
                 target = install.config_file
                 assert target is not None
-                detail = uiconfig.describe_edit(install, models_dir)
-                plan.actions.append(Action(CONFIG, install.path, target, 0, detail))
+                plan.actions.append(Action(CONFIG, install.path, target, 0, uiconfig.describe_edit(install, edit)))
         return plan
     library = models_dir.resolve()
     claimed: set[Path] = set()

@@ -68,23 +68,9 @@ def plan_edit(install: UiInstall, models_dir: Path) -> Edit:
     return _webui_edit(install, current, models_dir)
 
 
-def describe_edit(install: UiInstall, models_dir: Path) -> str:
-    """The preview: which file changes and what it will say (what is left alone: `notes`)."""
-    edit = plan_edit(install, models_dir)
+def describe_edit(install: UiInstall, edit: Edit) -> str:
+    """The preview: which file changes and what it will say (what is left alone: `edit.notes`)."""
     return "\n".join([f"set in {install.config_file}:", *(f"  {s}" for s in edit.settings)])
-
-
-def notes(install: UiInstall, models_dir: Path) -> list[str]:
-    """What config mode leaves alone for this install, and why (one line each)."""
-    return plan_edit(install, models_dir).notes if supported(install) else []
-
-
-def has_edit(install: UiInstall, models_dir: Path) -> bool:
-    """True when the UI's file already reads the library as config mode would write it now."""
-    path = install.config_file
-    if not supported(install) or path is None or not path.exists():
-        return False
-    return plan_edit(install, models_dir).unchanged
 
 
 def apply_edit(install: UiInstall, models_dir: Path) -> None:
