@@ -15,7 +15,7 @@ import pytest
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
 from aiui_tui.core.apps import EXITED, NOT_CREATED, READY, STOPPED, UNKNOWN
-from aiui_tui.core.events import AppPullProgress, AppStateChanged, ContainerStats, EngineStateChanged
+from aiui_tui.core.events import AppPullProgress, AppStateChanged, ContainerStats, EngineStateChanged, Notice
 from aiui_tui.services.apps import AppService
 from aiui_tui.services.apps.errors import AppError
 from aiui_tui.services.apps.spec import LABEL_APP, LABEL_ROOT, container_name
@@ -343,5 +343,88 @@ async def test_a_library_symlink_to_another_disk_is_readable_inside_the_containe
         spec = await service._spec(service.manifest("reader"), None)
         assert spec.volumes[str(outside.parent)] == {"bind": str(outside.parent), "mode": "ro"}
         assert any("relative link to outside the data root" in w for w in spec.warnings)
+    finally:
+        await service.close()
+
+
+# --- ports and listeners (issue 15: 8, 9) ------------------------------------------------------
+
+
+class OtherProgram:
+    """Another program on this machine answering HTTP on 127.0.0.1:port (a real socket server)."""
+
+    def __init__(self, port: int) -> None:
+        import http.server
+        import threading
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def test_a_host_network_app_whose_port_is_taken_is_refused_before_it_starts(layout, busybox_image, cleanup):
+    port = free_port()
+    (layout.user_apps_dir / "clash.toml").write_text(manifest("clash", busybox_image, port))
+    other = OtherProgram(port)
+    service, _ = await open_service(layout, supervise=False)
+    try:
+        with pytest.raises(AppError) as err:
+            await service.start_app("clash")
+        assert f"port {port} on 127.0.0.1 is already in use by another program" in err.value.message
+        assert "apps.overrides.clash.host_port" in err.value.fix
+        assert service.status("clash").state == NOT_CREATED  # no container, no "ready", no URL
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/") as response:
+            assert response.status == 200  # the other program still serves
+    finally:
+        other.close()
+        await service.close()
+
+
+async def test_a_restart_of_a_running_host_network_app_is_not_taken_for_a_clash(layout, busybox_image, cleanup):
+    port = free_port()
+    (layout.user_apps_dir / "stand-in.toml").write_text(manifest("stand-in", busybox_image, port))
+    service, _ = await open_service(layout, supervise=False)
+    try:
+        first = await service.start_app("stand-in")
+        again = await service.start_app("stand-in")  # replaces its own container on its own port
+        assert again.state == READY and again.container_id != first.container_id
+    finally:
+        await service.close()
+
+
+async def test_a_host_network_app_listening_on_all_addresses_is_stopped_when_the_bind_address_is_loopback(
+    layout, busybox_image, docker_client, cleanup
+):
+    port = free_port()
+    command = '["httpd", "-f", "-p", "0.0.0.0:{port}", "-h", "/www"]'  # ignores {listen}
+    (layout.user_apps_dir / "wide.toml").write_text(manifest("wide", busybox_image, port, command))
+    service, _ = await open_service(layout, supervise=False)
+    try:
+        with pytest.raises(AppError) as err:
+            await service.start_app("wide")
+        assert f"listens on 0.0.0.0:{port}, reachable from other machines" in err.value.message
+        assert "it was stopped" in err.value.message and "{listen}" in err.value.fix
+        assert service.status("wide").state == STOPPED
+        (container,) = docker_client.containers.list(all=True, filters={"label": "aiui.app=wide"})
+        assert container.status == "exited"
+    finally:
+        await service.close()
+
+
+async def test_listening_on_all_addresses_is_allowed_when_the_user_chose_so(layout, busybox_image, cleanup):
+    port = free_port()
+    command = '["httpd", "-f", "-p", "0.0.0.0:{port}", "-h", "/www"]'
+    (layout.user_apps_dir / "wide.toml").write_text(manifest("wide", busybox_image, port, command))
+    config = Config()
+    config.network.bind_address = "0.0.0.0"
+    service, events = await open_service(layout, config, supervise=False)
+    try:
+        status = await service.start_app("wide")
+        assert status.state == READY
+        assert any("reachable from other machines" in n.message for n in events.of(Notice))
     finally:
         await service.close()

@@ -69,6 +69,13 @@ def test_a_user_manifest_adds_an_app_and_can_replace_a_builtin(tmp_path):
         (('gpu = "none"', 'gpu = "none"\ncolour = "red"'), "key colour: unknown key"),
         (('image = "local/busybox:1"\n', ""), "key image: required key is missing"),
         (("[ready]", "[ready"), "TOML syntax error"),
+        # Values Docker itself would reject at create ("Unexpected error: APIError" before):
+        (('outputs = "/www/outputs"', 'outputs = "/"'), "outputs: a container path cannot be /"),
+        (('outputs = "/www/outputs"', 'outputs = "/models/checkpoints"'), "are both mounted at /models/checkpoints"),
+        (('outputs = "/www/outputs"', 'outputs = "/models//checkpoints/"'), "are both mounted at"),
+        (('gpu = "none"', 'gpu = "none"\nargs_to = "env"'), 'args_to = "env" needs args_env'),
+        (('gpu = "none"', 'gpu = "none"\nworkdir = "srv"'), "container paths must be absolute"),
+        (('outputs = "/www/outputs"', 'config = "/c"\nconfig_subdirs = { "../up" = "/x" }'), "plain relative path"),
     ],
 )
 def test_bad_manifests_name_the_file_line_and_key(tmp_path, change, message):
@@ -78,6 +85,15 @@ def test_bad_manifests_name_the_file_line_and_key(tmp_path, change, message):
     assert str(path) in err.value.message
     assert message in err.value.message
     assert err.value.fix
+
+
+def test_a_manifest_docker_would_reject_is_one_line_with_exit_2_not_an_unexpected_error(tmp_path, cli):
+    root = tmp_path / "root"
+    write(root / "config" / "apps", "stand-in", GOOD.replace('outputs = "/www/outputs"', 'outputs = "/"'))
+    result = cli("--root", str(root), "app", "start", "stand-in")
+    assert result.returncode == 2
+    assert "stand-in.toml line" in result.stderr and "a container path cannot be /" in result.stderr
+    assert "Unexpected error" not in result.output and "Traceback" not in result.output
 
 
 def test_the_file_name_must_match_the_app_name(tmp_path):

@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from aiui_tui.bus import Bus
@@ -36,7 +37,7 @@ from aiui_tui.core.throttle import Throttle
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services import engine
-from aiui_tui.services.apps import contract
+from aiui_tui.services.apps import contract, listeners
 from aiui_tui.services.apps.errors import AppError, unknown_app
 from aiui_tui.services.apps.host_files import chown_tree, invoking_ids, make_dirs, merge_json_settings, write_file
 from aiui_tui.services.apps.manifest import AppManifest, LoadedApp, gpu_instance, instance_name, load_manifests
@@ -379,6 +380,7 @@ class AppService:
             raise
         if manifest.arguments_go_to == "image-command":  # the arguments follow the image's own CMD
             spec = await self._spec(manifest, profile, image_cmd=contract.image_facts(attrs)["cmd"])
+        await self._check_port_free(manifest)
         self._stopping.discard(name)
         container = await asyncio.to_thread(self._recreate, client, spec)
         self._set(name, _replace(self._blank(manifest, STARTING, container.id), profile=spec.profile, gpu=spec.gpu))
@@ -388,6 +390,7 @@ class AppService:
             raise self._start_error(manifest, exc) from None
         self._start_reader(name, container.id)
         url = await self._wait_ready(manifest, container, spec)
+        await self._check_listeners(manifest, container)
         status = _replace(self._status[name], state=READY, url=url, reason="")
         self._set(name, status)
         log.info("app ready", app=name, url=url, profile=spec.profile, gpu=spec.gpu)
@@ -677,6 +680,82 @@ class AppService:
                         lines,
                     )
                 await asyncio.sleep(PROBE_EVERY_S)
+
+    @property
+    def _engine_is_local(self) -> bool:
+        """Whether this machine's sockets are the engine's (a host-network app listens here)."""
+        return self.address.startswith(("unix://", "npipe://"))
+
+    async def _check_port_free(self, manifest: AppManifest) -> None:
+        """A host-network app's port must be free: else another program answers its readiness probe
+        (and users open that program) while the container exits with "address already in use".
+        Bridge apps need no check: Docker refuses to publish a taken port itself."""
+        if manifest.network != "host" or not self._engine_is_local:
+            return
+        ours = await self._container(self.client, manifest.name)
+        if ours is not None and ours.status == "running":
+            return  # it holds the port itself and is replaced by the new container
+        bind = self.config.network.bind_address
+        if await asyncio.to_thread(listeners.port_taken, bind, manifest.port):
+            self._set(manifest.name, _replace(self._status[manifest.name], reason=f"port {manifest.port} in use"))
+            raise AppError(
+                f"{manifest.display_title}: port {manifest.port} on {bind} is already in use by another program.",
+                f"stop that program (ss -ltnp 'sport = :{manifest.port}' names it), "
+                f"or set apps.overrides.{self.apps[manifest.name].base}.host_port to a free port",
+            )
+
+    async def _check_listeners(self, manifest: AppManifest, container: Any) -> None:
+        """After the UI answered: it is still our container that runs, and on the host network it
+        listens only where network.bind_address says. A UI that binds 0.0.0.0 although told to keep
+        to loopback is stopped: the user chose loopback, so an open port is never silent."""
+        await asyncio.to_thread(container.reload)
+        if container.status != "running":
+            lines = await self._last_lines(container.id)
+            raise AppError(
+                f"{manifest.display_title} answered, then exited ({container.status}): what answered was not it.",
+                "read its last log lines below; another program may hold its port",
+                lines,
+            )
+        bind = self.config.network.bind_address
+        if manifest.network != "host" or not listeners.is_loopback(bind):
+            return
+        table = await self._proc_net_tcp(container)
+        if table is None:
+            log.info("could not read the app's listening sockets", app=manifest.name)
+            return
+        wide = listeners.exposed(listeners.listening_addresses(table, manifest.port))
+        if not wide:
+            return
+        where = ", ".join(sorted(f"{a}:{manifest.port}" for a in wide))
+        self._stopping.add(manifest.name)
+        await asyncio.to_thread(container.stop, timeout=10)
+        self._set(manifest.name, _replace(self._status[manifest.name], state=STOPPED, url=None, reason="exposed"))
+        raise AppError(
+            f"{manifest.display_title} listens on {where}, reachable from other machines, while "
+            f"network.bind_address is {bind}; it was stopped.",
+            "make its command listen on {listen} (the manifest's args), or set network.bind_address = "
+            '"0.0.0.0" in config/aiui.toml to allow it',
+        )
+
+    async def _proc_net_tcp(self, container: Any) -> str | None:
+        """The container's view of its TCP sockets (on the host network: the host's)."""
+
+        def read() -> str | None:
+            try:
+                code, output = container.exec_run(["cat", "/proc/net/tcp", "/proc/net/tcp6"], demux=False)
+                if code == 0 and output:
+                    return output.decode("utf-8", "replace")
+            except Exception as exc:  # an image without cat, an engine refusing exec
+                log.debug("exec cat /proc/net/tcp failed", reason=str(exc)[:200])
+            if self._engine_is_local:  # the host network is ours too
+                text = ""
+                for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+                    with contextlib.suppress(OSError):
+                        text += Path(name).read_text()
+                return text or None
+            return None
+
+        return await asyncio.to_thread(read)
 
     async def _hand_back_outputs(self, manifest: AppManifest) -> None:
         """Images that run as root leave root-owned outputs: give them back to the invoking user."""
