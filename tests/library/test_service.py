@@ -192,3 +192,33 @@ async def test_offline_search_sets_a_state_and_the_catalog_still_works(stack):
     assert "not reachable" in stack.offline_reason
     hits = await stack.search("sdxl", source="catalog")
     assert {"sdxl-base-1.0", "juggernaut-xl-v8"} <= {h.id for h in hits}
+
+
+async def test_closing_the_service_stops_a_scan_hashing_a_huge_file_at_once(layout, clean_env):
+    """Quitting never waits on a scan: the hashing thread gives up at its next 4 MiB chunk, where
+    hashing all of this 64 GiB (sparse) file would take about a minute here."""
+    import threading
+    import time
+
+    huge = layout.kind_dir("checkpoints") / "huge.ckpt"
+    with open(huge, "wb") as fh:
+        fh.truncate(64 * 1024**3)
+    config, credentials = load_services_inputs(layout)
+    bus = Bus()
+    bus.bind_loop(asyncio.get_running_loop())
+    library = LibraryService(layout, config, credentials, bus)
+    await library.start(scan=True)  # the dashboard's start: a scan in the background
+
+    def hashing() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("aiui-hash") and t.is_alive()]
+
+    deadline = time.monotonic() + 10
+    while not hashing() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert hashing(), "the scan never started hashing"
+    await asyncio.sleep(0.5)
+    await library.close()
+    deadline = time.monotonic() + 10
+    while hashing() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert hashing() == []  # within 10 s of the close, against ~60 s for the whole file

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -34,6 +35,10 @@ from aiui_tui.services.library.validate import check_file
 log = get_logger(__name__)
 
 
+class ScanStopped(Exception):
+    """Hashing was given up because the service is closing (not an OSError: no file is at fault)."""
+
+
 class LibraryService:
     def __init__(
         self, layout: Layout, config: Config, credentials: Credentials, bus: Bus, downloads: Any = None
@@ -51,6 +56,9 @@ class LibraryService:
         self._unsubscribe: Any = None
         self._scan_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
+        # Set on close: hashing threads stop at their next chunk, so quitting never waits for a
+        # scan of a 20 GB file (the interpreter joins worker threads at exit).
+        self._closing = threading.Event()
         self.offline_reason = ""  # set when a source was unreachable; the catalog still works
 
     # -- lifetime -------------------------------------------------------------------------------
@@ -62,6 +70,7 @@ class LibraryService:
             self._spawn(self._scan_logged())
 
     async def close(self) -> None:
+        self._closing.set()
         if self._unsubscribe:
             self._unsubscribe()
         for task in list(self._tasks):
@@ -129,9 +138,19 @@ class LibraryService:
                 size, finished_at, sha256 = hit
                 if st.st_size == size and st.st_mtime <= finished_at + 1:
                     return sha256
-            return sha256_file(path)
+            return self._sha256(path)
 
         return hasher
+
+    def _sha256(self, path: Path) -> str:
+        """sha256_file, given up (ScanStopped) as soon as the service closes."""
+
+        def go_on(_n: int) -> None:
+            if self._closing.is_set():
+                raise ScanStopped(f"stopped hashing {path}: the library service is closing")
+
+        go_on(0)
+        return sha256_file(path, progress=go_on)
 
     async def _scan_logged(self) -> None:
         try:
@@ -208,7 +227,7 @@ class LibraryService:
         check = check_file(path)
         if not check.ok:
             return record, False, check.problem
-        actual = sha256_file(path)
+        actual = self._sha256(path)
         for what, expected in (("the index", record.sha256), ("the source", record.source.get("sha256"))):
             if expected and actual != expected:
                 return record, False, f"sha256 {actual[:12]}... differs from {what}'s {expected[:12]}... (corrupted?)"
@@ -415,7 +434,7 @@ class LibraryService:
             and (record.size, record.mtime_ns, record.inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
         ):
             return record.sha256
-        return sha256_file(path)
+        return self._sha256(path)
 
     async def plan_import(self, install: UiInstall) -> links.Plan:
         return await asyncio.to_thread(links.plan_import, install, self.layout.models_dir, self._same_content)
