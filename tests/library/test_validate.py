@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from aiui_tui.services.library.hashing import autov1, autov2, autov3, sha256_file
-from aiui_tui.services.library.safetensors import SafetensorsError, read_header
+from aiui_tui.services.library.safetensors import SANE_HEADER, SafetensorsError, read_header
 from aiui_tui.services.library.validate import check_file
 from tests.library.conftest import (
     FLUX_DEV_KEYS,
@@ -139,3 +139,15 @@ def test_hash_formats_match_their_definitions(tmp_path):
     assert autov1(path) == hashlib.sha256(data[0x100000:0x110000]).hexdigest()[:8]
     offset = read_header(path).data_offset
     assert autov3(path, offset) == hashlib.sha256(data[offset:]).hexdigest()[:12].upper()
+
+
+def test_a_huge_but_valid_header_is_refused_unparsed_by_the_library(tmp_path):
+    """The reference reader accepts up to 100,000,000 bytes of header; parsing that costs ~800 MB
+    here, so the library stops at 16 MiB, before reading it (issue 15: 7)."""
+    header = json.dumps({f"t{i}": {"dtype": "F16", "shape": [0], "data_offsets": [0, 0]} for i in range(1)})
+    raw = header.encode() + b" " * (SANE_HEADER + 1024 - len(header))
+    path = tmp_path / "wide.safetensors"
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw)
+    assert read_header(path).tensors  # valid: what safetensors itself would load
+    check = check_file(path)
+    assert not check.ok and "far beyond any model's" in check.problem and "not read" in check.problem

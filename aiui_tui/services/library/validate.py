@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiui_tui.services.library.safetensors import (
+    SANE_HEADER,
     Header,
     NotARegularFile,
     SafetensorsError,
@@ -87,7 +88,7 @@ def check_file(path: Path, size: int | None = None) -> FileCheck:
     fmt = "safetensors" if suffix in (".safetensors", ".sft") else "other"
     try:
         if fmt == "safetensors":
-            header = read_header(path, size)
+            header = read_header(path, size, limit=SANE_HEADER)
             return FileCheck(fmt, architecture=detect_architecture(header), tensors=len(header.tensors))
         if suffix in PICKLE_SUFFIXES:
             fmt = "pickle"
