@@ -451,3 +451,34 @@ def test_forge_is_told_from_automatic1111_and_each_declares_its_own_flags(tmp_pa
     assert {"--controlnet-dir", "--text-encoder-dir", "--lora-dir"} <= forge.flags
     assert forge.folders["text_encoders"] == (tmp_path / "forge/models/text_encoder",)
     assert "text_encoders" not in a1111.folders
+
+
+# Issue 15: 18. Files as editors leave them: CRLF line ends, no final newline, a BOM-less JSON with
+# its own key order and a repeated key (json keeps the last; Fooocus reads it so).
+FOOOCUS_ODD = (
+    '{\r\n  "default_model": "a.safetensors",\r\n  "path_outputs": "x",\r\n  "default_model": "b.safetensors"\r\n}'
+)
+WEBUI_ODD = '#!/bin/bash\r\nexport COMMANDLINE_ARGS="--api"\r\n# no final newline'
+COMFY_ODD = "a111:\r\n    base_path: /srv/a1111\r\n    checkpoints: models/Stable-diffusion"
+
+
+@pytest.mark.parametrize("ui", ["comfyui", "automatic1111", "fooocus"])
+async def test_link_then_unlink_gives_back_the_users_file_byte_for_byte(ui, tmp_path, upstream):
+    async with library_at(tmp_path / "root") as (layout, library):
+        fill_every_kind(layout)
+        if ui == "comfyui":
+            install = fake_comfyui(tmp_path / "ComfyUI")
+            path, odd = install / "extra_model_paths.yaml", COMFY_ODD
+        elif ui == "automatic1111":
+            install = webui_install(upstream, tmp_path / "webui", "automatic1111")
+            path, odd = install / "webui-user.sh", WEBUI_ODD
+        else:
+            install = fooocus_install(upstream, tmp_path / "fooocus", "{}")
+            path, odd = install / "config.txt", FOOOCUS_ODD
+        path.write_bytes(odd.encode())
+        await library.scan()
+        await link_config(library, install)
+        assert path.read_bytes() != odd.encode()
+        await unlink(library, install)
+        assert path.read_bytes() == odd.encode()
+        assert not path.with_name(path.name + ".aiui-backup").exists()  # nothing of ours left beside it
