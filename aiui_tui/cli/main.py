@@ -89,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.warn("Interrupted.")
         return 130
     except Exception as exc:
+        from aiui_tui.core.oserrors import os_problem
+
+        problem = os_problem(exc) if isinstance(exc, OSError) else None
+        if problem is not None:  # a full disk, a denied permission...: the machine, not a bug
+            log.warning("command failed", command=args.command, error=problem.one_line(), exc_info=True)
+            out.failure(problem)
+            return problem.exit_code
         log.exception("unexpected error", command=args.command)
         out.error(
             f"Unexpected error: {type(exc).__name__}: {redact_text(str(exc))}",
