@@ -207,3 +207,45 @@ def test_offline_download_waits_for_the_network_then_completes(root, tmp_path):
                 proc.kill()
                 proc.wait()
         subprocess.run(["ip", "netns", "delete", ns], check=False)
+
+
+async def test_a_hash_given_again_always_applies_and_a_conflicting_one_is_refused(server, root, tmp_path):
+    data = payload(MiB)
+    url = server.add("h.bin", data)
+    code, _, err = await cli(root, "queue", "add", url, "--dest", str(tmp_path))  # queued without a hash
+    assert code == 0, err
+    wrong = "ab" * 32
+    code, _, err = await cli(root, "download", url, "--dest", str(tmp_path), "--sha256", wrong)
+    assert code == 1 and "Checksum mismatch for h.bin" in err and "Traceback" not in err
+    assert not (tmp_path / "h.bin").exists()
+
+    code, _, err = await cli(root, "download", url, "--dest", str(tmp_path), "--sha256", sha(data))
+    assert code == 2, err  # the queued hash (the wrong one) and this one disagree: both named
+    assert wrong in err and sha(data) in err and "Traceback" not in err
+    code, _, err = await cli(root, "download", url, "--dest", str(tmp_path), "--sha256", wrong.upper())
+    assert code == 1 and "Checksum mismatch" in err  # the same hash in capitals is no conflict
+
+    _, listing, _ = await cli(root, "queue", "list", "--json")
+    (item,) = json.loads(listing)["items"]
+    code, _, err = await cli(root, "queue", "cancel", item["id"])
+    assert code == 0, err
+    code, _, err = await cli(root, "download", url, "--dest", str(tmp_path), "--sha256", sha(data))
+    assert code == 0, err
+    assert (tmp_path / "h.bin").read_bytes() == data
+
+
+async def test_a_hash_given_on_resume_catches_a_file_changed_under_the_same_etag(server, root, tmp_path):
+    old, new = payload(8 * MiB, seed=1), payload(8 * MiB, seed=2)
+    url = server.add("s.bin", old, Fault(rate=4 * MiB))
+    args = ("download", url, "--dest", str(tmp_path), "--connections", "1")
+    proc = await start_cli(root, *args)
+    await until(lambda: server.bytes_sent("s.bin") >= 2 * MiB)
+    proc.send_signal(signal.SIGINT)
+    await asyncio.wait_for(proc.communicate(), 20)
+    assert proc.returncode == 130
+
+    server.files["s.bin"] = new  # a new revision behind the same ETag: If-Range cannot tell
+    server.faults["s.bin"].rate = None
+    code, _, err = await cli(root, *args, "--sha256", sha(new))
+    assert code == 0, err
+    assert (tmp_path / "s.bin").read_bytes() == new  # the spliced part was caught and fetched again

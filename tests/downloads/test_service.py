@@ -14,6 +14,7 @@ from aiui_tui.core.errors import UsageError
 from aiui_tui.core.events import DownloadFinished, DownloadProgress, DownloadStateChanged
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.services.downloads import DownloadService
+from aiui_tui.services.downloads.errors import ChecksumMismatch
 from tests.conftest import load_services_inputs
 from tests.downloads.conftest import payload, safetensors_payload
 from tests.downloads.fault_server import Fault
@@ -272,3 +273,32 @@ async def _async(value):
 async def _state_is(service: DownloadService, item_id: str, state: str):
     item = next((i for i in await service.items() if i.id == item_id), None)
     return item if item is not None and item.state == state else None
+
+
+async def test_a_hash_given_while_another_process_downloads_is_checked_before_the_rename(server, harness, tmp_path):
+    data = payload(3 * MiB)
+    url = server.add("late.bin", data, Fault(rate=2 * MiB))
+    running = await harness.open(run_queue=False)
+    other = await harness.open(run_queue=False)  # `aiui-tui download URL --sha256 ...` in another shell
+    item = await running.enqueue(request(url, tmp_path, "late.bin"))
+    task = asyncio.create_task(running.run_item(item.id, foreground=True))
+    await wait_for(lambda: _async(server.bytes_sent("late.bin") > 0))
+    again = await other.enqueue(DownloadRequest(url=url, dest_dir=tmp_path, name="late.bin", sha256="cd" * 32))
+    assert again.id == item.id and again.sha256 == "cd" * 32
+    server.faults["late.bin"].rate = None
+    with pytest.raises(ChecksumMismatch):
+        await task
+    assert not (tmp_path / "late.bin").exists()
+
+
+async def test_a_url_named_by_the_server_is_one_item_and_takes_a_later_hash(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    data = payload(5000)
+    url = server.add("dl", data, Fault(content_disposition='attachment; filename="named.bin"'))
+    first = await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path))
+    second = await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path, sha256=sha(data).upper()))
+    assert second.id == first.id and second.sha256 == sha(data)
+    with pytest.raises(UsageError, match=f"with sha256 {sha(data)}, not {'0' * 64}"):
+        await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path, sha256="0" * 64))
+    done = await service.run_item(first.id, foreground=True)
+    assert done.reason == "verified" and (tmp_path / "named.bin").read_bytes() == data

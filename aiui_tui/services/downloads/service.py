@@ -37,7 +37,7 @@ from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services.downloads import disk, names, network
 from aiui_tui.services.downloads.auth import source_tokens
-from aiui_tui.services.downloads.errors import DownloadError
+from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
 from aiui_tui.services.downloads.progress import SpeedMeter
 from aiui_tui.services.downloads.store import QueueStore
 
@@ -134,13 +134,15 @@ class DownloadService:
             name = names.sanitize_filename(name)
             names.safe_target(dest_dir, name)
             existing = await asyncio.to_thread(store.unfinished_for, str(dest_dir), name)
-            if existing:
-                if existing.url != request.url:
-                    raise UsageError(
-                        f"{name} is already queued from another URL ({existing.url}).",
-                        f"cancel it first (aiui-tui queue cancel {existing.id}) or choose another --name",
-                    )
-                return existing
+            if existing and existing.url != request.url:
+                raise UsageError(
+                    f"{name} is already queued from another URL ({existing.url}).",
+                    f"cancel it first (aiui-tui queue cancel {existing.id}) or choose another --name",
+                )
+        else:  # named by the server later: the same URL into the same folder is the same download
+            existing = await asyncio.to_thread(store.unfinished_for_url, str(dest_dir), request.url)
+        if existing:
+            return await self._with_hash(existing, request.sha256)
         item = await asyncio.to_thread(
             store.add,
             url=request.url,
@@ -157,6 +159,24 @@ class DownloadService:
         self.bus.publish(DownloadQueued(item))
         self._wake.set()
         return item
+
+    async def _with_hash(self, item: DownloadItem, sha256: str | None) -> DownloadItem:
+        """A hash the user gives always applies: it is added to a queued item that had none (a resumed
+        part is then checked against it), and one that differs from the queued hash is refused."""
+        wanted = sha256.lower() if sha256 else None
+        if wanted is None or item.sha256 == wanted:
+            return item
+        if item.sha256:
+            raise UsageError(
+                f"{item.display_name} is already queued ({item.id}) with sha256 {item.sha256}, not {wanted}.",
+                f"check which hash is right; to download with the new one, cancel the queued one first "
+                f"(aiui-tui queue cancel {item.id})",
+            )
+        updated = await asyncio.to_thread(self._require_store().update, item.id, sha256=wanted)
+        assert updated is not None
+        log.info("hash added to a queued download", id=item.id)
+        self.bus.publish(DownloadQueueChanged())
+        return updated
 
     async def pause(self, item_id: str) -> DownloadItem:
         return await self._set_state(item_id, PAUSED, allowed=(PENDING, ACTIVE, FAILED), reason="paused")
@@ -268,7 +288,27 @@ class DownloadService:
         async def wait_online(url: str) -> None:
             await network.wait_until_reachable(url, job.proxy)
 
-        transfer = Transfer(job, await self.session(), on_progress=on_progress, notify=notify, wait_online=wait_online)
+        checked_against: list[str] = []
+
+        async def before_commit(part: Path, digest: str) -> None:
+            row = await asyncio.to_thread(store.get, item.id)
+            wanted = row.sha256 if row else None  # given meanwhile (another `download --sha256`)?
+            if wanted and wanted != job.expected_sha256:
+                if digest != wanted:
+                    raise ChecksumMismatch(
+                        f"Checksum mismatch for {target.name}: expected {wanted[:12]}…, got {digest[:12]}….",
+                        "the source may have changed or the URL points at another file; check the hash and the URL",
+                    )
+                checked_against.append(wanted)
+
+        transfer = Transfer(
+            job,
+            await self.session(),
+            on_progress=on_progress,
+            notify=notify,
+            wait_online=wait_online,
+            before_commit=before_commit,
+        )
         main = asyncio.current_task()
         watcher = asyncio.create_task(self._watch(item.id, transfer, meter, main))
         try:
@@ -291,7 +331,7 @@ class DownloadService:
             store.update,
             item.id,
             state=DONE,
-            reason="verified" if result.verified else "",
+            reason="verified" if result.verified or checked_against else "",
             done_bytes=result.size,
             total_bytes=result.size,
             result_sha256=result.sha256,
@@ -300,7 +340,15 @@ class DownloadService:
         )
         assert done_item is not None
         self.bus.publish(
-            DownloadFinished(item.id, result.path, result.size, result.sha256, result.verified, item.kind, item.source)
+            DownloadFinished(
+                item.id,
+                result.path,
+                result.size,
+                result.sha256,
+                result.verified or bool(checked_against),
+                item.kind,
+                item.source,
+            )
         )
         self.bus.publish(DownloadStateChanged(item.id, DONE, done_item))
         return done_item

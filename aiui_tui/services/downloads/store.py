@@ -100,6 +100,14 @@ class QueueStore:
             ).fetchone()
         return _item(row) if row else None
 
+    def unfinished_for_url(self, dest_dir: str, url: str) -> DownloadItem | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT * FROM downloads WHERE dest_dir = ? AND url = ? AND state != ? ORDER BY position",
+                (dest_dir, url, DONE),
+            ).fetchone()
+        return _item(row) if row else None
+
     # -- writes -------------------------------------------------------------------------------
     def add(self, **values: Any) -> DownloadItem:
         now = time.time()

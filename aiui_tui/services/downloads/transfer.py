@@ -77,6 +77,9 @@ class _Restart(Exception):
 
 
 Notify = Callable[[str, str], None]  # (level, message)
+# Last look at a complete, hashed part before it takes the final name: (part, sha256) -> None, or raise
+# ChecksumMismatch (discarded, fetched once more) or NotAModel (discarded, failed).
+BeforeCommit = Callable[[Path, str], Awaitable[None]]
 
 
 class Transfer:
@@ -88,12 +91,14 @@ class Transfer:
         on_progress: Callable[[int, int | None], None],
         notify: Notify,
         wait_online: Callable[[str], Awaitable[None]],
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         self.job = job
         self.session = session
         self.on_progress = on_progress
         self.notify = notify
         self.wait_online = wait_online
+        self.before_commit = before_commit
         self.done = 0
         self.state: PartState | None = None
         self.resumed_from = 0
@@ -134,6 +139,7 @@ class Transfer:
         job = self.job
         state = PartState.load(job.sidecar) if job.part.exists() else None
         if state and state.url == job.url and state.expected_sha256 in (None, job.expected_sha256):
+            state.expected_sha256 = job.expected_sha256  # a hash given on resume checks the whole part
             if state.segmented:
                 read_progress(job.progress, state.pieces)
             self.resumed_from = state.done_bytes(job.part.stat().st_size)
@@ -417,6 +423,8 @@ class Transfer:
         if size < 4096:  # tiny files get one more look: a whole error page fits in there
             head = await asyncio.to_thread(_read_head, job.part)
             sniff.check_first_bytes(head, job.target.name)
+        if self.before_commit is not None:
+            await self.before_commit(job.part, digest)
         await asyncio.to_thread(_commit, job.part, job.target, job.sidecar)
         log.info("download finished", target=str(job.target), size=size, verified=bool(job.expected_sha256))
         return Result(job.target, size, digest, bool(job.expected_sha256), self.resumed_from)
