@@ -95,11 +95,12 @@ def run(ctx: Context) -> int:
 
 async def _download(ctx: Context, request: DownloadRequest, state: dict[str, object]) -> int:
     from aiui_tui.cli.progress import DownloadBars
+    from aiui_tui.services.downloads.parts import part_files
 
     async with download_service(ctx) as service:
         item = await service.enqueue(request)
         if item.target:
-            state["part"] = item.target + ".part"
+            state["part"] = part_files(Path(item.target), item.id).data
         with DownloadBars(service.bus, ctx.out.err, {item.id: item.display_name}):
             done = await service.run_item(item.id, foreground=True)
     how = "sha256 verified" if done.sha256 else f"sha256 {done.result_sha256}"

@@ -67,7 +67,7 @@ class Runner:
         return await self.transfer(self.job(url, name, **kwargs)).run()
 
     def leftovers(self) -> list[str]:
-        return sorted(p.name for p in self.folder.iterdir() if ".part" in p.name)
+        return sorted(p.name for p in self.folder.iterdir() if ".part" in p.name or p.name.startswith("."))
 
 
 @pytest.fixture
@@ -75,6 +75,14 @@ def runner(session, tmp_path):
     folder = tmp_path / "dest"
     folder.mkdir()
     return Runner(session, folder)
+
+
+def part_of(folder: Path, name: str) -> Path:
+    """The hidden part of `name`'s download in `folder` (`.NAME[.ID].aiui-part`); a path that does
+    not exist when there is none."""
+    found = [p for p in folder.iterdir() if p.name.startswith(f".{name}.") and p.name.endswith(".aiui-part")]
+    assert len(found) <= 1, found
+    return found[0] if found else folder / f".{name}.aiui-part"
 
 
 def tmpfs(path: Path, size: str):

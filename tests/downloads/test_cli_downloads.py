@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.downloads.conftest import payload, safetensors_payload
+from tests.downloads.conftest import part_of, payload, safetensors_payload
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -87,7 +87,7 @@ async def test_sigkill_at_half_then_a_new_process_refetches_under_one_percent(se
     proc.kill()
     await proc.wait()
     assert not (tmp_path / "k.bin").exists()
-    assert (tmp_path / "k.bin.part").exists()
+    assert part_of(tmp_path, "k.bin").exists()
 
     server.faults["k.bin"].rate = None
     code, _out, err = await cli(root, *args)
@@ -108,7 +108,7 @@ async def test_ctrl_c_keeps_a_part_and_the_same_command_resumes(server, root, tm
     assert proc.returncode == 130
     assert "Interrupted:" in err.decode() and "run the same command again to resume" in err.decode()
     assert "Traceback" not in err.decode()
-    kept = (tmp_path / "c.bin.part").stat().st_size
+    kept = part_of(tmp_path, "c.bin").stat().st_size
     assert kept >= MiB
 
     code, listing, _ = await cli(root, "queue", "list", "--json")

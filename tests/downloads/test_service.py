@@ -16,7 +16,7 @@ from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.services.downloads import DownloadService
 from aiui_tui.services.downloads.errors import ChecksumMismatch
 from tests.conftest import load_services_inputs
-from tests.downloads.conftest import payload, safetensors_payload
+from tests.downloads.conftest import part_of, payload, safetensors_payload
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -108,14 +108,14 @@ async def test_pause_resume_cancel_retry_and_move(server, harness, tmp_path):
     item = await service.enqueue(request(slow, tmp_path, "slow.bin", data))
 
     async def part_has_bytes():
-        part = tmp_path / "slow.bin.part"
+        part = part_of(tmp_path, "slow.bin")
         return part.exists() and part.stat().st_size > 0
 
     await wait_for(part_has_bytes)
     paused = await service.pause(item.id)
     assert paused.state == PAUSED
     await wait_for(lambda: _async(item.id not in service._tasks))
-    kept = (tmp_path / "slow.bin.part").stat().st_size
+    kept = part_of(tmp_path, "slow.bin").stat().st_size
     assert kept > 0  # pausing keeps the part
 
     with pytest.raises(UsageError, match="is paused; cannot make it paused"):
@@ -131,9 +131,9 @@ async def test_pause_resume_cancel_retry_and_move(server, harness, tmp_path):
     big = payload(8 * MiB, seed=7)
     slow2 = server.add("c.bin", big, Fault(rate=1 * MiB))
     c = await service.enqueue(request(slow2, tmp_path, "c.bin", big))
-    await wait_for(lambda: _async((tmp_path / "c.bin.part").exists()))
+    await wait_for(lambda: _async(part_of(tmp_path, "c.bin").exists()))
     await service.cancel(c.id)
-    assert not any(p.name.startswith("c.bin") for p in tmp_path.iterdir())
+    assert not any("c.bin" in p.name for p in tmp_path.iterdir())
     assert c.id not in {i.id for i in await service.items()}
 
     gone = await service.enqueue(request(f"{server.base}/f/missing.bin", tmp_path, "missing.bin"))
@@ -159,10 +159,11 @@ async def test_restart_resumes_interrupted_items_from_their_parts(server, harnes
     url = server.add("r.bin", data, Fault(rate=2 * MiB))
     service = await harness.open()
     item = await service.enqueue(request(url, tmp_path, "r.bin", data))
-    part = tmp_path / "r.bin.part"
-    await wait_for(lambda: _async(part.exists() and part.stat().st_size > MiB))
+    await wait_for(
+        lambda: _async(part_of(tmp_path, "r.bin").exists() and part_of(tmp_path, "r.bin").stat().st_size > MiB)
+    )
     await harness.close_all()  # the dashboard closes mid-download
-    kept = (tmp_path / "r.bin.part").stat().st_size
+    kept = part_of(tmp_path, "r.bin").stat().st_size
     sent_before = server.bytes_sent("r.bin")
 
     server.faults["r.bin"].rate = None
@@ -193,7 +194,7 @@ async def test_two_downloads_to_one_target_are_refused_not_interleaved(server, h
     second = await harness.open(run_queue=False)
     item = await first.enqueue(request(url, tmp_path, "t.bin", data))
     task = asyncio.create_task(first.run_item(item.id, foreground=True))
-    await wait_for(lambda: _async((tmp_path / "t.bin.part").exists()))
+    await wait_for(lambda: _async(part_of(tmp_path, "t.bin").exists()))
     with pytest.raises(UsageError, match="being downloaded by another aiui-tui process"):
         await second.run_item(item.id, foreground=True)
     server.faults["t.bin"].rate = None
@@ -302,3 +303,66 @@ async def test_a_url_named_by_the_server_is_one_item_and_takes_a_later_hash(serv
         await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path, sha256="0" * 64))
     done = await service.run_item(first.id, foreground=True)
     assert done.reason == "verified" and (tmp_path / "named.bin").read_bytes() == data
+
+
+async def test_users_files_named_like_parts_are_never_touched(server, harness, tmp_path):
+    """`small.bin.part` and `other.bin.part.json` are the user's: neither a download nor a cancel removes them."""
+    service = await harness.open(run_queue=False)
+    tmp_path = tmp_path / "dest"
+    tmp_path.mkdir()
+    mine = {
+        "small.bin.part": b"my own notes",
+        "small.bin.part.json": b'{"not": "yours"}',
+        "other.bin.part": b"keep me",
+        "other.bin.part.json": b"{}",
+        "other.bin.part.progress": b"mine too",
+    }
+    for name, content in mine.items():
+        (tmp_path / name).write_bytes(content)
+    data = payload(3 * MiB)
+    url = server.add("small.bin", data, Fault(cut_at=[MiB]))
+    item = await service.enqueue(request(url, tmp_path, "small.bin", data))
+    done = await service.run_item(item.id, foreground=True)
+    assert done.state == DONE and (tmp_path / "small.bin").read_bytes() == data
+
+    slow = server.add("other.bin", payload(4 * MiB), Fault(rate=MiB))
+    other = await service.enqueue(request(slow, tmp_path, "other.bin"))
+    task = asyncio.create_task(service.run_item(other.id, foreground=True))
+    await wait_for(lambda: _async(part_of(tmp_path, "other.bin").exists()))
+    assert other.id in part_of(tmp_path, "other.bin").name  # the part names its queue item
+    await service.cancel(other.id)
+    await asyncio.gather(task, return_exceptions=True)
+    assert not part_of(tmp_path, "other.bin").exists()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in mine} == mine
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*mine, "small.bin"])
+
+
+def _legacy_part(folder, name: str, url: str, data: bytes, kept: int, etag: str) -> None:
+    """A part as versions before the hidden names left it: NAME.part and NAME.part.json."""
+    from aiui_tui.services.downloads.state import PartState
+
+    (folder / f"{name}.part").write_bytes(data[:kept])
+    PartState(url=url, final_url=url, etag=etag, total=len(data)).save(folder / f"{name}.part.json")
+
+
+async def test_a_part_left_under_the_old_names_resumes_and_cancel_removes_it_only_when_ours(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    tmp_path = tmp_path / "dest"
+    tmp_path.mkdir()
+    data = payload(4 * MiB)
+    url = server.add("old.bin", data)
+    item = await service.enqueue(request(url, tmp_path, "old.bin", data))
+    _legacy_part(tmp_path, "old.bin", url, data, 3 * MiB, server.etags["old.bin"])
+    done = await service.run_item(item.id, foreground=True)
+    assert done.state == DONE and (tmp_path / "old.bin").read_bytes() == data
+    assert [r.headers["Range"] for r in server.requests] == [f"bytes={3 * MiB}-"]  # resumed, not restarted
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.bin"]
+
+    url2 = server.add("gone.bin", data)
+    queued = await service.enqueue(request(url2, tmp_path, "gone.bin", data))
+    _legacy_part(tmp_path, "gone.bin", url2, data, MiB, server.etags["gone.bin"])
+    stranger = await service.enqueue(request(url2 + "?x", tmp_path, "stranger.bin"))
+    _legacy_part(tmp_path, "stranger.bin", f"{server.base}/f/another", data, MiB, "")  # another download's
+    await service.cancel(queued.id)
+    await service.cancel(stranger.id)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.bin", "stranger.bin.part", "stranger.bin.part.json"]

@@ -10,7 +10,7 @@ import pytest
 
 from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError, NotAModel
 from aiui_tui.services.downloads.state import PartState
-from tests.downloads.conftest import payload, tmpfs
+from tests.downloads.conftest import part_of, payload, tmpfs
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -139,7 +139,7 @@ async def test_changed_remote_file_restarts_and_says_so(server, runner):
     url = server.add("c.bin", old, Fault(cut_at=[MiB]))
     with pytest.raises(DownloadError):
         await runner.run(url, "c.bin", retries=0)
-    assert (runner.folder / "c.bin.part").stat().st_size >= MiB // 2
+    assert part_of(runner.folder, "c.bin").stat().st_size >= MiB // 2
     old_etag = server.etags["c.bin"]
     server.change("c.bin", new)
     result = await runner.run(url, "c.bin")
@@ -270,7 +270,7 @@ async def test_disk_full_mid_transfer_keeps_the_part_for_resume(server, runner, 
         with pytest.raises(OSError) as err:
             await runner.run(url, "full.bin")
         assert err.value.errno == 28  # ENOSPC, turned into a clear message by the service
-        kept = (disk / "full.bin.part").stat().st_size
+        kept = part_of(disk, "full.bin").stat().st_size
         assert kept > MiB
         subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
         result = await runner.run(url, "full.bin", expected_sha256=sha(data))

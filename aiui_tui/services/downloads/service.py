@@ -35,7 +35,7 @@ from aiui_tui.credentials import Credentials
 from aiui_tui.kinds import kind_names
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
-from aiui_tui.services.downloads import disk, names, network
+from aiui_tui.services.downloads import disk, names, network, parts
 from aiui_tui.services.downloads.auth import source_tokens
 from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
 from aiui_tui.services.downloads.progress import SpeedMeter
@@ -197,7 +197,7 @@ class DownloadService:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if item.state != DONE:
-            _remove_part(item)
+            await asyncio.to_thread(_remove_part, item)
         self.bus.publish(DownloadStateChanged(item.id, "cancelled", item))
         return item
 
@@ -264,7 +264,10 @@ class DownloadService:
             proxy=self.config.network.proxy or None,
             tokens=tuple(source_tokens(self.config.sources, self.credentials)),
             free_space_margin=dl.free_space_margin_mib * 1024 * 1024,
+            item_id=item.id,
         )
+        if await asyncio.to_thread(parts.adopt_legacy, target, item.url, job.files):
+            log.info("resuming a part kept under the old names", id=item.id)
         item = await asyncio.to_thread(store.update, item.id, state=ACTIVE, owner_pid=os.getpid(), reason="", fix="")
         assert item is not None
         self.bus.publish(DownloadStateChanged(item.id, ACTIVE, item))
@@ -314,7 +317,7 @@ class DownloadService:
         try:
             result = await transfer.run()
         except asyncio.CancelledError:
-            await self._interrupted(item.id, foreground)
+            await self._interrupted(item, foreground)
             raise
         except DownloadError as exc:
             await self._failed(item, exc)
@@ -369,10 +372,12 @@ class DownloadService:
                 store.update, item_id, done_bytes=transfer.done, total_bytes=total, speed=meter.speed()
             )
 
-    async def _interrupted(self, item_id: str, foreground: bool) -> None:
+    async def _interrupted(self, item: DownloadItem, foreground: bool) -> None:
         store = self._require_store()
+        item_id = item.id
         row = await asyncio.to_thread(store.get, item_id)
-        if row is None:  # cancelled: the part goes too
+        if row is None:  # cancelled (maybe by another process): the part goes too, now that it is closed
+            await asyncio.to_thread(_remove_part, item)
             return
         if row.state == ACTIVE and row.owner_pid == os.getpid():
             # Ctrl+C on `aiui-tui download` pauses; closing the dashboard leaves it to resume next time.
@@ -525,9 +530,6 @@ def _url_file_name(url: str) -> str | None:
 
 
 def _remove_part(item: DownloadItem) -> None:
-    if not item.name:
-        return
-    target = Path(item.dest_dir) / item.name
-    for suffix in (".part", ".part.json", ".part.json.tmp", ".part.progress"):
-        with contextlib.suppress(FileNotFoundError):
-            target.with_name(target.name + suffix).unlink()
+    """The item's own temporary files, by its record: never a user's file of a similar name."""
+    if item.name:
+        parts.remove_ours(Path(item.dest_dir) / item.name, item.id, item.url)

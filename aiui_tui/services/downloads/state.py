@@ -1,7 +1,7 @@
-"""The sidecar beside a `.part` file: where it came from, its validators, and what is done.
+"""The sidecar beside a part file: where it came from, its validators, and what is done.
 
-`<name>.part.json` holds the metadata, saved with write-then-rename at the start and end of an
-attempt. Segmented downloads also keep `<name>.part.progress`: one little-endian u64 per piece,
+`<part>.json` holds the metadata, saved with write-then-rename at the start and end of an
+attempt (file names in parts.py). Segmented downloads also keep `<part>.progress`: one little-endian u64 per piece,
 updated in place right after each write of that piece, so a killed process loses at most the
 bytes still in memory. Progress there never runs ahead of the bytes written. (A sequential part's
 progress is its own size.) Neither is fsynced: after a power loss the sha256 check catches a

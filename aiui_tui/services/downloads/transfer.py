@@ -1,7 +1,7 @@
 """One file's transfer: resume, segments, retries, verification, atomic finalization.
 
-The final name never holds a partial or unverified file: bytes go to `<name>.part` beside it,
-with a sidecar `<name>.part.json`; when every byte is there and the sha256 matches, the part is
+The final name never holds a partial or unverified file: bytes go to a hidden part beside it,
+with a sidecar (names in parts.py); when every byte is there and the sha256 matches, the part is
 fsynced, renamed, and the folder fsynced.
 """
 
@@ -22,6 +22,7 @@ from aiui_tui.services.downloads import disk, sniff
 from aiui_tui.services.downloads.auth import SourceToken
 from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
 from aiui_tui.services.downloads.http import connection_error, open_response, raise_for_status
+from aiui_tui.services.downloads.parts import PartFiles, part_files
 from aiui_tui.services.downloads.policy import backoff_delay
 from aiui_tui.services.downloads.state import PartState, Piece, plan_pieces, read_progress
 from aiui_tui.services.downloads.writer import PartWriter, StreamHasher
@@ -49,18 +50,23 @@ class Job:
     tokens: tuple[SourceToken, ...] = ()
     free_space_margin: int = 0
     min_piece: int = 8 * 1024 * 1024
+    item_id: str = ""  # the queue item's id: part of our temporary files' names (parts.py)
+
+    @property
+    def files(self) -> PartFiles:
+        return part_files(self.target, self.item_id)
 
     @property
     def part(self) -> Path:
-        return self.target.with_name(self.target.name + ".part")
+        return self.files.data
 
     @property
     def sidecar(self) -> Path:
-        return self.target.with_name(self.target.name + ".part.json")
+        return self.files.sidecar
 
     @property
     def progress(self) -> Path:
-        return self.target.with_name(self.target.name + ".part.progress")
+        return self.files.progress
 
 
 @dataclass(frozen=True)
@@ -148,9 +154,7 @@ class Transfer:
         return PartState(url=job.url, expected_sha256=job.expected_sha256)
 
     def _discard(self) -> None:
-        for path in (self.job.part, self.job.sidecar, self.job.progress):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        self.job.files.remove()  # only our own files: their names are ours (parts.py)
         self.done = 0
 
     async def _fetch_all(self) -> None:

@@ -208,5 +208,22 @@ class PartWriter:
             await self.drain()
         finally:
             future: Future[None] = self._pool.submit(self._finish, fsync)
-            await asyncio.shield(asyncio.wrap_future(future))
+            await _uncancelled(asyncio.wrap_future(future))
             self._pool.shutdown(wait=False)
+
+
+async def _uncancelled(future: asyncio.Future[None]) -> None:
+    """Wait for `future` even through cancellations (re-raised after): once this returns, the file is
+    closed and the sidecar saved, so whoever removes the part next does not race a late save."""
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(future)
+            break
+        except asyncio.CancelledError:
+            if future.done():
+                break
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    future.result()
