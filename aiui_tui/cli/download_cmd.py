@@ -42,8 +42,11 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> DownloadRequest:
-    if not args.url.startswith(("http://", "https://")):
-        raise UsageError(f"Not an http(s) URL: {args.url!r}.", "give the full URL, starting with https://")
+    from aiui_tui.services.downloads.urls import url_problem
+
+    problem = url_problem(args.url)
+    if problem is not None:
+        raise UsageError(f"Not an http(s) URL: {args.url!r}: {problem}.", "give the full URL, starting with https://")
     if args.sha256 and not _SHA256.match(args.sha256):
         raise UsageError("--sha256 must be 64 hexadecimal characters.", "copy the full sha256 from the model page")
     if args.connections is not None and not 1 <= args.connections <= 16:

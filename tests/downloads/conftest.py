@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 from pathlib import Path
 
 import aiohttp
+import aiohttp.abc
 import pytest
 
 from aiui_tui.services.downloads.transfer import Job, Transfer
@@ -26,9 +28,24 @@ async def other_host():
         yield s
 
 
+class LoopbackOnlyResolver(aiohttp.abc.AbstractResolver):
+    """Names never leave the machine: `localhost` is 127.0.0.1, any other name fails as DNS would."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list:
+        if host != "localhost":
+            raise OSError(socket.EAI_NONAME, f"{host}: name not known (tests resolve no names)")
+        return [
+            {"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
 @pytest.fixture
 async def session():
-    async with aiohttp.ClientSession(auto_decompress=False, read_bufsize=1 << 20) as s:
+    connector = aiohttp.TCPConnector(resolver=LoopbackOnlyResolver())
+    async with aiohttp.ClientSession(auto_decompress=False, read_bufsize=1 << 20, connector=connector) as s:
         yield s
 
 
@@ -52,8 +69,9 @@ class Runner:
         return Job(url=url, target=self.folder / name, **kwargs)
 
     def transfer(self, job: Job) -> Transfer:
-        async def wait_online(url: str) -> None:
+        async def wait_online(url: str) -> bool:
             self.online_waits.append(url)
+            return False  # the network is there (these servers are on loopback)
 
         return Transfer(
             job,

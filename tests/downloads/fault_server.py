@@ -32,6 +32,7 @@ class Fault:
     rate: int | None = None  # bytes per second per connection
     require_token: str | None = None
     redirect_to: str | None = None  # base URL of another server holding the same name
+    location: str | None = None  # a 302 to exactly this Location, however hostile
     body_override: bytes | None = None  # answered with 200 instead of the file (an error page)
     weak_etag: bool = False
 
@@ -82,6 +83,9 @@ class FaultServer:
         if fault.require_token and request.headers.get("Authorization") != f"Bearer {fault.require_token}":
             record.status = 401
             return web.json_response({"error": "Invalid credentials"}, status=401)
+        if fault.location is not None:
+            record.status = 302
+            return web.Response(status=302, headers={"Location": fault.location})
         if fault.redirect_to:
             record.status = 302
             raise web.HTTPFound(f"{fault.redirect_to}/f/{name}?X-Amz-Signature=abc&Expires=99")

@@ -366,3 +366,34 @@ async def test_a_part_left_under_the_old_names_resumes_and_cancel_removes_it_onl
     await service.cancel(queued.id)
     await service.cancel(stranger.id)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old.bin", "stranger.bin.part", "stranger.bin.part.json"]
+
+
+@pytest.mark.parametrize(
+    ("header_name", "expected"),
+    [
+        ("模型" * 100 + ".safetensors", "模型" * 31 + ".safetensors"),  # 600 bytes of CJK: cut to 200, whole chars
+        ("😀" * 80 + "🏳️‍🌈.bin", "😀" * 49 + ".bin"),
+        ("invoice\u202egnp.exe", "invoicegnp.exe"),  # a right-to-left override would show "exe.png"
+        ("\u200bzero\ufeffwidth\u2066.bin", "zerowidth.bin"),
+    ],
+    ids=["cjk", "emoji", "bidi", "format"],
+)
+async def test_hostile_server_names_are_cut_to_fit_and_cleaned(server, harness, tmp_path, header_name, expected):
+    from urllib.parse import quote
+
+    service = await harness.open(run_queue=False)
+    data = safetensors_payload(5000)
+    disposition = f"attachment; filename*=UTF-8''{quote(header_name)}"
+    url = server.add("named", data, Fault(content_disposition=disposition))
+    item = await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path / "dest"))
+    done = await service.run_item(item.id, foreground=True)
+    assert done.name == expected and len(expected.encode()) <= 200
+    assert (tmp_path / "dest" / expected).read_bytes() == data
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:70000/x.bin", "http://[::1/x.bin", "file:///etc/passwd"])
+async def test_an_address_that_cannot_be_downloaded_is_refused_when_queued(harness, tmp_path, url):
+    service = await harness.open(run_queue=False)
+    with pytest.raises(UsageError, match="Cannot download"):
+        await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path))
+    assert await service.items() == []

@@ -290,9 +290,39 @@ async def test_offline_errors_wait_for_the_network_instead_of_failing(runner):
         calls.append(u)
         if len(calls) == 2:
             raise RuntimeError("stop waiting")
+        return True  # it waited for the network to return
 
     transfer.wait_online = wait_online
     with pytest.raises(RuntimeError, match="stop waiting"):
         await transfer.run()
     assert calls == [url, url]  # waited twice, never counted as failed attempts
     assert any("No network" in m for _, m in runner.notices)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://127.0.0.1:70000/x.bin",
+        "http://[::1/x",
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x.bin",
+        "data:application/octet-stream;base64,AAAA",
+        "http://bad host/x.bin",
+    ],
+)
+async def test_a_redirect_to_a_bad_address_is_refused_at_once(server, runner, location):
+    url = server.add("r.bin", payload(1000), Fault(location=location))
+    with pytest.raises(DownloadError) as err:
+        await runner.run(url, "r.bin", retries=3)
+    assert "redirected to" in err.value.message and not err.value.retryable
+    assert len(server.requests) == 1  # not retried: the answer would be the same
+    assert runner.leftovers() == [] and runner.online_waits == []
+
+
+async def test_a_redirect_to_a_host_that_does_not_resolve_fails_after_the_retries(server, runner):
+    """The network is there (the first server answered): the dead host is not "offline" forever."""
+    url = server.add("dns.bin", payload(1000), Fault(location="http://no-such-host.invalid/x.bin"))
+    with pytest.raises(DownloadError) as err:
+        await runner.run(url, "dns.bin", retries=2)
+    assert "no-such-host.invalid" in err.value.message
+    assert len(server.requests) <= 4 and len(runner.online_waits) == 1

@@ -18,11 +18,13 @@ class DownloadError(AiuiError):
         retryable: bool = False,
         retry_after: float | None = None,
         offline: bool = False,
+        url: str | None = None,
     ) -> None:
         super().__init__(message, fix)
         self.retryable = retryable
         self.retry_after = retry_after
         self.offline = offline  # the network (not the server) failed: wait for it, do not burn retries
+        self.url = url  # the address that failed, when it is not the download's own (a redirect)
 
 
 class ChecksumMismatch(DownloadError):

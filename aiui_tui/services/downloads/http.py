@@ -1,8 +1,10 @@
 """Opening one HTTP response with our redirect rules: tokens stay with their own origin.
 
 Redirects are followed by hand (up to 10), so a signed CDN URL on another host never receives the
-Authorization header, and the final URL is known. Connection failures become `DownloadError`s
-that say whether the network or the server is at fault.
+Authorization header, and the final URL is known. A redirect to anything but a well-formed http(s)
+address (`file:`, `ftp:`, `data:`, port 70000, a broken IPv6 literal) is refused at once: retrying
+cannot change the server's answer. Connection failures become `DownloadError`s that say whether
+the network or the server is at fault.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aiui_tui.logs import get_logger
 from aiui_tui.services.downloads.auth import SourceToken, auth_headers, same_origin, source_for
 from aiui_tui.services.downloads.errors import DownloadError, http_error
 from aiui_tui.services.downloads.policy import parse_retry_after
+from aiui_tui.services.downloads.urls import url_problem
 
 log = get_logger(__name__)
 MAX_REDIRECTS = 10
@@ -37,6 +40,7 @@ def connection_error(url: str, exc: BaseException) -> DownloadError:
             "downloads wait and resume when the network returns",
             retryable=True,
             offline=True,
+            url=url,
         )
     return DownloadError(
         f"Connection to {url} failed: {exc or type(exc).__name__}.", "it will be retried", retryable=True
@@ -55,6 +59,9 @@ async def open_response(
 
     `headers` must not carry Authorization: it is added per hop for the token's own origin only.
     """
+    problem = url_problem(url)
+    if problem is not None:
+        raise DownloadError(f"Cannot download {url!r}: {problem}.", "give the full http(s) URL of the file")
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         hop_headers = dict(headers)
@@ -65,8 +72,9 @@ async def open_response(
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             raise connection_error(current, exc) from exc
         if response.status in (301, 302, 303, 307, 308) and "Location" in response.headers:
-            target = urljoin(current, response.headers["Location"])
+            location = response.headers["Location"]
             response.release()
+            target = _redirect_target(current, location)
             log.debug("redirect", to_other_origin=not same_origin(current, target))
             current = target
             continue
@@ -76,6 +84,21 @@ async def open_response(
             response.release()
         return
     raise DownloadError(f"Too many redirects from {url}.", "check the URL")
+
+
+def _redirect_target(current: str, location: str) -> str:
+    try:
+        target = urljoin(current, location)
+    except ValueError:
+        target = location
+    problem = url_problem(target)
+    if problem is not None:
+        shown = location if len(location) <= 200 else location[:200] + "…"
+        raise DownloadError(
+            f"The server redirected to {shown!r}, which is not downloaded: {problem}.",
+            "check the URL; the site may need a browser or a token to give a real download link",
+        )
+    return target
 
 
 def raise_for_status(response: aiohttp.ClientResponse, url: str, tokens: list[SourceToken]) -> None:

@@ -1,7 +1,10 @@
 """Safe file names for downloads: from the request, Content-Disposition or the URL.
 
-A name never contains a path separator, `..`, a control character or a leading dot, so the file
-always lands inside its destination folder.
+A name never contains a path separator, `..`, a control or format character (bidi overrides such
+as U+202E, zero-width characters) or a leading dot, so the file always lands inside its destination
+folder, shows what it is, and never collides with our hidden part files (parts.py). It is at most
+MAX_NAME_BYTES in UTF-8, so those part names (`.NAME.ID.aiui-part.json.tmp`) stay within the 255
+bytes a Linux file name may have.
 """
 
 from __future__ import annotations
@@ -15,19 +18,37 @@ from urllib.parse import unquote, urlsplit
 from aiui_tui.core.errors import UsageError
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
-MAX_NAME = 200
+# Removed outright: format characters (Cf: bidi controls, zero-width joiners and spaces, BOM, tags) and
+# surrogates (Cs: undecodable bytes a header smuggled in), which no file system name should carry.
+_INVISIBLE = ("Cf", "Cs")
+MAX_NAME_BYTES = 200  # UTF-8 bytes; 255 minus room for `.` + `.ID` + `.aiui-part.json.tmp`
+MAX_EXT_CHARS = 16
 
 
 def sanitize_filename(raw: str) -> str:
     """`../../etc/passwd` -> `passwd`; `a/b\\c.safetensors` -> `c.safetensors`; control chars removed."""
     name = unicodedata.normalize("NFC", raw)
+    name = "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]  # only the last path component counts
-    name = _UNSAFE.sub("_", name).strip().strip(".")
-    name = re.sub(r"\s+", " ", name)
-    if len(name) > MAX_NAME:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[: MAX_NAME - len(ext) - 1] + dot + ext) if dot and len(ext) < 16 else name[:MAX_NAME]
-    return name
+    name = _UNSAFE.sub("_", name)
+    name = re.sub(r"\s+", " ", name).strip().strip(".").strip()
+    return _fit(name)
+
+
+def _fit(name: str) -> str:
+    """`name` cut to MAX_NAME_BYTES of UTF-8 on a character boundary, keeping a short extension."""
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not (dot and stem and len(ext) <= MAX_EXT_CHARS):
+        stem, dot, ext = name, "", ""
+    room = MAX_NAME_BYTES - len((dot + ext).encode())
+    cut = stem.encode()[:room].decode("utf-8", "ignore")  # never half a character
+    return (cut.rstrip(" .") + dot + ext) if cut.strip(" .") else _fit_ext(dot + ext)
+
+
+def _fit_ext(ext: str) -> str:
+    return ext.encode()[:MAX_NAME_BYTES].decode("utf-8", "ignore").strip(".")
 
 
 def name_from_content_disposition(header: str | None) -> str | None:

@@ -36,9 +36,13 @@ async def reachable(url: str, proxy: str | None = None, timeout: float = PROBE_T
     return True
 
 
-async def wait_until_reachable(url: str, proxy: str | None = None, first_pause: float = 1.0) -> None:
+async def wait_until_reachable(url: str, proxy: str | None = None, first_pause: float = 1.0) -> bool:
+    """Return once `url`'s host (or the proxy) takes a connection; True when that meant waiting."""
     pause = first_pause
+    waited = False
     while not await reachable(url, proxy):
         log.info("waiting for the network", host=probe_address(url, proxy)[0], next_probe_s=pause)
         await asyncio.sleep(pause)
         pause = min(MAX_PAUSE_S, pause * 2)
+        waited = True
+    return waited

@@ -35,7 +35,7 @@ from aiui_tui.credentials import Credentials
 from aiui_tui.kinds import kind_names
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
-from aiui_tui.services.downloads import disk, names, network, parts
+from aiui_tui.services.downloads import disk, names, network, parts, urls
 from aiui_tui.services.downloads.auth import source_tokens
 from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
 from aiui_tui.services.downloads.progress import SpeedMeter
@@ -128,6 +128,9 @@ class DownloadService:
     async def enqueue(self, request: DownloadRequest) -> DownloadItem:
         """Add a download (or return the unfinished one already queued for the same file)."""
         store = self._require_store()
+        problem = urls.url_problem(request.url)
+        if problem is not None:
+            raise UsageError(f"Cannot download {request.url!r}: {problem}.", "give the full http(s) URL of the file")
         dest_dir = self._dest_dir(request)
         name = request.name or _url_file_name(request.url)
         if name:
@@ -288,8 +291,8 @@ class DownloadService:
             self.bus.publish(Notice(level, f"{target.name}: {message}", source="downloads"))
             asyncio.get_running_loop().run_in_executor(None, lambda: store.update(item.id, reason=message))
 
-        async def wait_online(url: str) -> None:
-            await network.wait_until_reachable(url, job.proxy)
+        async def wait_online(url: str) -> bool:
+            return await network.wait_until_reachable(url, job.proxy)
 
         checked_against: list[str] = []
 

@@ -96,7 +96,7 @@ class Transfer:
         *,
         on_progress: Callable[[int, int | None], None],
         notify: Notify,
-        wait_online: Callable[[str], Awaitable[None]],
+        wait_online: Callable[[str], Awaitable[bool]],  # True when it had to wait for the network
         before_commit: BeforeCommit | None = None,
     ) -> None:
         self.job = job
@@ -159,6 +159,7 @@ class Transfer:
 
     async def _fetch_all(self) -> None:
         failures = restarts = reconnects = 0
+        network_up = False  # the last wait for the network found it there at once
         while True:
             before = self.done
             try:
@@ -172,13 +173,22 @@ class Transfer:
                 self.notify("warning", f"{why} Starting over.")
                 self._start_over()
             except DownloadError as exc:
-                if exc.offline:
+                if self.done > before:
+                    network_up = False
+                if exc.offline and not network_up:
                     self.notify("warning", exc.message + " Waiting for the network.")
-                    await self.wait_online(self.job.url)
+                    # Found at once, the network is there: another "offline" failure is that host's own
+                    # (a redirect to a name that does not resolve) and counts as a failed attempt.
+                    network_up = not await self.wait_online(self.job.url)
                     continue
                 if self.done > before and reconnects < MAX_RECONNECTS:
                     failures, reconnects = 0, reconnects + 1  # progress made: a flaky link, not a failure
                 if not exc.retryable or failures >= self.job.retries:
+                    if exc.offline:
+                        raise DownloadError(
+                            f"Cannot reach {exc.url or self.job.url}, though the network is up.",
+                            "check the URL: its host (or the one it redirects to) does not resolve or answer",
+                        ) from exc
                     raise
                 failures += 1
                 delay = (
