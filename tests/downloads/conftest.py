@@ -34,9 +34,7 @@ class LoopbackOnlyResolver(aiohttp.abc.AbstractResolver):
     async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET) -> list:
         if host != "localhost":
             raise OSError(socket.EAI_NONAME, f"{host}: name not known (tests resolve no names)")
-        return [
-            {"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}
-        ]
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}]
 
     async def close(self) -> None:
         pass
