@@ -9,6 +9,7 @@ answer an error page with 200. Every request is recorded (headers, time, bytes s
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import time
 from collections.abc import AsyncIterator
@@ -35,6 +36,7 @@ class Fault:
     location: str | None = None  # a 302 to exactly this Location, however hostile
     body_override: bytes | None = None  # answered with 200 instead of the file (an error page)
     weak_etag: bool = False
+    content_encoding: str | None = None  # "gzip": the whole file compressed, whatever was asked
 
 
 @dataclass
@@ -94,6 +96,12 @@ class FaultServer:
             record.status = status
             headers = {"Retry-After": fault.retry_after} if fault.retry_after and status == 429 else {}
             return web.Response(status=status, text=f"error {status}", headers=headers)
+        if fault.content_encoding == "gzip":
+            record.status = 200
+            body = gzip.compress(self.files[name])
+            record.sent = len(body)
+            headers = {"Content-Encoding": "gzip", "ETag": self.etags[name], "Content-Type": fault.content_type}
+            return web.Response(body=body, headers=headers)
         if fault.body_override is not None:
             record.status = 200
             return web.Response(body=fault.body_override, content_type=fault.content_type)

@@ -326,3 +326,15 @@ async def test_a_redirect_to_a_host_that_does_not_resolve_fails_after_the_retrie
         await runner.run(url, "dns.bin", retries=2)
     assert "no-such-host.invalid" in err.value.message
     assert len(server.requests) <= 4 and len(runner.online_waits) == 1
+
+
+@pytest.mark.parametrize("connections", [1, 4], ids=["sequential", "segmented"])
+async def test_a_compressed_body_is_refused_at_once_and_identity_is_asked_for(server, runner, connections):
+    data = payload(2 * MiB)
+    url = server.add("g.bin", data, Fault(content_encoding="gzip"))
+    with pytest.raises(DownloadError) as err:
+        await runner.run(url, "g.bin", retries=3, connections=connections, segment_threshold=MiB)
+    assert "Content-Encoding: gzip" in err.value.message and not err.value.retryable
+    assert len(server.requests) == 1  # one request, no reconnect storm
+    assert server.requests[0].headers["Accept-Encoding"] == "identity"
+    assert runner.leftovers() == [] and not (runner.folder / "g.bin").exists()

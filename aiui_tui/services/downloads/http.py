@@ -1,6 +1,7 @@
 """Opening one HTTP response with our redirect rules: tokens stay with their own origin.
 
-Redirects are followed by hand (up to 10), so a signed CDN URL on another host never receives the
+Every request asks for the file as it is (`Accept-Encoding: identity`) and a body sent compressed
+anyway is refused. Redirects are followed by hand (up to 10), so a signed CDN URL on another host never receives the
 Authorization header, and the final URL is known. A redirect to anything but a well-formed http(s)
 address (`file:`, `ftp:`, `data:`, port 70000, a broken IPv6 literal) is refused at once: retrying
 cannot change the server's answer. Connection failures become `DownloadError`s that say whether
@@ -64,7 +65,7 @@ async def open_response(
         raise DownloadError(f"Cannot download {url!r}: {problem}.", "give the full http(s) URL of the file")
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
-        hop_headers = dict(headers)
+        hop_headers = {**headers, "Accept-Encoding": "identity"}  # aiohttp would ask for gzip and br
         if same_origin(current, url):  # never to another scheme, host or port after a redirect
             hop_headers.update(auth_headers(current, tokens))
         try:
@@ -79,11 +80,23 @@ async def open_response(
             current = target
             continue
         try:
+            _refuse_encoded(response, current)
             yield response
         finally:
             response.release()
         return
     raise DownloadError(f"Too many redirects from {url}.", "check the URL")
+
+
+def _refuse_encoded(response: aiohttp.ClientResponse, url: str) -> None:
+    """A body sent compressed though we asked for none: its bytes are not the file's, and offsets
+    into it mean nothing for a resume. Refused before a byte is written."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if response.status < 300 and encoding not in ("", "identity"):
+        raise DownloadError(
+            f"The server sent the file compressed (Content-Encoding: {encoding[:40]}) though asked not to: {url}.",
+            "the server or a proxy in between is misconfigured; try another mirror or download it in a browser",
+        )
 
 
 def _redirect_target(current: str, location: str) -> str:
