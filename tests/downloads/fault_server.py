@@ -36,6 +36,7 @@ class Fault:
     location: str | None = None  # a 302 to exactly this Location, however hostile
     body_override: bytes | None = None  # answered with 200 instead of the file (an error page)
     weak_etag: bool = False
+    no_validators: bool = False  # no ETag, no Last-Modified; any If-Range then fails (RFC 9110 13.1.5)
     content_encoding: str | None = None  # "gzip": the whole file compressed, whatever was asked
 
 
@@ -65,6 +66,10 @@ class FaultServer:
     def change(self, name: str, data: bytes) -> None:
         """The remote file changes (a new revision): new bytes, new ETag."""
         self.add(name, data, self.faults[name])
+
+    def seen(self, name: str) -> list[tuple[str | None, str | None, int]]:
+        """(Range, If-Range, status) of each request for `name`."""
+        return [(r.headers.get("Range"), r.headers.get("If-Range"), r.status) for r in self.requests if r.name == name]
 
     def bytes_sent(self, name: str) -> int:
         return sum(r.sent for r in self.requests if r.name == name)
@@ -116,7 +121,8 @@ class FaultServer:
         range_header = request.headers.get("Range")
         if_range = request.headers.get("If-Range")
         ranges_ok = not fault.ignore_range and not fault.no_length  # a dynamic body has no ranges
-        if range_header and ranges_ok and (if_range is None or if_range == etag):
+        if_range_ok = if_range is None or (if_range == etag and not fault.no_validators)
+        if range_header and ranges_ok and if_range_ok:
             first, _, last = range_header.removeprefix("bytes=").partition("-")
             start = int(first)
             end = int(last) + 1 if last else len(data)
@@ -127,7 +133,8 @@ class FaultServer:
             status = 206
         response = web.StreamResponse(status=status)
         response.headers["Content-Type"] = fault.content_type
-        response.headers["ETag"] = etag
+        if not fault.no_validators:
+            response.headers["ETag"] = etag
         response.headers["Accept-Ranges"] = "bytes"
         if fault.content_disposition:
             response.headers["Content-Disposition"] = fault.content_disposition

@@ -338,3 +338,47 @@ async def test_a_compressed_body_is_refused_at_once_and_identity_is_asked_for(se
     assert len(server.requests) == 1  # one request, no reconnect storm
     assert server.requests[0].headers["Accept-Encoding"] == "identity"
     assert runner.leftovers() == [] and not (runner.folder / "g.bin").exists()
+
+
+async def test_segments_of_a_file_without_validators_send_no_if_range(server, runner):
+    """No ETag or Last-Modified: no `If-Range: ""` (a strict server answers 200 to it, so the download
+    restarted three times and failed); the expected hash guards against a splice."""
+    data = payload(4 * MiB)
+    url = server.add("nv.bin", data, Fault(no_validators=True))
+    result = await runner.run(
+        url, "nv.bin", expected_sha256=sha(data), connections=4, segment_threshold=MiB, min_piece=256 * 1024
+    )
+    assert result.verified and (runner.folder / "nv.bin").read_bytes() == data
+    requests = server.seen("nv.bin")
+    assert len(requests) > 4 and all(if_range is None and status == 206 for _, if_range, status in requests)
+    assert server.bytes_sent("nv.bin") == len(data)  # no restart, no second look: the hash decides
+    assert not [m for _, m in runner.notices if "Starting over" in m or "starting over" in m]
+
+
+@pytest.mark.parametrize("connections", [1, 4], ids=["sequential", "segmented"])
+async def test_a_file_without_validators_resumes_and_a_second_look_at_its_start_catches_a_change(
+    server, runner, connections
+):
+    size, first = 4 * MiB, 256 * 1024
+    old, new = payload(size, 5), payload(size, 6)
+    options = {"connections": connections, "segment_threshold": MiB, "min_piece": first}
+    url = server.add("nv.bin", old, Fault(no_validators=True, cut_at=[3 * MiB]))
+    with pytest.raises(DownloadError):
+        await runner.run(url, "nv.bin", retries=0, **options)
+    kept = part_of(runner.folder, "nv.bin")
+    assert kept.exists()
+
+    server.change("nv.bin", new)  # same size, and nothing (no ETag) says it changed
+    result = await runner.run(url, "nv.bin", **options)
+    assert (runner.folder / "nv.bin").read_bytes() == new and result.sha256 == sha(new)
+    assert any("changed on the server during the download" in m for _, m in runner.notices)
+    assert all(if_range is None for _, if_range, _ in server.seen("nv.bin"))
+
+    server.requests.clear()  # unchanged: resumed, checked once, kept
+    url = server.add("same.bin", old, Fault(no_validators=True, cut_at=[3 * MiB]))
+    with pytest.raises(DownloadError):
+        await runner.run(url, "same.bin", retries=0, **options)
+    result = await runner.run(url, "same.bin", **options)
+    assert (runner.folder / "same.bin").read_bytes() == old
+    assert server.bytes_sent("same.bin") <= size + first + 1024 * 1024  # the rest, one first piece, what was buffered
+    assert server.seen("same.bin")[-1][0] == f"bytes=0-{first - 1}"

@@ -108,6 +108,7 @@ class Transfer:
         self.done = 0
         self.state: PartState | None = None
         self.resumed_from = 0
+        self.spans = False  # bytes of the part came from more than one response
 
     # -- public ------------------------------------------------------------------------------
 
@@ -134,6 +135,7 @@ class Transfer:
         self._discard()
         self._new_hasher()
         self.state = PartState(url=self.job.url, expected_sha256=self.job.expected_sha256)
+        self.spans = False
 
     def _new_hasher(self) -> None:
         self.hasher.close()
@@ -149,6 +151,7 @@ class Transfer:
             if state.segmented:
                 read_progress(job.progress, state.pieces)
             self.resumed_from = state.done_bytes(job.part.stat().st_size)
+            self.spans = self.resumed_from > 0
             return state
         self._discard()
         return PartState(url=job.url, expected_sha256=job.expected_sha256)
@@ -164,6 +167,7 @@ class Transfer:
             before = self.done
             try:
                 if await self._attempt():
+                    await self._check_for_splice()
                     return
                 continue  # the first span is in: go on from the part
             except _Restart as why:
@@ -211,13 +215,15 @@ class Transfer:
             finally:
                 await writer.close()
             return True
-        start = job.part.stat().st_size if (job.part.exists() and state.validator and state.total) else 0
+        # Without a validator a resume is still safe: the size must match, and the final hash (or,
+        # without one, a second look at the first piece) catches a file changed in between.
+        start = job.part.stat().st_size if (job.part.exists() and state.total) else 0
         # A fresh multi-connection download first asks for one piece only: it learns the size and
         # whether ranges work, and a larger file's other pieces start at once, with nothing over-sent.
         probe = job.min_piece if start == 0 and job.connections > 1 else None
         headers = {"Range": f"bytes={start}-{probe - 1}" if probe else f"bytes={start}-", "Accept-Encoding": "identity"}
-        if start:
-            headers["If-Range"] = state.validator or ""
+        if start and state.validator:  # never `If-Range: ""`: a strict server answers 200 to it
+            headers["If-Range"] = state.validator
         async with open_response(self.session, job.url, headers, list(job.tokens), job.proxy) as response:
             if response.status == 416:
                 if start and start == state.total:
@@ -235,6 +241,7 @@ class Transfer:
                     else "The server does not resume downloads: starting over.",
                 )
                 start = 0
+            self.spans = start > 0  # the bytes before `start` came from earlier responses
             if start < self.hasher.hashed:  # the file restarts below what was hashed
                 self._new_hasher()
             if start == 0:
@@ -371,11 +378,9 @@ class Transfer:
                     reached = await self._stream(initial, writer, 0, piece, piece.end, sniff_first=True)
                     initial = None
                 else:
-                    headers = {
-                        "Range": f"bytes={piece.position}-{piece.end - 1}",
-                        "Accept-Encoding": "identity",
-                        "If-Range": state.validator or "",
-                    }
+                    headers = {"Range": f"bytes={piece.position}-{piece.end - 1}", "Accept-Encoding": "identity"}
+                    if state.validator:
+                        headers["If-Range"] = state.validator
                     async with open_response(self.session, job.url, headers, list(job.tokens), job.proxy) as r:
                         if r.status == 200:
                             raise _Restart("The file changed on the server during the download.")
@@ -418,6 +423,41 @@ class Transfer:
             raise DownloadError("Some segments are incomplete.", "it will be resumed", retryable=True)
 
     # -- the end -----------------------------------------------------------------------------
+
+    async def _check_for_splice(self) -> None:
+        """With no ETag/Last-Modified and no expected hash, nothing told us the file stayed the same
+        between the responses the part came from: fetch its first piece again and compare. A file
+        that changed restarts (its size was already compared on every response)."""
+        state, job = self.state, self.job
+        assert state is not None
+        if state.validator or job.expected_sha256 or not (state.segmented or self.spans) or not state.total:
+            return
+        end = state.pieces[0].end if state.segmented else min(state.total, job.min_piece)
+        headers = {"Range": f"bytes=0-{end - 1}", "Accept-Encoding": "identity"}
+        async with open_response(self.session, job.url, headers, list(job.tokens), job.proxy) as response:
+            raise_for_status(response, job.url, list(job.tokens))
+            if response.status == 206:
+                self._read_total(response, 0)
+            elif response.headers.get("Content-Length") not in (None, str(state.total)):
+                raise _Restart("The file's size changed on the server.")
+            fd = await asyncio.to_thread(os.open, job.part, os.O_RDONLY)
+            try:
+                position = 0
+                try:
+                    async for chunk in response.content.iter_chunked(BATCH):
+                        chunk = chunk[: end - position]
+                        if await asyncio.to_thread(os.pread, fd, len(chunk), position) != chunk:
+                            raise _Restart("The file changed on the server during the download.")
+                        position += len(chunk)
+                        if position >= end:
+                            break
+                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                    raise connection_error(job.url, exc) from exc
+            finally:
+                os.close(fd)
+        if position < end:
+            raise DownloadError("The connection closed while the file was checked.", "it is retried", retryable=True)
+        log.info("first piece checked again", target=str(job.target), size=end)
 
     async def _finalize(self) -> Result:
         job, state = self.job, self.state
