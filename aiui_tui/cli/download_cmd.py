@@ -67,11 +67,11 @@ def request_from_args(args: argparse.Namespace) -> DownloadRequest:
 
 @contextlib.asynccontextmanager
 async def download_service(ctx: Context, *, run_queue: bool = False) -> AsyncIterator:
-    from aiui_tui.services.downloads import DownloadService
+    from aiui_tui.services import make_downloads
 
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
-    service = DownloadService(ctx.layout, ctx.config, ctx.credentials, bus)
+    service = make_downloads(ctx.layout, ctx.config, ctx.credentials, bus)
     ctx.plugins.attach(bus)
     await service.start(run_queue=run_queue)
     try:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when used: the dashboard's first frame must not wait for pydantic or structlog
@@ -44,6 +45,28 @@ class Services:
     plugins: Any = None
 
 
+def make_downloads(layout: Layout, config: Config, credentials: Credentials, bus: Bus) -> Any:
+    """The download service with its collaborators: the library's format check of finished files.
+    For `open_services` and the CLI commands that need only the queue."""
+    from aiui_tui.services.downloads import DownloadService
+
+    return DownloadService(layout, config, credentials, bus, file_check=check_finished_download)
+
+
+def check_finished_download(path: Path, name: str) -> str | None:
+    """A finished download named `*.safetensors` must pass the library's header check (the reference
+    reader's rules) before it takes that name: the problem, or None. Blocking."""
+    if not name.lower().endswith(".safetensors"):
+        return None
+    from aiui_tui.services.library.safetensors import SafetensorsError, read_header
+
+    try:
+        read_header(path)
+    except (SafetensorsError, OSError) as exc:
+        return str(exc)
+    return None
+
+
 @contextlib.asynccontextmanager
 async def open_services(
     layout: Layout, config: Config, credentials: Credentials, *, run_downloads: bool = True
@@ -64,9 +87,7 @@ async def open_services(
         services.plugins.attach(bus)
         stack.push_async_callback(services.plugins.close)
 
-        from aiui_tui.services.downloads import DownloadService
-
-        services.downloads = DownloadService(layout, config, credentials, bus)
+        services.downloads = make_downloads(layout, config, credentials, bus)
         await services.downloads.start(run_queue=run_downloads)
         stack.push_async_callback(services.downloads.close)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -112,8 +113,30 @@ def tmpfs(path: Path, size: str):
 
 
 def safetensors_payload(size: int, seed: int = 1) -> bytes:
-    """Random bytes behind a valid safetensors header, so the not-a-model sniffing lets them pass."""
-    header = b'{"__metadata__":{"format":"pt"}}'
-    header += b" " * (-len(header) % 8)
-    head = len(header).to_bytes(8, "little") + header
-    return head + random.Random(seed).randbytes(max(0, size - len(head)))
+    """A valid safetensors file of exactly `size` bytes (one U8 tensor of random bytes after the header),
+    so both the not-a-model sniffing and the library's header check let it pass."""
+    data_len = size
+    for _ in range(4):  # the header holds the data's length, which depends on the header's
+        header = json.dumps(
+            {
+                "__metadata__": {"format": "pt"},
+                "w": {"dtype": "U8", "shape": [data_len], "data_offsets": [0, data_len]},
+            },
+            separators=(",", ":"),
+        ).encode()
+        header += b" " * (-len(header) % 8)
+        data_len = size - 8 - len(header)
+    assert data_len >= 0, "too small for a safetensors file"
+    return len(header).to_bytes(8, "little") + header + random.Random(seed).randbytes(data_len)
+
+
+def malformed_safetensors(size: int, seed: int = 1) -> bytes:
+    """Passes the first-bytes sniff (a length, then `{`) but not the header check: `"shape": null`."""
+    good = safetensors_payload(size, seed)
+    n = int.from_bytes(good[:8], "little")
+    header = json.loads(good[8 : 8 + n])
+    header["w"]["shape"] = None
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (n - len(raw))
+    assert len(raw) == n
+    return good[:8] + raw + good[8 + n :]

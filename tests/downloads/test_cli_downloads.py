@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.downloads.conftest import part_of, payload, safetensors_payload
+from tests.downloads.conftest import malformed_safetensors, part_of, payload, safetensors_payload
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -251,3 +251,14 @@ async def test_a_hash_given_on_resume_catches_a_file_changed_under_the_same_etag
     code, _, err = await cli(root, *args, "--sha256", sha(new))
     assert code == 0, err
     assert (tmp_path / "s.bin").read_bytes() == new  # the spliced part was caught and fetched again
+
+
+async def test_download_into_the_library_refuses_a_malformed_safetensors_file(server, root, tmp_path):
+    bad = malformed_safetensors(MiB)
+    url = server.add("lora.safetensors", bad)
+    code, out, err = await cli(root, "download", url, "--kind", "loras")
+    assert code == 1 and out == ""
+    lines = [line for line in err.splitlines() if "━" not in line and line.strip()]  # beside the progress bar
+    assert len(lines) == 1 and "lora.safetensors is not a valid model file" in lines[0], err
+    assert "shape is null" in lines[0] and "Traceback" not in err
+    assert list((root / "models" / "loras").iterdir()) == []

@@ -13,10 +13,11 @@ from aiui_tui.core.downloads import ACTIVE, DONE, FAILED, PAUSED, PENDING
 from aiui_tui.core.errors import UsageError
 from aiui_tui.core.events import DownloadFinished, DownloadProgress, DownloadStateChanged
 from aiui_tui.core.requests import DownloadRequest
+from aiui_tui.services import make_downloads
 from aiui_tui.services.downloads import DownloadService
-from aiui_tui.services.downloads.errors import ChecksumMismatch
+from aiui_tui.services.downloads.errors import ChecksumMismatch, NotAModel
 from tests.conftest import load_services_inputs
-from tests.downloads.conftest import part_of, payload, safetensors_payload
+from tests.downloads.conftest import malformed_safetensors, part_of, payload, safetensors_payload
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -40,7 +41,7 @@ class Harness:
             setattr(config.downloads, key, value)
         bus = Bus()
         bus.bind_loop(asyncio.get_running_loop())
-        service = DownloadService(self.layout, config, credentials, bus)
+        service = make_downloads(self.layout, config, credentials, bus)  # wired as open_services wires it
         await service.start(run_queue=run_queue)
         self.services.append(service)
         return service
@@ -397,3 +398,22 @@ async def test_an_address_that_cannot_be_downloaded_is_refused_when_queued(harne
     with pytest.raises(UsageError, match="Cannot download"):
         await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path))
     assert await service.items() == []
+
+
+async def test_a_finished_safetensors_download_must_pass_the_library_header_check(server, harness, tmp_path):
+    service = await harness.open(run_queue=False)
+    bad = malformed_safetensors(2 * MiB)
+    url = server.add("bad.safetensors", bad)
+    item = await service.enqueue(DownloadRequest(url=url, kind="loras", sha256=sha(bad)))
+    with pytest.raises(NotAModel, match=r"not a valid model file \(tensor 'w': shape is null"):
+        await service.run_item(item.id, foreground=True)
+    loras = harness.layout.kind_dir("loras")
+    assert list(loras.iterdir()) == []  # neither moved into the library nor left as a part
+    (row,) = await service.items()
+    assert row.state == FAILED and "not a valid model file" in row.reason
+
+    (loras / "there.safetensors").write_bytes(bad)  # already in the library, and broken
+    there = await service.enqueue(DownloadRequest(url=server.add("there.safetensors", bad), kind="loras"))
+    with pytest.raises(NotAModel, match="exists and is not a valid model file"):
+        await service.run_item(there.id, foreground=True)
+    assert server.requests[-1].name == "bad.safetensors"  # nothing fetched for it

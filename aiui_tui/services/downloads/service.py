@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +38,33 @@ from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services.downloads import disk, names, network, parts, urls
 from aiui_tui.services.downloads.auth import source_tokens
-from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
+from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError, NotAModel
 from aiui_tui.services.downloads.progress import SpeedMeter
 from aiui_tui.services.downloads.store import QueueStore
 
 log = get_logger(__name__)
+# The format check of a finished file, given by `open_services` (the library's safetensors reader):
+# (file, the name it will have) -> the problem in a few words, or None. Blocking: run on a thread.
+FileCheck = Callable[[Path, str], str | None]
 WATCH_S = 1.0  # how often a running item saves progress and looks at its row
 BUSY_RETRY_S = 5.0
 
 
 class DownloadService:
-    def __init__(self, layout: Layout, config: Config, credentials: Credentials, bus: Bus) -> None:
+    def __init__(
+        self,
+        layout: Layout,
+        config: Config,
+        credentials: Credentials,
+        bus: Bus,
+        *,
+        file_check: FileCheck | None = None,
+    ) -> None:
         self.layout = layout
         self.config = config
         self.credentials = credentials
         self.bus = bus
+        self.file_check = file_check
         self.store: QueueStore | None = None
         self.runs_queue = False
         self._session: Any = None
@@ -306,6 +319,12 @@ class DownloadService:
                         "the source may have changed or the URL points at another file; check the hash and the URL",
                     )
                 checked_against.append(wanted)
+            problem = await self._check_file(part, target.name)
+            if problem:
+                raise NotAModel(
+                    f"The downloaded {target.name} is not a valid model file ({problem}); it was not saved.",
+                    "the file on the server is damaged or not what its name says: check the URL or try another source",
+                )
 
         transfer = Transfer(
             job,
@@ -401,11 +420,24 @@ class DownloadService:
         if row is not None:
             self.bus.publish(DownloadStateChanged(item.id, FAILED, row, exc.message))
 
+    async def _check_file(self, path: Path, name: str) -> str | None:
+        if self.file_check is None:
+            return None
+        return await asyncio.to_thread(self.file_check, path, name)
+
     async def _already_there(self, item: DownloadItem, target: Path) -> DownloadItem:
         """Never download the same bytes twice: an existing file is checked, not replaced."""
         from aiui_tui.services.downloads.writer import StreamHasher
 
         store = self._require_store()
+        problem = await self._check_file(target, target.name)
+        if problem:
+            error = NotAModel(
+                f"{target} exists and is not a valid model file ({problem}).",
+                "move it away or choose another --name, then retry",
+            )
+            await self._failed(item, error)
+            raise error
         size = (await asyncio.to_thread(target.stat)).st_size
         hasher = StreamHasher(target)
         try:

@@ -20,7 +20,7 @@ import aiohttp
 from aiui_tui.logs import get_logger
 from aiui_tui.services.downloads import disk, sniff
 from aiui_tui.services.downloads.auth import SourceToken
-from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError
+from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError, NotAModel
 from aiui_tui.services.downloads.http import connection_error, open_response, raise_for_status
 from aiui_tui.services.downloads.parts import PartFiles, part_files
 from aiui_tui.services.downloads.policy import backoff_delay
@@ -127,6 +127,9 @@ class Transfer:
                         raise
                     self.notify("warning", "Checksum mismatch: the part was discarded; downloading again once.")
             raise AssertionError("unreachable")
+        except NotAModel:
+            self._discard()  # bytes of an error page or a broken file: nothing worth resuming
+            raise
         finally:
             self.hasher.close()
 
