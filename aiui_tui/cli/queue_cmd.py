@@ -11,7 +11,7 @@ from rich.table import Table
 
 from aiui_tui.cli.context import Context
 from aiui_tui.cli.download_cmd import add_request_arguments, download_service, request_from_args
-from aiui_tui.core.downloads import ACTIVE, PENDING, DownloadItem
+from aiui_tui.core.downloads import ACTIVE, FAILED, PAUSED, PENDING, DownloadItem
 from aiui_tui.core.errors import UsageError
 from aiui_tui.core.format import human_bytes, human_percent, human_rate
 
@@ -93,11 +93,13 @@ async def _run_queue(ctx: Context, service) -> int:
             items = await service.items()
             if not any(i.state in (PENDING, ACTIVE) for i in items):
                 break
-    failed = [i for i in items if i.state == "failed"]
-    for item in failed:
+    failed = [i for i in items if i.state == FAILED]
+    stopped = [i for i in items if i.state == PAUSED and i.fix]  # paused by a problem to fix (a full disk)
+    for item in failed + stopped:
         ctx.out.error(f"{item.display_name}: {item.reason}", item.fix)
-    ctx.out.success(f"Queue empty: {sum(i.state == 'done' for i in items)} done, {len(failed)} failed.")
-    return 1 if failed else 0
+    summary = f"Queue empty: {sum(i.state == 'done' for i in items)} done, {len(failed)} failed"
+    ctx.out.success(summary + (f", {len(stopped)} paused until fixed." if stopped else "."))
+    return 1 if failed or stopped else 0
 
 
 def _print_table(ctx: Context, items: list[DownloadItem]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.downloads.conftest import malformed_safetensors, part_of, payload, safetensors_payload
+from tests.downloads.conftest import malformed_safetensors, part_of, payload, safetensors_payload, tmpfs
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -262,3 +262,38 @@ async def test_download_into_the_library_refuses_a_malformed_safetensors_file(se
     assert len(lines) == 1 and "lora.safetensors is not a valid model file" in lines[0], err
     assert "shape is null" in lines[0] and "Traceback" not in err
     assert list((root / "models" / "loras").iterdir()) == []
+
+
+async def test_disk_full_mid_download_pauses_with_one_line_and_keeps_only_the_part(server, tmp_path):
+    """The data root (queue database included) on a small tmpfs that the download fills up."""
+    root = tmpfs(tmp_path / "root", "8m")
+    try:
+        data = payload(16 * MiB)
+        url = server.add("full.bin", data, Fault(no_length=True))  # size unknown: no check before
+        args = ("download", url, "--kind", "checkpoints", "--connections", "1")
+        code, _, err = await cli(root, *args)
+        lines = [line for line in err.splitlines() if "━" not in line and line.strip()]
+        assert code == 2 and len(lines) == 1, err
+        assert "Disk full while writing full.bin" in lines[0] and "free space" in lines[0]
+        folder = root / "models" / "checkpoints"
+        part = part_of(folder, "full.bin")
+        assert part.stat().st_size > MiB
+        left = sorted(p.name for p in folder.iterdir())
+        assert left == [part.name, part.name + ".json"]  # the part and its sidecar: no .tmp, no final file
+        _, listing, _ = await cli(root, "queue", "list", "--json")
+        (item,) = json.loads(listing)["items"]
+        assert item["state"] == "paused" and "Disk full" in item["reason"] and item["owner_pid"] is None
+
+        code, _, err = await cli(root, "queue", "resume", item["id"])
+        assert code == 0, err
+        code, out, err = await cli(root, "queue", "run")  # still full: paused again, and said so
+        assert code == 1 and "full.bin: Disk full while writing full.bin" in err and "1 paused until fixed" in out
+        assert "Traceback" not in err + out
+
+        subprocess.run(["mount", "-o", "remount,size=64m", str(root)], check=True)
+        code, _, err = await cli(root, *args)
+        assert code == 0, err
+        assert (folder / "full.bin").read_bytes() == data
+        assert sorted(p.name for p in folder.iterdir()) == ["full.bin"]
+    finally:
+        subprocess.run(["umount", str(root)], check=True)

@@ -15,9 +15,9 @@ from aiui_tui.core.events import DownloadFinished, DownloadProgress, DownloadSta
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.services import make_downloads
 from aiui_tui.services.downloads import DownloadService
-from aiui_tui.services.downloads.errors import ChecksumMismatch, NotAModel
+from aiui_tui.services.downloads.errors import ChecksumMismatch, DiskFull, NotAModel
 from tests.conftest import load_services_inputs
-from tests.downloads.conftest import malformed_safetensors, part_of, payload, safetensors_payload
+from tests.downloads.conftest import malformed_safetensors, part_of, payload, safetensors_payload, tmpfs
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -417,3 +417,21 @@ async def test_a_finished_safetensors_download_must_pass_the_library_header_chec
     with pytest.raises(NotAModel, match="exists and is not a valid model file"):
         await service.run_item(there.id, foreground=True)
     assert server.requests[-1].name == "bad.safetensors"  # nothing fetched for it
+
+
+async def test_not_enough_space_pauses_the_item_with_the_reason_and_exit_code_two(server, harness, tmp_path):
+    import subprocess
+
+    small = tmpfs(tmp_path / "small", "4m")
+    try:
+        service = await harness.open(run_queue=False)
+        url = server.add("big.bin", payload(6 * MiB))
+        item = await service.enqueue(request(url, small, "big.bin"))
+        with pytest.raises(DiskFull) as err:
+            await service.run_item(item.id, foreground=True)
+        assert err.value.exit_code == 2 and "Not enough disk space" in err.value.message
+        (row,) = await service.items()
+        assert row.state == PAUSED and row.reason == err.value.message and row.fix and row.owner_pid is None
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)

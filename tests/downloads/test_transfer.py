@@ -272,6 +272,8 @@ async def test_disk_full_mid_transfer_keeps_the_part_for_resume(server, runner, 
         assert err.value.errno == 28  # ENOSPC, turned into a clear message by the service
         kept = part_of(disk, "full.bin").stat().st_size
         assert kept > MiB
+        part = part_of(disk, "full.bin").name
+        assert runner.leftovers() == [part, part + ".json"]  # no empty sidecar .tmp beside them
         subprocess.run(["mount", "-o", "remount,size=16m", str(disk)], check=True)
         result = await runner.run(url, "full.bin", expected_sha256=sha(data))
         assert result.verified and result.resumed_from == kept

@@ -12,21 +12,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from aiui_tui.core.format import human_bytes
-from aiui_tui.services.downloads.errors import DownloadError
+from aiui_tui.services.downloads.errors import DiskFull
 
 
 def ensure_space(folder: Path, needed: int, margin: int) -> None:
     free = shutil.disk_usage(folder).free
     if free < needed + margin:
-        raise DownloadError(
+        raise DiskFull(
             f"Not enough disk space in {folder}: {human_bytes(needed)} needed plus a {human_bytes(margin)} margin, "
             f"{human_bytes(free)} free.",
             "free some space (or lower downloads.free_space_margin_mib), then retry",
         )
 
 
-def disk_full_error(target: Path, kept: int) -> DownloadError:
-    return DownloadError(
+def disk_full_error(target: Path, kept: int) -> DiskFull:
+    return DiskFull(
         f"Disk full while writing {target.name}; the {human_bytes(kept)} downloaded so far are kept.",
         f"free space in {target.parent}, then retry: the download resumes where it stopped",
     )

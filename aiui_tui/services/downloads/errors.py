@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiui_tui.core.errors import AiuiError
+from aiui_tui.core.errors import EXIT_USAGE, AiuiError
 from aiui_tui.services.downloads.auth import SourceToken
 from aiui_tui.services.downloads.policy import RETRYABLE_STATUS
 
@@ -29,6 +29,13 @@ class DownloadError(AiuiError):
 
 class ChecksumMismatch(DownloadError):
     pass
+
+
+class DiskFull(DownloadError):
+    """No room for the file (or for the queue's record of it): the environment, so exit 2. The part
+    is kept and the item paused: it resumes once space is freed."""
+
+    exit_code = EXIT_USAGE
 
 
 class NotAModel(DownloadError):

@@ -38,7 +38,7 @@ from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services.downloads import disk, names, network, parts, urls
 from aiui_tui.services.downloads.auth import source_tokens
-from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError, NotAModel
+from aiui_tui.services.downloads.errors import ChecksumMismatch, DiskFull, DownloadError, NotAModel
 from aiui_tui.services.downloads.progress import SpeedMeter
 from aiui_tui.services.downloads.store import QueueStore
 
@@ -302,7 +302,7 @@ class DownloadService:
         def notify(level: str, message: str) -> None:
             log.info("download notice", id=item.id, message=message)
             self.bus.publish(Notice(level, f"{target.name}: {message}", source="downloads"))
-            asyncio.get_running_loop().run_in_executor(None, lambda: store.update(item.id, reason=message))
+            asyncio.get_running_loop().run_in_executor(None, lambda: store.save_progress(item.id, reason=message))
 
         async def wait_online(url: str) -> bool:
             return await network.wait_until_reachable(url, job.proxy)
@@ -341,14 +341,18 @@ class DownloadService:
         except asyncio.CancelledError:
             await self._interrupted(item, foreground)
             raise
+        except DiskFull as exc:  # not enough space to start: paused until there is
+            await self._failed(item, exc, state=PAUSED)
+            raise
         except DownloadError as exc:
             await self._failed(item, exc)
             raise
         except OSError as exc:
             if not disk.is_disk_full(exc):
                 raise
-            error = disk.disk_full_error(target, transfer.done)
-            await self._failed(item, error)
+            kept = await asyncio.to_thread(_size, job.part)
+            error = disk.disk_full_error(target, kept)
+            await self._failed(item, error, state=PAUSED)  # the part stays: it resumes once space is freed
             raise error from exc
         finally:
             watcher.cancel()
@@ -391,7 +395,7 @@ class DownloadService:
                     main.cancel()
                 return
             await asyncio.to_thread(
-                store.update, item_id, done_bytes=transfer.done, total_bytes=total, speed=meter.speed()
+                store.save_progress, item_id, done_bytes=transfer.done, total_bytes=total, speed=meter.speed()
             )
 
     async def _interrupted(self, item: DownloadItem, foreground: bool) -> None:
@@ -404,21 +408,30 @@ class DownloadService:
         if row.state == ACTIVE and row.owner_pid == os.getpid():
             # Ctrl+C on `aiui-tui download` pauses; closing the dashboard leaves it to resume next time.
             state = PAUSED if foreground else PENDING
-            row = await asyncio.to_thread(
-                store.update, item_id, state=state, owner_pid=None, reason="interrupted; resumes from its part"
-            )
+            try:
+                row = await asyncio.to_thread(
+                    store.update, item_id, state=state, owner_pid=None, reason="interrupted; resumes from its part"
+                )
+            except DiskFull:  # left active: the next start finds its process gone and resumes it
+                log.warning("interrupted download not recorded: the disk is full", id=item_id)
+                return
         if row is not None:
             self.bus.publish(DownloadStateChanged(item_id, row.state, row, row.reason))
 
-    async def _failed(self, item: DownloadItem, exc: AiuiError) -> None:
+    async def _failed(self, item: DownloadItem, exc: AiuiError, *, state: str = FAILED) -> None:
+        """Record why the item stopped: failed, or paused when it can go on once the user acts (a full disk)."""
         store = self._require_store()
-        row = await asyncio.to_thread(
-            store.update, item.id, state=FAILED, reason=exc.message, fix=exc.fix, owner_pid=None, speed=None
-        )
-        log.warning("download failed", id=item.id, name=item.display_name, reason=exc.message)
+        try:
+            row = await asyncio.to_thread(
+                store.update, item.id, state=state, reason=exc.message, fix=exc.fix, owner_pid=None, speed=None
+            )
+        except DiskFull:  # `exc` is what the user sees; the row is left active and resumes next start
+            log.warning("download stop not recorded: the disk is full", id=item.id)
+            row = None
+        log.warning("download stopped", id=item.id, name=item.display_name, state=state, reason=exc.message)
         self.bus.publish(DownloadFailed(item.id, item.display_name, exc.message, exc.fix))
         if row is not None:
-            self.bus.publish(DownloadStateChanged(item.id, FAILED, row, exc.message))
+            self.bus.publish(DownloadStateChanged(item.id, state, row, exc.message))
 
     async def _check_file(self, path: Path, name: str) -> str | None:
         if self.file_check is None:
@@ -562,6 +575,13 @@ def _url_file_name(url: str) -> str | None:
     """A name from the URL only when it looks like a file (`.../model.safetensors`)."""
     name = names.name_from_url(url)
     return name if name and "." in name.strip(".") else None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _remove_part(item: DownloadItem) -> None:

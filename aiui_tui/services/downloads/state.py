@@ -10,6 +10,7 @@ piece whose data did not reach the disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -69,8 +70,13 @@ class PartState:
         data = asdict(self)
         data["version"] = VERSION
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(data, separators=(",", ":")))
+            os.replace(tmp, path)
+        except BaseException:  # a full disk: the previous sidecar stays, no empty .tmp beside it
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
 
     @classmethod
     def load(cls, path: Path) -> PartState | None:

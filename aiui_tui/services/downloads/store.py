@@ -3,10 +3,18 @@
 Every change is one transaction, so `kill -9` at any moment leaves a loadable queue. Several
 processes share it (the dashboard, `aiui-tui queue ...` in another shell); `data_version` tells a
 process that another one changed something. Methods block: call them from a thread.
+
+A download that fills the disk must still record why it stopped, and the queue's own file is often
+on that disk. So the store keeps a small reserve file beside the database: when a write that
+matters fails for want of space, the reserve is given up and the write tried once more; it is made
+again when the store next opens with room to spare. Progress saves (`save_progress`) never use it:
+they are skipped while the disk is full. A write that still fails is one `DiskFull` error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -19,7 +27,13 @@ from typing import Any
 
 from aiui_tui.core.downloads import ACTIVE, DONE, PENDING, DownloadItem
 from aiui_tui.core.errors import UsageError
+from aiui_tui.logs import get_logger
 from aiui_tui.services import sqlite
+from aiui_tui.services.downloads.errors import DiskFull
+
+log = get_logger(__name__)
+RESERVE_BYTES = 512 * 1024  # a few hundred WAL frames: far more than pausing an item writes
+_SQLITE_FULL = 13
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS downloads (
@@ -55,11 +69,17 @@ _COLUMNS = [f.name for f in fields(DownloadItem)]
 class QueueStore:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.reserve = path.with_name(path.name + ".reserve")
         self._lock = threading.Lock()
         self._db = sqlite.connect(path)
-        with self._tx() as db:
-            for statement in _statements(SCHEMA):
-                db.execute(statement)
+
+        def create() -> None:
+            with self._tx() as db:
+                for statement in _statements(SCHEMA):
+                    db.execute(statement)
+
+        self._write(create)
+        _make_reserve(self.reserve)
 
     def _tx(self):
         return _Transaction(self._db, self._lock)
@@ -109,9 +129,8 @@ class QueueStore:
         return _item(row) if row else None
 
     # -- writes -------------------------------------------------------------------------------
-    def add(self, **values: Any) -> DownloadItem:
+    def _add(self, item_id: str, values: dict[str, Any]) -> None:
         now = time.time()
-        item_id = uuid.uuid4().hex[:12]
         with self._tx() as db:
             top = db.execute("SELECT COALESCE(MAX(position), 0) FROM downloads").fetchone()[0]
             row = {"id": item_id, "position": top + 1, "state": PENDING, "created_at": now, "updated_at": now, **values}
@@ -124,11 +143,27 @@ class QueueStore:
                     f"{values.get('name')} is already being downloaded to {values.get('dest_dir')}.",
                     "see it with `aiui-tui queue list`",
                 ) from None
+
+    def add(self, **values: Any) -> DownloadItem:
+        item_id = uuid.uuid4().hex[:12]
+        self._write(lambda: self._add(item_id, values))
         item = self.get(item_id)
         assert item is not None
         return item
 
     def update(self, item_id: str, **values: Any) -> DownloadItem | None:
+        self._write(lambda: self._update(item_id, values))
+        return self.get(item_id)
+
+    def save_progress(self, item_id: str, **values: Any) -> None:
+        """Progress for other processes' views: skipped (not an error) while the disk is full."""
+        try:
+            self._write(lambda: self._update(item_id, values), essential=False)
+        except DiskFull:
+            log.debug("progress not saved: the disk is full", id=item_id)
+
+    def _update(self, item_id: str, values: dict[str, Any]) -> None:
+        values = dict(values)
         if "source" in values:
             values["source"] = json.dumps(values["source"])
         values["updated_at"] = time.time()
@@ -140,13 +175,18 @@ class QueueStore:
             raise UsageError(
                 f"{values.get('name')} is already being downloaded to that folder.", "see it with `aiui-tui queue list`"
             ) from None
-        return self.get(item_id)
 
     def delete(self, item_id: str) -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM downloads WHERE id = ?", (item_id,))
+        def delete() -> None:
+            with self._tx() as db:
+                db.execute("DELETE FROM downloads WHERE id = ?", (item_id,))
+
+        self._write(delete)
 
     def move(self, item_id: str, delta: int) -> None:
+        self._write(lambda: self._move(item_id, delta))
+
+    def _move(self, item_id: str, delta: int) -> None:
         """Swap the item with its neighbour `delta` places up (-) or down (+) the queue."""
         with self._tx() as db:
             order = [r[0] for r in db.execute("SELECT id FROM downloads ORDER BY position")]
@@ -160,7 +200,12 @@ class QueueStore:
 
     def recover(self) -> list[str]:
         """Items left active by a process that died: back to pending (they resume from their part)."""
-        recovered = []
+        recovered: list[str] = []
+        self._write(lambda: self._recover(recovered))
+        return recovered
+
+    def _recover(self, recovered: list[str]) -> None:
+        recovered.clear()
         with self._tx() as db:
             for row in db.execute("SELECT id, owner_pid FROM downloads WHERE state = ?", (ACTIVE,)).fetchall():
                 if not _alive(row["owner_pid"]):
@@ -169,7 +214,30 @@ class QueueStore:
                         (PENDING, "interrupted; resumes from its part", time.time(), row["id"]),
                     )
                     recovered.append(row["id"])
-        return recovered
+
+    # -- a full disk --------------------------------------------------------------------------
+    def _write(self, write: Any, *, essential: bool = True) -> Any:
+        """Run `write` (one transaction); on a full disk give up the reserve and try once more."""
+        try:
+            return write()
+        except Exception as exc:
+            if not _disk_full(exc):
+                raise
+            if not essential or not _release(self.reserve):
+                raise self._full() from exc
+            log.warning("queue database: disk full, reserve released", path=str(self.path))
+        try:
+            return write()
+        except Exception as exc:
+            if not _disk_full(exc):
+                raise
+            raise self._full() from exc
+
+    def _full(self) -> DiskFull:
+        return DiskFull(
+            f"The disk holding the download queue ({self.path.parent}) is full.",
+            "free space on it, then retry (aiui-tui queue list shows what stopped)",
+        )
 
 
 class _Transaction:
@@ -184,7 +252,10 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+            if not exc_type:
+                self.db.execute("COMMIT")
+            elif self.db.in_transaction:  # SQLite ends the transaction itself on some errors (a full disk)
+                self.db.execute("ROLLBACK")
         finally:
             self.lock.release()
 
@@ -212,4 +283,48 @@ def _alive(pid: int | None) -> bool:
         return False
     except PermissionError:
         return True
+    return True
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """Whether SQLite failed for want of space (SQLITE_FULL), as raised or as wrapped by another error."""
+    seen = 0
+    while exc is not None and seen < 4:
+        if isinstance(exc, sqlite3.Error):
+            code = getattr(exc, "sqlite_errorcode", None)
+            if (code is not None and code & 0xFF == _SQLITE_FULL) or "database or disk is full" in str(exc):
+                return True
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _make_reserve(path: Path) -> None:
+    """Best effort: a file of RESERVE_BYTES whose blocks are really allocated (not sparse)."""
+    if path.exists():
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            try:
+                os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            except OSError as exc:
+                if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                os.write(fd, bytes(RESERVE_BYTES))  # a file system without fallocate: real zeros
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _release(path: Path) -> bool:
+    try:
+        path.unlink()
+    except OSError:
+        return False
     return True
