@@ -18,7 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aiui_tui.core.errors import ConfigError
 from aiui_tui.paths import Layout
-from aiui_tui.tomledit import atomic_write, parse_cli_value, parse_document, set_in_document, validation_error
+from aiui_tui.tomledit import (
+    atomic_write,
+    parse_cli_value,
+    parse_document,
+    read_text,
+    set_in_document,
+    validation_error,
+    write_settings,
+)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 Profile = Literal["auto", "low", "normal", "high", "cpu"]
@@ -145,19 +153,23 @@ def write_default_config(layout: Layout) -> bool:
 
 
 def load_config(layout: Layout, env: Mapping[str, str] | None = None) -> Config:
-    """Load and validate `config/aiui.toml` (defaults when it does not exist)."""
+    """Load and validate `config/aiui.toml` (defaults when there is no file and no link there).
+
+    Whatever is there is read like any settings file (`read_text`): a dangling link, a loop, a
+    folder, a pipe, a file over 1 MiB or not UTF-8 is one ConfigError, never silent defaults.
+    """
     env = os.environ if env is None else env
     path = layout.config_file
-    if not path.exists():
+    if not os.path.lexists(path):
         config = Config()
     else:
-        config = _validate(path, path.read_text(encoding="utf-8") if path.is_file() else None)
+        config = _validate(path, read_text(path))
     if env.get(HF_ENDPOINT_ENV):
         config.sources.huggingface_url = env[HF_ENDPOINT_ENV].rstrip("/")
     return config
 
 
-def _validate(path: Path, text: str | None) -> Config:
+def _validate(path: Path, text: str) -> Config:
     doc = parse_document(path, text)
     text = doc.as_string()
     try:
@@ -181,7 +193,8 @@ def get_value(config: Config, dotted_key: str) -> Any:
 def set_values(layout: Layout, values: Mapping[str, Any]) -> Config:
     """Set dotted keys in the user's file, keeping its comments; validated before anything is written.
 
-    String values given as `raw` CLI text should go through `parse_cli_value` first.
+    String values given as `raw` CLI text should go through `parse_cli_value` first. A file that
+    is a symbolic link stays one: its target is written.
     """
     path = layout.config_file
     write_default_config(layout)
@@ -193,7 +206,7 @@ def set_values(layout: Layout, values: Mapping[str, Any]) -> Config:
         config = Config.model_validate(doc.unwrap())
     except ValidationError as exc:
         raise validation_error(path, text, exc) from None
-    atomic_write(path, text)
+    write_settings(path, text)
     return config
 
 

@@ -10,14 +10,15 @@ import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import tomlkit
 from pydantic import SecretStr
 
 from aiui_tui.core.errors import SecretsError
 from aiui_tui.logs import register_secret
-from aiui_tui.paths import Layout
-from aiui_tui.tomledit import atomic_write, parse_document
+from aiui_tui.paths import Layout, invoking_ids
+from aiui_tui.tomledit import chown_arg, file_status, parse_document, read_text, user_name, write_settings
 
 # secrets.toml key -> environment variables that override it, first found wins.
 ENV_NAMES = {
@@ -25,7 +26,7 @@ ENV_NAMES = {
     "civitai_api_token": ("CIVITAI_API_TOKEN",),
 }
 _HEADER = """\
-# aiui-tui secrets. Keep this file private (mode 0600); aiui-tui refuses it when others can read it.
+# aiui-tui secrets. Keep this file private (mode 0600); aiui-tui refuses it when others can read or change it.
 # HF_TOKEN and CIVITAI_API_TOKEN in the environment take precedence over these values.
 """
 
@@ -53,12 +54,11 @@ def load_credentials(layout: Layout, env: Mapping[str, str] | None = None) -> Cr
 
 def _read_secrets_file(layout: Layout) -> dict[str, str]:
     path = layout.secrets_file
-    try:
-        st = path.stat()
-    except FileNotFoundError:
+    st = file_status(path, SecretsError)
+    if st is None:
         return {}
-    check_private(path, st.st_mode)
-    doc = parse_document(path)
+    check_private(path, st)
+    doc = parse_document(path, read_text(path, error=SecretsError))
     data = doc.unwrap()
     unknown = sorted(set(data) - set(ENV_NAMES))
     if unknown:
@@ -69,22 +69,46 @@ def _read_secrets_file(layout: Layout) -> dict[str, str]:
     return {k: v for k, v in data.items() if v}
 
 
-def check_private(path, mode: int) -> None:
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+def check_private(path: Path, st: os.stat_result) -> None:
+    """Refuse a secrets file (the link's target, for a link) that another user owns, reads or writes."""
+    me = os.geteuid()
+    if st.st_uid not in (me, invoking_ids()[0]):  # under sudo, the user behind it owns the file
         raise SecretsError(
-            f"{path} can be read by other users (mode {stat.filemode(mode)}); it holds your tokens.",
+            f"{path} belongs to {user_name(st.st_uid)}, not to you ({user_name(me)}): that user can read"
+            " or replace your tokens.",
+            f"check its contents, then take it: sudo chown {chown_arg(me)}: {path} && chmod 600 {path}",
+        )
+    exposed = _exposure(st.st_mode)
+    if exposed:
+        raise SecretsError(
+            f"{path} {exposed} (mode {stat.filemode(st.st_mode)}); it holds your tokens.",
             f"chmod 600 {path}",
         )
 
 
+def _exposure(mode: int) -> str:
+    """`can be read by other users`, `can be written by users outside your group`: what the mode allows."""
+    audience = {(True, True): "other users", (True, False): "your group", (False, True): "users outside your group"}
+    found: dict[str, list[str]] = {}
+    for verb, group, others in (("read", stat.S_IRGRP, stat.S_IROTH), ("written", stat.S_IWGRP, stat.S_IWOTH)):
+        who = audience.get((bool(mode & group), bool(mode & others)))
+        if who:
+            found.setdefault(who, []).append(verb)
+    return " and ".join(f"can be {' and '.join(verbs)} by {who}" for who, verbs in found.items())
+
+
 def save_secret(layout: Layout, key: str, value: str) -> None:
-    """Store one token, creating the file 0600; other keys and comments stay."""
+    """Store one token, creating the file 0600; other keys and comments stay.
+
+    A secrets file that is a symbolic link stays one: its target is written (and checked first).
+    """
     if key not in ENV_NAMES:
         raise SecretsError(f"Unknown secret {key!r}.", f"use one of {', '.join(ENV_NAMES)}")
     path = layout.secrets_file
-    if path.exists():
-        check_private(path, path.stat().st_mode)
-        doc = parse_document(path)
+    st = file_status(path, SecretsError)
+    if st is not None:
+        check_private(path, st)
+        doc = parse_document(path, read_text(path, error=SecretsError))
     else:
         doc = tomlkit.parse(_HEADER)
     if value:
@@ -92,4 +116,4 @@ def save_secret(layout: Layout, key: str, value: str) -> None:
         register_secret(value)
     elif key in doc:
         del doc[key]
-    atomic_write(path, doc.as_string(), mode=0o600)
+    write_settings(path, doc.as_string(), mode=0o600 if st is None else None, error=SecretsError)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 import tomlkit
@@ -18,6 +19,7 @@ from aiui_tui.config import (
 )
 from aiui_tui.core.errors import ConfigError
 from aiui_tui.paths import Layout
+from aiui_tui.tomledit import MAX_TOML_BYTES
 
 
 def _digest(path):
@@ -155,3 +157,61 @@ def test_exposed_bind_address_is_detected():
     config = Config.model_validate({"network": {"bind_address": "0.0.0.0"}})
     assert config.network.exposed
     assert not Config().network.exposed
+
+
+def test_edits_write_a_links_target_and_keep_the_link(layout: Layout, tmp_path):
+    dotfiles = tmp_path / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "aiui.toml"
+    target.write_text(default_config_text())
+    target.chmod(0o640)
+    layout.config_file.symlink_to(target)
+    set_from_cli(layout, "downloads.retries", "5")
+    assert layout.config_file.is_symlink() and layout.config_file.resolve() == target
+    assert load_config(layout, env={}).downloads.retries == 5
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in dotfiles.iterdir()) == ["aiui.toml"]
+
+
+@pytest.mark.parametrize(
+    ("make", "expect"),
+    [
+        (lambda p: p.symlink_to(p.parent / "gone.toml"), "which does not exist"),
+        (lambda p: p.symlink_to(p), "loop of symbolic links"),
+        (lambda p: p.write_bytes(b"\xef\xbb\xbf[downloads]\nretries = 1\nretries = 2\n"), "line 3, column "),
+        (lambda p: p.write_bytes(b"[general]\nlog_level = 'INFO'\n# \xff\n"), "line 3, column 3: not UTF-8"),
+        (lambda p: p.write_bytes(b"# " + b"x" * MAX_TOML_BYTES), "larger than a settings file can be"),
+    ],
+    ids=["dangling", "loop", "duplicate-after-bom", "not-utf8", "too-big"],
+)
+def test_hostile_settings_files_are_config_errors(layout: Layout, make, expect):
+    make(layout.config_file)
+    before = os.readlink(layout.config_file) if layout.config_file.is_symlink() else _digest(layout.config_file)
+    with pytest.raises(ConfigError) as err:
+        load_config(layout, env={})
+    assert str(layout.config_file) in err.value.message and expect in err.value.message
+    assert err.value.exit_code == 2 and err.value.fix
+    after = os.readlink(layout.config_file) if layout.config_file.is_symlink() else _digest(layout.config_file)
+    assert after == before
+
+
+def test_manifest_over_the_limit_is_refused(tmp_path):
+    from aiui_tui.services.apps.manifest import parse_manifest
+
+    path = tmp_path / "big.toml"
+    with open(path, "wb") as fh:
+        fh.truncate(MAX_TOML_BYTES + 1)
+    with pytest.raises(ConfigError, match=r"big\.toml is 1\.0 MiB, larger than a settings file can be"):
+        parse_manifest(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "expect"),
+    [("apps.enabled.x", "enabled is a value, not a table"), ("downloads..x", "is not a setting's name"), ("", "name")],
+)
+def test_set_with_a_key_that_cannot_be_set(layout: Layout, key, expect):
+    write_default_config(layout)
+    before = _digest(layout.config_file)
+    with pytest.raises(ConfigError, match=expect):
+        set_from_cli(layout, key, "3")
+    assert _digest(layout.config_file) == before

@@ -60,12 +60,24 @@ def run(ctx: Context) -> int:
     return 0
 
 
+# Tokens are under 200 characters; a line past this is not a token (and is not read further).
+_MAX_TOKEN_LINE = 4096
+
+
 def _read_secret(name: str) -> str:
     if sys.stdin.isatty():
         value = getpass.getpass(f"{name} (input hidden, empty to remove): ")
     else:
-        value = sys.stdin.readline()
+        raw = sys.stdin.buffer.readline(_MAX_TOKEN_LINE + 1)
+        if len(raw) > _MAX_TOKEN_LINE:
+            raise UsageError(f"{name}: the input line is over {_MAX_TOKEN_LINE} bytes.", "paste the token alone")
+        try:
+            value = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise UsageError(f"{name} contains bytes that are not ASCII text.", "paste the token alone") from None
     value = value.strip()
     if any(ch.isspace() for ch in value):
         raise UsageError(f"{name} contains spaces.", "paste the token alone")
+    if not value.isascii() or not value.isprintable():
+        raise UsageError(f"{name} contains characters that no token has.", "paste the token alone")
     return value
