@@ -435,3 +435,13 @@ async def test_not_enough_space_pauses_the_item_with_the_reason_and_exit_code_tw
         assert list(small.iterdir()) == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+async def test_an_unnamed_item_redirected_to_ftp_fails_once_in_the_queue_not_every_second(server, harness, tmp_path):
+    service = await harness.open(run_queue=True)
+    url = server.add("dl", payload(1000), Fault(location="ftp://127.0.0.1/model.safetensors"))
+    item = await service.enqueue(DownloadRequest(url=url, dest_dir=tmp_path))  # named by the server, later
+    failed = await wait_for(lambda: _state_is(service, item.id, FAILED))
+    assert "redirected to 'ftp://127.0.0.1/model.safetensors'" in failed.reason and "ftp:" in failed.reason
+    await asyncio.sleep(2.5)  # the scheduler looks every second
+    assert len(server.requests) == 1

@@ -48,6 +48,7 @@ log = get_logger(__name__)
 FileCheck = Callable[[Path, str], str | None]
 WATCH_S = 1.0  # how often a running item saves progress and looks at its row
 BUSY_RETRY_S = 5.0
+OFFLINE_RETRY_S = 30.0
 
 
 class DownloadService:
@@ -249,7 +250,12 @@ class DownloadService:
         if item.state == DONE:
             return item
         if item.name is None:
-            item = await self._name_from_server(item)
+            try:
+                item = await self._name_from_server(item)
+            except DownloadError as exc:
+                if not exc.offline:  # recorded, or the queue would ask again every second
+                    await self._failed(item, exc)
+                raise
         target = Path(item.dest_dir) / item.name  # type: ignore[operator]
         try:
             with disk.target_lock(self.layout.state_dir / "locks", target):
@@ -538,6 +544,9 @@ class DownloadService:
                 self._busy_until[item_id] = time.monotonic() + BUSY_RETRY_S
             else:
                 await self._failed_by_id(item_id, exc)
+        except DownloadError as exc:
+            if exc.offline:  # naming it needs the network: ask again later
+                self._busy_until[item_id] = time.monotonic() + OFFLINE_RETRY_S
         except AiuiError:
             pass  # recorded on the item and published already
         except Exception as exc:
