@@ -53,3 +53,9 @@ class SecretsError(UsageError):
 
 class EngineUnavailable(AiuiError):
     title = "Docker engine not reachable"
+
+
+class DatabaseProblem(UsageError):
+    """A state database (`state/*.sqlite`) that cannot be used: damaged, read-only, locked, disk full."""
+
+    title = "State database problem"
