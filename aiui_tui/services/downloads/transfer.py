@@ -439,9 +439,8 @@ class Transfer:
         headers = {"Range": f"bytes=0-{end - 1}", "Accept-Encoding": "identity"}
         async with open_response(self.session, job.url, headers, list(job.tokens), job.proxy) as response:
             raise_for_status(response, job.url, list(job.tokens))
-            if response.status == 206:
-                self._read_total(response, 0)
-            elif response.headers.get("Content-Length") not in (None, str(state.total)):
+            total = self._read_total(response, 0)  # the whole size (206) or the body's (200)
+            if total not in (None, state.total):
                 raise _Restart("The file's size changed on the server.")
             fd = await asyncio.to_thread(os.open, job.part, os.O_RDONLY)
             try:
