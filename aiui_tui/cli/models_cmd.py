@@ -77,12 +77,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 @contextlib.asynccontextmanager
 async def library_service(ctx: Context, *, scan: bool = False) -> AsyncIterator:
-    from aiui_tui.services.downloads import DownloadService
+    from aiui_tui.services import make_downloads
     from aiui_tui.services.library import LibraryService
 
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
-    downloads = DownloadService(ctx.layout, ctx.config, ctx.credentials, bus)
+    downloads = make_downloads(ctx.layout, ctx.config, ctx.credentials, bus)  # with the format check
     await downloads.start(run_queue=False)
     library = LibraryService(ctx.layout, ctx.config, ctx.credentials, bus, downloads)
     library.extra_catalog = ctx.plugins.catalog

@@ -445,3 +445,27 @@ async def test_an_unnamed_item_redirected_to_ftp_fails_once_in_the_queue_not_eve
     assert "redirected to 'ftp://127.0.0.1/model.safetensors'" in failed.reason and "ftp:" in failed.reason
     await asyncio.sleep(2.5)  # the scheduler looks every second
     assert len(server.requests) == 1
+
+
+def test_a_write_that_meets_a_locked_queue_fails_once_and_the_next_works(tmp_path):
+    """BEGIN IMMEDIATE failing on a lock held by another process must give the store's thread lock
+    back: a dashboard would otherwise hang on its next queue call."""
+    import threading
+
+    from aiui_tui.core.errors import DatabaseProblem
+    from aiui_tui.services.downloads.store import QueueStore
+    from tests.test_state_databases import _hold_lock
+
+    store = QueueStore(tmp_path / "downloads.sqlite")
+    holder = _hold_lock(tmp_path / "downloads.sqlite", exclusive_mode=False)
+    try:
+        with pytest.raises(DatabaseProblem, match="locked by another process"):
+            store.delete("nothing")  # waits out the busy timeout, then one line
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(30)
+    done = threading.Event()
+    threading.Thread(target=lambda: (store.delete("nothing"), done.set()), daemon=True).start()
+    assert done.wait(15), "the store's lock was never released"
+    store.close()

@@ -247,7 +247,11 @@ class _Transaction:
 
     def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")  # a locked or damaged database raises here
+        except BaseException:
+            self.lock.release()  # __exit__ does not run when __enter__ raises
+            raise
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
