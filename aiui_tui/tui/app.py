@@ -185,6 +185,9 @@ class AiuiApp(App[int]):
             self.ui.apply(monitor.last_gpu)
 
     def on_unmount(self) -> None:
+        from aiui_tui.services.plugins import abandon_loading
+
+        abandon_loading()  # a plugin import or hook that hangs must not hold the process after `q`
         if self._unsubscribe and self._stack is None:  # tests' services: ours are closed by close_services
             self._unsubscribe()
             self._unsubscribe = None
@@ -303,9 +306,11 @@ class AiuiApp(App[int]):
             )
 
     def _open_plugin_screen(self, screen: Any) -> None:
+        from aiui_tui.services.plugins import PluginExit
+
         try:
             self.push_screen(screen.factory(PluginUI(self)))
-        except Exception as exc:  # the plugin's code: a toast and the log, never a crash
+        except (Exception, PluginExit) as exc:  # the plugin's code: a toast and the log, never a crash
             log.exception("plugin screen failed", screen=screen.title)
             self.notify(f"{screen.title} failed to open: {type(exc).__name__}: {exc}", severity="error")
 

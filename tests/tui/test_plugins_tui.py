@@ -1,14 +1,23 @@
 """Plugins and settings in the dashboard: the Forge plugin's card, a plugin's palette command, the
-load warning as one toast, the settings screen (plugin states, enable with e, options saved)."""
+load warning as one toast, the settings screen (plugin states, enable with e, options saved); in a
+real terminal, hostile plugins: one ending the process at import, one hanging at import or in its
+command, and the dashboard still quitting on `q`."""
 
 from __future__ import annotations
 
+import shlex
+import sys
+import time
+
+import pytest
 from textual.widgets import DataTable, Select
 
+from aiui_tui.config import write_default_config
 from aiui_tui.paths import Layout, ensure_layout
 from aiui_tui.services.plugins.discovery import read_settings
 from aiui_tui.tui.app import make_app
 from tests.plugins.conftest import copy_example, enable, write_plugin
+from tests.tmux_terminal import TmuxSession
 from tests.tui.conftest import cell_texts, running_services, until
 
 COMMAND_PLUGIN = """
@@ -137,3 +146,73 @@ async def test_a_plugin_model_source_is_a_tab_and_queues_downloads(tmp_path, cle
                 await pilot.press("d")
                 target = layout.kind_dir("loras") / "house-style.safetensors"
                 await until(pilot, lambda: target.exists() and target.read_bytes() == payload, what="the download")
+
+
+@pytest.fixture
+def dashboard(tmp_path):
+    """The real `aiui-tui` dashboard in tmux over a prepared root; its exit code lands in a file."""
+    sessions = []
+    layout = Layout(tmp_path / "root")
+    ensure_layout(layout)
+    write_default_config(layout)  # not a first run: no wizard
+    rc_file = tmp_path / "rc"
+
+    def start() -> TmuxSession:
+        command = (
+            f"{shlex.quote(sys.executable)} -m aiui_tui --root {shlex.quote(str(layout.root))}; echo $? > {rc_file}"
+        )
+        session = TmuxSession(["sh", "-c", command], env={"TERM": "xterm-256color"})
+        sessions.append(session)
+        return session
+
+    yield layout, start, rc_file
+    for session in sessions:
+        session.close()
+
+
+HANGING_COMMAND = """
+import time
+from aiui_tui.plugins import PaletteCommand, hookimpl
+
+def wait_forever(ui):
+    time.sleep(3600)
+
+@hookimpl
+def aiui_palette_commands(context):
+    return [PaletteCommand("Wait forever", "Never returns", wait_forever)]
+"""
+
+
+def test_dashboard_survives_an_exit_at_import_and_quits_while_a_command_hangs(dashboard):
+    """os._exit(0) in a plugin's import used to make the dashboard vanish with exit code 0; a
+    command that hangs (within a 300 s budget) used to hold the process after `q`."""
+    layout, start, rc_file = dashboard
+    write_plugin(layout.root, "exiter", "import os\nos._exit(0)\n")
+    enable(layout.root, "exiter")
+    write_plugin(layout.root, "stuck", HANGING_COMMAND)
+    enable(layout.root, "stuck", timeout_s=300)
+    term = start()
+    term.wait_for("Plugin exiter disabled for this session")
+    term.send("C-p")
+    term.wait_for("Search for commands")
+    term.send("-l", "Wait forever")
+    term.wait_for("Never returns")
+    term.send("Enter")
+    term.wait_gone("Search for commands")
+    time.sleep(0.5)  # the command's thread is running
+    term.send("q")
+    assert term.wait_closed(15), term.screen()
+    assert rc_file.read_text().strip() == "0"
+
+
+def test_dashboard_quits_on_q_while_a_plugin_import_hangs(dashboard):
+    """The import runs within a 300 s budget; `q` used to wait for all of it."""
+    layout, start, rc_file = dashboard
+    write_plugin(layout.root, "hangs", "import time\ntime.sleep(3600)\n")
+    enable(layout.root, "hangs", timeout_s=300)
+    term = start()
+    term.wait_for("Starting")
+    time.sleep(1)  # the import is under way
+    term.send("q")
+    assert term.wait_closed(15), term.screen()
+    assert rc_file.read_text().strip() == "0"

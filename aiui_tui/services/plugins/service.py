@@ -1,8 +1,10 @@
 """Enabled plugins, loaded and isolated: one that fails is switched off for the session with one warning.
 
 Hooks are declared with pluggy (hookspecs.py) and plugins registered with it, but every hook
-implementation is called on its own, in a worker thread with a time budget: pluggy stops at the
-first implementation that raises, and one bad plugin must not starve the others (pitfalls.md).
+implementation is called on its own, in a worker thread with a time budget (calls.py): pluggy stops
+at the first implementation that raises, and one bad plugin must not starve the others
+(pitfalls.md). Imports get the same budget. Guards (guard.py) keep plugin code from ending the
+process, writing on the terminal or replacing builtins and modules.
 """
 
 from __future__ import annotations
@@ -13,10 +15,8 @@ import dataclasses
 import importlib.util
 import inspect
 import sys
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,16 @@ from aiui_tui.core.errors import ConfigError
 from aiui_tui.core.events import AppStateChanged, DownloadFailed, DownloadFinished, Notice
 from aiui_tui.logs import get_logger, redact_text
 from aiui_tui.paths import Layout
-from aiui_tui.services.plugins import api
+from aiui_tui.services.plugins import api, guard
+from aiui_tui.services.plugins.calls import (
+    Call,
+    PluginAbandoned,
+    abandon_waits,
+    await_as,
+    call_in_thread,
+    call_with_timeout,
+    problem,
+)
 from aiui_tui.services.plugins.discovery import (
     BROKEN,
     FAILED,
@@ -38,31 +47,24 @@ from aiui_tui.services.plugins.discovery import (
     enabled_names,
 )
 from aiui_tui.services.plugins.hookspecs import HOOK_NAMES, AiuiHooks
+from aiui_tui.services.plugins.sources import GuardedSource
 
 log = get_logger(__name__)
 DEFAULT_TIMEOUT_S = 5.0
 RESERVED_SOURCES = ("catalog", "hf", "civitai")
 
 
-class PluginTimeout(Exception):
-    pass
+_loading: weakref.WeakSet[PluginService] = weakref.WeakSet()
 
 
-def call_with_timeout(fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float) -> Any:
-    """Run `fn` in a daemon thread; PluginTimeout when it overruns (the thread is abandoned, not killed)."""
-    future: Future = Future()
+def abandon_loading() -> None:
+    """The program is quitting: stop loading plugins and waiting for plugin code, now.
 
-    def target() -> None:
-        try:
-            future.set_result(fn(**kwargs))
-        except BaseException as exc:  # a plugin may raise SystemExit; it must not end us
-            future.set_exception(exc)
-
-    threading.Thread(target=target, name=f"plugin {getattr(fn, '__module__', '?')}", daemon=True).start()
-    try:
-        return future.result(timeout)
-    except FutureTimeout:  # not the builtin TimeoutError before Python 3.11
-        raise PluginTimeout(f"took longer than {timeout:g} s") from None
+    The dashboard calls it when it quits, so a plugin import or hook that hangs cannot hold the
+    process (its thread is a daemon, abandoned)."""
+    for service in list(_loading):
+        service.closing = True
+    abandon_waits()
 
 
 class PluginService:
@@ -80,6 +82,8 @@ class PluginService:
         self._queues: dict[str, asyncio.Queue] = {}
         self._workers: list[asyncio.Task] = []
         self._app_states: dict[str, str] = {}
+        self._own: dict[str, str] = {}  # plugin -> its module's name
+        self.closing = False  # set by abandon_loading(): load no more plugins
         # Contributions, collected once at load.
         self.manifests: dict[str, Any] = {}  # app name -> LoadedApp
         self.catalog: list[Any] = []  # CatalogEntry
@@ -105,23 +109,40 @@ class PluginService:
         if not enabled_names(self.layout):
             return  # nothing enabled: no discovery, nothing imported
         self.plugins = discover(self.layout)
-        for info in self.plugins.values():
-            if info.enabled and info.state != BROKEN:
-                self._load_one(info)
-            elif info.enabled:
-                self._warn(info, f"Plugin {info.name} is off: {info.problem}")
-        self._collect()
+        guard.install()
+        _loading.add(self)
+        try:
+            for info in self.plugins.values():
+                if self.closing:
+                    return
+                if info.enabled and info.state != BROKEN:
+                    self._load_one(info)
+                elif info.enabled:
+                    self._warn(info, f"Plugin {info.name} is off: {info.problem}")
+            if not self.closing:
+                self._collect()
+        finally:
+            _loading.discard(self)
 
     def _load_one(self, info: PluginInfo) -> None:
         if info.kind == "folder" and not api.api_supported(info.api):
             self._refuse(info)
             return
-        timeout = self.timeout_of(info)
+        own = module_name(info)
+        self._own[info.name] = own
+        guard.own_module(own, info.name)
+        guard.on_exit_attempt(info.name, self._exit_attempted)
         try:
-            module = call_with_timeout(self._import, {"info": info}, max(timeout, 30.0))
+            module = call_with_timeout(
+                Call(info.name, "loading", own), self._import, {"info": info}, self.timeout_of(info)
+            )
+        except PluginAbandoned:
+            return  # quitting: no warning
         except BaseException as exc:
-            self._fail(info, "failed to import", exc)
+            self._fail(info, problem(exc, "failed to import", "at import"), exc)
             return
+        if info.state == FAILED:
+            return  # a thread it started tried to end the process meanwhile
         if info.kind == "package":
             info.api = str(getattr(module, "AIUI_API", ""))
             if not api.api_supported(info.api):
@@ -131,6 +152,8 @@ class PluginService:
             self.pm.register(module, name=info.name)
         except Exception as exc:  # pluggy's PluginValidationError: a hook with a wrong name or arguments
             self._fail(info, "has invalid hooks", exc)
+            return
+        if info.state == FAILED:
             return
         info.state = LOADED
         self._contexts[info.name] = api.PluginContext(
@@ -148,21 +171,21 @@ class PluginService:
             return info.entry_point.load()
         assert info.folder is not None
         path = info.folder / info.module
-        module_name = "aiui_plugin_" + info.name.replace("-", "_")
+        name = module_name(info)
         if path.is_dir():
             spec = importlib.util.spec_from_file_location(
-                module_name, path / "__init__.py", submodule_search_locations=[str(path)]
+                name, path / "__init__.py", submodule_search_locations=[str(path)]
             )
         else:
-            spec = importlib.util.spec_from_file_location(module_name, path)
+            spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {path}")
         module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
+        sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
         except BaseException:
-            sys.modules.pop(module_name, None)
+            sys.modules.pop(name, None)
             raise
         return module
 
@@ -199,13 +222,26 @@ class PluginService:
             info, f"Plugin {info.name} disabled for this session: it {info.problem} (traceback in logs/aiui.log)."
         )
 
+    def _exit_attempted(self, plugin: str, detail: str) -> None:
+        """Code in a thread the plugin started called os._exit: refused there; the plugin goes off."""
+        info = self.plugins.get(plugin)
+        if info is not None:
+            self._fail(info, "tried to end aiui-tui from a thread of its own", guard.PluginExit(plugin, detail))
+
     def _warn(self, info: PluginInfo, line: str) -> None:
         line = redact_text(line)
         self.warnings.append(line)
-        if self.on_warning is not None:
-            self.on_warning(line)
-        if self._bus is not None:
-            self._bus.publish(Notice("warning", line, source=f"plugin {info.name}"))
+        with guard.as_host():  # also when called from a plugin's thread: the line is ours
+            if self.on_warning is not None:
+                self.on_warning(line)
+            if self._bus is not None:
+                notice = Notice("warning", line, source=f"plugin {info.name}")
+                try:
+                    asyncio.get_running_loop()
+                except RuntimeError:  # a plugin's own thread: onto the bus's loop
+                    self._bus.publish_threadsafe(notice)
+                else:
+                    self._bus.publish(notice)
 
     def _impls(self, hook: str) -> list[tuple[PluginInfo, Any]]:
         caller = getattr(self.pm.hook, hook)
@@ -224,12 +260,15 @@ class PluginService:
         """Each loaded plugin's non-None answer to `hook`; failures and overruns disable their plugin."""
         answers = []
         for info, impl in self._impls(hook):
+            if self.closing:
+                break
+            call = Call(info.name, hook, self._own.get(info.name, ""))
             try:
-                result = call_with_timeout(impl.function, self._kwargs(impl, info), self.timeout_of(info))
+                result = call_with_timeout(call, impl.function, self._kwargs(impl, info), self.timeout_of(info))
+            except PluginAbandoned:
+                break
             except BaseException as exc:
-                self._fail(
-                    info, f"raised in {hook}" if not isinstance(exc, PluginTimeout) else f"was too slow in {hook}", exc
-                )
+                self._fail(info, problem(exc, f"raised in {hook}", f"in {hook}"), exc)
                 continue
             if result is not None:
                 answers.append((info, result))
@@ -271,7 +310,8 @@ class PluginService:
             except TypeError as exc:
                 self._fail(info, "contributed a bad model source", exc)
                 continue
-            self.sources.update({s.name: s for s in items})
+            own = Call(info.name, "", self._own.get(info.name, ""))
+            self.sources.update({s.name: GuardedSource(s, own, info, self._fail) for s in items})
             self._note(info, "sources", [s.name for s in items])
         for info, commands in self.call_data_hook("aiui_palette_commands"):
             try:
@@ -304,20 +344,25 @@ class PluginService:
         info = self.plugins[plugin]
         if info.state != LOADED:
             return
-        timeout = self.timeout_of(info)
+        where = f"in its command {command.title!r}"
         try:
-            if inspect.iscoroutinefunction(command.run):
-                await asyncio.wait_for(command.run(ui), timeout)
-            else:
-                result = await asyncio.to_thread(call_with_timeout, lambda: command.run(ui), {}, timeout)
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, timeout)
-        except (asyncio.TimeoutError, PluginTimeout):
-            self._fail(
-                info, f"was too slow in its command {command.title!r}", PluginTimeout(f"took longer than {timeout:g} s")
-            )
-        except Exception as exc:
-            self._fail(info, f"raised in its command {command.title!r}", exc)
+            await self._run(info, where, command.run, {"ui": ui})
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # the plugin's bug, whatever it is: off for the session
+            self._fail(info, problem(exc, f"raised {where}", where), exc)
+
+    async def _run(self, info: PluginInfo, what: str, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        """Plugin code from the event loop: `async def` in a task of its own, the rest in a thread of its own."""
+        timeout = self.timeout_of(info)
+        call = Call(info.name, what, self._own.get(info.name, ""))
+        if inspect.iscoroutinefunction(fn):
+            return await await_as(call, lambda: fn(**kwargs), timeout)
+        result = await call_in_thread(call, fn, kwargs, timeout)
+        if inspect.isawaitable(result):
+            awaitable: Awaitable[Any] = result
+            return await await_as(call, lambda: awaitable, timeout)
+        return result
 
     # -- events -------------------------------------------------------------------------------
 
@@ -374,21 +419,12 @@ class PluginService:
                 queue.task_done()
 
     async def _react(self, info: PluginInfo, impl: Any, event: api.PluginEvent) -> None:
-        timeout = self.timeout_of(info)
-        kwargs = self._kwargs(impl, info, event=event)
         try:
-            if inspect.iscoroutinefunction(impl.function):
-                await asyncio.wait_for(impl.function(**kwargs), timeout)
-            else:
-                result = await asyncio.to_thread(call_with_timeout, impl.function, kwargs, timeout)
-                if inspect.isawaitable(result):
-                    await asyncio.wait_for(result, timeout)
+            await self._run(info, "aiui_on_event", impl.function, self._kwargs(impl, info, event=event))
         except asyncio.CancelledError:
             raise
-        except (asyncio.TimeoutError, PluginTimeout):
-            self._fail(info, "was too slow in aiui_on_event", PluginTimeout(f"took longer than {timeout:g} s"))
         except BaseException as exc:  # the plugin's bug, whatever it is: off for the session
-            self._fail(info, "raised in aiui_on_event", exc)
+            self._fail(info, problem(exc, "raised in aiui_on_event", "in aiui_on_event"), exc)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until the plugins have seen every event so far (a CLI command does this before it exits)."""
@@ -397,12 +433,20 @@ class PluginService:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues.values())), timeout)
 
-    async def close(self) -> None:
-        await self.drain()
+    async def close(self, grace: float = 2.0) -> None:
+        """Give events in flight `grace` seconds (a CLI command drains before, with more), then stop."""
+        await self.drain(grace)
         for worker in self._workers:
             worker.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+
+
+def module_name(info: PluginInfo) -> str:
+    """The module a plugin's code lives in: ours for folders, the entry point's for packages."""
+    if info.kind == "package":
+        return str(getattr(info.entry_point, "module", "") or info.module.partition(":")[0])
+    return "aiui_plugin_" + info.name.replace("-", "_")
 
 
 def _as_list(value: Any, cls: type) -> list[Any]:
