@@ -39,6 +39,7 @@ def enable(root: Path, name: str, **settings) -> Path:
     lines = ["enabled = true"] + [f"{k} = {json.dumps(v)}" for k, v in settings.items()]
     path = folder / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)  # settings may hold secrets: others must not read them (as `plugins enable` writes it)
     return path
 
 

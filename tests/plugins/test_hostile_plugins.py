@@ -1,11 +1,13 @@
 """Hostile and faulty plugins (issue 15): a plugin that ends the process, replaces builtins or
-modules, sleeps at import or prints megabytes. Each runs the real CLI in a subprocess against
-plugins written into a temp data root."""
+modules, sleeps at import or prints megabytes, and settings files others can read. Each runs the
+real CLI in a subprocess against plugins written into a temp data root."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import stat
 
 from aiohttp import web
 
@@ -212,6 +214,34 @@ def test_plugin_output_goes_to_the_log_not_the_terminal(tmp_path):
         "chatty"
     ]
     assert log_file.stat().st_size < 1_000_000
+
+
+def test_plugin_settings_readable_by_others_are_refused_like_secrets(tmp_path):
+    """config/plugins/NAME.toml may hold secrets: mode 0644 is refused as secrets.toml would be,
+    with one warning and the fix; the plugin does not run until the file is private."""
+    layout = root_with_layout(tmp_path)
+    marker_plugin(layout, "webhooky")
+    settings = enable(layout.root, "webhooky", secret="hunter2hunter2")
+    settings.chmod(0o644)
+
+    result = run_cli("--root", str(layout.root), "models", "search", "zzplugin", "--json")
+    assert result.returncode == 0, result.output
+    assert json.loads(result.stdout)["results"] == []  # its hook did not run
+    [line] = warnings(result.stderr)  # the wording is secrets.toml's (credentials.check_private)
+    assert line.startswith(f"Warning: Plugin webhooky is off: {settings} ") and "(mode -rw-r--r--)" in line
+    assert line.endswith(f"Fix: chmod 600 {settings}")
+    assert "hunter2" not in result.output
+    listed = json.loads(run_cli("--root", str(layout.root), "plugins", "list", "--json").stdout)["plugins"]
+    assert listed[0]["state"] == "broken" and "chmod 600" in listed[0]["problem"]
+
+    settings.chmod(0o600)
+    result = run_cli("--root", str(layout.root), "models", "search", "zzplugin", "--json")
+    assert result.returncode == 0 and warnings(result.stderr) == []
+    assert [r["id"] for r in json.loads(result.stdout)["results"]] == ["webhooky-model"]
+
+    settings.chmod(0o640)  # `plugins enable` rewrites it private, as it writes every settings file
+    assert run_cli("--root", str(layout.root), "plugins", "enable", "webhooky").returncode == 0
+    assert stat.S_IMODE(os.stat(settings).st_mode) == 0o600
 
 
 async def test_async_event_hooks_that_end_the_process_are_switched_off(tmp_path):

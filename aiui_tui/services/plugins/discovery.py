@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiui_tui.core.errors import ConfigError
+from aiui_tui.core.errors import ConfigError, SecretsError
 from aiui_tui.paths import Layout
 from aiui_tui.tomlcompat import tomllib
 
@@ -63,12 +63,22 @@ def settings_path(layout: Layout, name: str) -> Path:
 
 
 def read_settings(layout: Layout, name: str) -> dict[str, Any]:
-    """The plugin's settings file as a dict (empty when absent); ConfigError with the line when broken."""
+    """The plugin's settings file as a dict (empty when absent); ConfigError with the line when broken.
+
+    Settings can hold secrets (a webhook's key, a token in a URL), and nobody can tell which: the
+    file is held to secrets.toml's rule (credentials.check_private), whatever it holds.
+    """
+    from aiui_tui.credentials import check_private
+
     path = settings_path(layout, name)
     try:
+        st = path.stat()
+        check_private(path, st)
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
+    except SecretsError as exc:
+        raise ConfigError(exc.message, exc.fix) from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.", "check the file's permissions") from None
     try:
