@@ -75,13 +75,13 @@ def check_private(path: Path, st: os.stat_result) -> None:
     if st.st_uid not in (me, invoking_ids()[0]):  # under sudo, the user behind it owns the file
         raise SecretsError(
             f"{path} belongs to {user_name(st.st_uid)}, not to you ({user_name(me)}): that user can read"
-            " or replace your tokens.",
+            " or replace the secrets in it.",
             f"check its contents, then take it: sudo chown {chown_arg(me)}: {path} && chmod 600 {path}",
         )
     exposed = _exposure(st.st_mode)
     if exposed:
         raise SecretsError(
-            f"{path} {exposed} (mode {stat.filemode(st.st_mode)}); it holds your tokens.",
+            f"{path} {exposed} (mode {stat.filemode(st.st_mode)}); it holds secrets.",
             f"chmod 600 {path}",
         )
 

@@ -50,9 +50,9 @@ def bench_startup(runs: int) -> None:
             for name in ("forge", "webhook"):
                 shutil.copytree(REPO / "plugins" / name, root / "plugins" / name)
                 if case == "enabled":
-                    (root / "config" / "plugins" / f"{name}.toml").write_text(
-                        "enabled = true\nurl = 'http://127.0.0.1:9/'\n"
-                    )
+                    settings = root / "config" / "plugins" / f"{name}.toml"
+                    settings.write_text("enabled = true\nurl = 'http://127.0.0.1:9/'\n")
+                    settings.chmod(0o600)  # as `plugins enable` writes it; others would be refused
         samples: dict[str, list[float]] = {case: [] for case in roots}
         for _ in range(runs):
             for case, root in roots.items():

@@ -121,7 +121,7 @@ def test_world_readable_secrets_one_line_exit_2(tmp_path):
     result = run_cli("--root", str(root), "doctor")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"Error: {secrets} can be read by other users (mode -rw-r--r--); it holds your tokens. Fix: chmod 600 {secrets}"
+        f"Error: {secrets} can be read by other users (mode -rw-r--r--); it holds secrets. Fix: chmod 600 {secrets}"
     )
     assert "hf_qwertyuiopasdfgh" not in result.output
     assert secrets.stat().st_mode & 0o777 == 0o644

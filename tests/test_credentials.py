@@ -73,7 +73,7 @@ def test_file_owned_by_another_user_is_refused_unless_sudo_acts_for_them(layout,
     os.chown(layout.secrets_file, 4321, 4321)
     with pytest.raises(SecretsError) as err:
         load_credentials(layout, env={})
-    assert "belongs to uid 4321" in err.value.message and "can read or replace your tokens" in err.value.message
+    assert "belongs to uid 4321" in err.value.message and "can read or replace the secrets in it" in err.value.message
     assert f"sudo chown {chown_arg(os.geteuid())}: {layout.secrets_file}" in err.value.fix
     with pytest.raises(SecretsError, match="belongs to uid 4321"):
         save_secret(layout, "civitai_api_token", "ck-1234567890")

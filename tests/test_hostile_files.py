@@ -192,7 +192,7 @@ def test_secrets_owned_by_another_user_are_refused(root):
     result = run_cli("--root", str(root), "config", "show", env=NO_SUDO)
     one_line_error(
         result,
-        f"{path} belongs to uid 4321, not to you (root): that user can read or replace your tokens",
+        f"{path} belongs to uid 4321, not to you (root): that user can read or replace the secrets in it",
         f"sudo chown root: {path} && chmod 600 {path}",
     )
     assert path.stat().st_uid == 4321
