@@ -15,7 +15,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, Te
 from aiui_tui.bus import Bus
 from aiui_tui.cli.context import Context
 from aiui_tui.core.apps import AppStatus
-from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK
+from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK, AiuiError
 from aiui_tui.core.events import AppPullProgress, AppStateChanged, Notice
 
 _STYLE = {"ready": "green", "starting": "cyan", "pulling": "cyan", "exited": "bold red", "unknown": "yellow"}
@@ -101,6 +101,15 @@ def run(ctx: Context) -> int:
         return asyncio.run(_run(ctx))
     except KeyboardInterrupt:
         return 130
+    except AiuiError:
+        raise
+    except Exception as exc:
+        from aiui_tui.services.engine import engine_address, engine_refusal
+
+        problem = engine_refusal(exc, engine_address(ctx.config.docker))
+        if problem is None:
+            raise
+        raise problem from exc
 
 
 async def _run(ctx: Context) -> int:

@@ -13,7 +13,7 @@ import docker
 import docker.errors
 
 from aiui_tui.config import Docker as DockerSettings
-from aiui_tui.core.errors import EngineUnavailable
+from aiui_tui.core.errors import AiuiError, EngineUnavailable
 
 MIN_ENGINE_VERSION = (20, 10)
 
@@ -62,6 +62,27 @@ def engine_problem(address: str, exc: BaseException) -> EngineUnavailable:
     )
 
 
+def engine_refusal(exc: BaseException, address: str) -> AiuiError | None:
+    """An answer of the engine that no intent turned into its own error (a container removed
+    meanwhile, a conflict, a lost connection), as one line; None when it is no Docker error."""
+    if isinstance(exc, docker.errors.NotFound):
+        return AiuiError(
+            f"Docker no longer knows what was asked for: {_short(_explanation(exc))}.",
+            "someone removed it meanwhile; run the command again (aiui-tui app status shows the state)",
+        )
+    if isinstance(exc, docker.errors.APIError):
+        return AiuiError(
+            f"The Docker engine at {address} refused: {_short(_explanation(exc))}.", "see logs/aiui.log, then retry"
+        )
+    if isinstance(exc, (docker.errors.DockerException, ConnectionError)):
+        return engine_problem(address, exc)
+    return None
+
+
+def _explanation(exc: BaseException) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
+
+
 def _short(text: str) -> str:
     if "No such file or directory" in text or "FileNotFoundError" in text:
         return "no engine listens there"
@@ -89,4 +110,12 @@ def has_nvidia_runtime(info: Mapping) -> bool:
     return any("nvidia.com/gpu" in str(d.get("ID", "")) for d in devices if isinstance(d, Mapping))
 
 
-__all__ = ["connect", "docker", "engine_address", "engine_problem", "has_nvidia_runtime", "version_tuple"]
+__all__ = [
+    "connect",
+    "docker",
+    "engine_address",
+    "engine_problem",
+    "engine_refusal",
+    "has_nvidia_runtime",
+    "version_tuple",
+]

@@ -428,3 +428,21 @@ async def test_listening_on_all_addresses_is_allowed_when_the_user_chose_so(layo
         assert any("reachable from other machines" in n.message for n in events.of(Notice))
     finally:
         await service.close()
+
+
+def test_engine_refusals_no_intent_names_are_one_line(docker_client, busybox_image):
+    """What the engine answers outside the service's own errors (a container gone, a refused
+    request) reaches the CLI as one line, not the catch-all (issue 15)."""
+    import docker.errors
+
+    from aiui_tui.services.engine import engine_refusal
+
+    with pytest.raises(docker.errors.NotFound) as gone:
+        docker_client.containers.get("aiui-test-no-such-container")
+    problem = engine_refusal(gone.value, "unix:///var/run/docker.sock")
+    assert problem is not None and "no longer knows" in problem.message and "\n" not in problem.message
+    with pytest.raises(docker.errors.APIError) as refused:
+        docker_client.containers.create(busybox_image, ["true"], working_dir="relative")
+    problem = engine_refusal(refused.value, "unix:///var/run/docker.sock")
+    assert problem is not None and "refused" in problem.message and "absolute" in problem.message
+    assert engine_refusal(ValueError("a bug"), "unix:///x") is None  # bugs stay bugs
