@@ -389,3 +389,14 @@ async def test_a_slow_reaction_is_cut_off_and_its_plugin_disabled(tmp_path):
     assert seen == ["Plugin sleepy disabled for this session: it was too slow in aiui_on_event: PluginTimeout: "
                     "took longer than 0.3 s (traceback in logs/aiui.log)."]  # fmt: skip
     assert (layout.root / "seen").read_text() == "app.ready\n"  # the next event was not delivered
+
+
+def test_a_plugin_manifest_over_the_size_limit_is_broken_unread(layout):
+    """plugin.toml goes through the same bounded reader as every settings file (issue 15: 7)."""
+    from aiui_tui.services.plugins.discovery import BROKEN, discover
+
+    folder = layout.plugins_dir / "huge"
+    folder.mkdir(parents=True)
+    (folder / "plugin.toml").write_bytes(b'name = "huge"\n' + b"# " + b"x" * (2 * 1024 * 1024) + b"\n")
+    info = discover(layout)["huge"]
+    assert info.state == BROKEN and "plugin.toml" in info.problem and "MiB" in info.problem

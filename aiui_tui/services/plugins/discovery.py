@@ -15,6 +15,7 @@ from typing import Any
 from aiui_tui.core.errors import ConfigError, SecretsError
 from aiui_tui.paths import Layout
 from aiui_tui.tomlcompat import tomllib
+from aiui_tui.tomledit import read_text
 
 ENTRY_POINT_GROUP = "aiui_tui.plugins"
 MANIFEST = "plugin.toml"
@@ -74,7 +75,7 @@ def read_settings(layout: Layout, name: str) -> dict[str, Any]:
     try:
         st = path.stat()
         check_private(path, st)
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)  # a regular file of at most 1 MiB, UTF-8; refusals are one line
     except FileNotFoundError:
         return {}
     except SecretsError as exc:
@@ -109,8 +110,11 @@ def _folder_plugin(folder: Path) -> PluginInfo:
     manifest = folder / MANIFEST
     info = PluginInfo(name=folder.name, kind="folder", location=str(folder), folder=folder)
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(read_text(manifest))
+    except ConfigError as exc:
+        info.state, info.problem = BROKEN, exc.message
+        return info
+    except tomllib.TOMLDecodeError as exc:
         info.state, info.problem = BROKEN, f"{manifest}: {exc}"
         return info
     info.version = str(data.get("version", ""))
