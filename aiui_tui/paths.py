@@ -185,7 +185,7 @@ def folder_problem(folder: Path) -> PathProblem | None:
             f"{folder} is a file, but a folder is expected there.",
             f"move the file away (mv {folder} {folder}.bak), then run the command again",
         )
-    if _read_only_fs(folder):
+    if read_only_fs(folder):
         return PathProblem(
             f"{folder} is on a read-only filesystem.",
             "remount it read-write, or choose another data root with --root DIR or AIUI_ROOT",
@@ -251,7 +251,7 @@ def _nearest_existing(path: Path) -> Path | None:
     return None
 
 
-def _read_only_fs(path: Path) -> bool:
+def read_only_fs(path: Path) -> bool:
     try:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except OSError:

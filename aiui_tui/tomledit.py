@@ -105,7 +105,7 @@ def read_text(path: Path, *, limit: int = MAX_TOML_BYTES, error: type[AiuiError]
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            what = "a folder" if stat.S_ISDIR(st.st_mode) else _kind(st.st_mode)
+            what = file_kind(st.st_mode)
             raise error(f"{path} is {what}, but a TOML file is expected.", f"move it away: mv {path} {path}.bak")
         if st.st_size > limit:
             raise _too_big(path, st.st_size, error, limit)
@@ -192,7 +192,10 @@ def _readlink(path: Path) -> str:
         return "?"
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a path that is not a regular file is, in words (for one-line refusals)."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
     if stat.S_ISFIFO(mode):
         return "a named pipe"
     if stat.S_ISSOCK(mode):

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from aiui_tui.core.errors import AiuiError, DatabaseProblem
-from aiui_tui.paths import folder_problem
-from aiui_tui.tomledit import chown_arg, user_name
+from aiui_tui.paths import folder_problem, read_only_fs
+from aiui_tui.tomledit import chown_arg, file_kind, user_name
 
 BUSY_TIMEOUT_S = 10
 # Primary result codes (https://sqlite.org/rescode.html).
@@ -201,7 +201,7 @@ def check_file(path: Path) -> None:
         ) from None
     if not stat.S_ISREG(st.st_mode):
         raise DatabaseProblem(
-            f"{path} is {_kind(st.st_mode)}, but a database file is expected there.",
+            f"{path} is {file_kind(st.st_mode)}, but a database file is expected there.",
             f"move it away (mv {path} {path}.bak), then run this again",
         )
     problem = write_problem(path)
@@ -219,7 +219,7 @@ def write_problem(path: Path) -> AiuiError | None:
             continue
         if os.access(file, os.R_OK | os.W_OK):
             continue
-        if _read_only_fs(file):
+        if read_only_fs(file):
             return DatabaseProblem(
                 f"{file} is on a read-only filesystem.",
                 "remount it read-write, or choose another data root with --root DIR or AIUI_ROOT",
@@ -268,22 +268,3 @@ def _describe(pid: int) -> str:
         return f"pid {pid}"
     command = " ".join(" ".join(a.decode(errors="replace").split()) for a in argv if a)  # one line
     return f"pid {pid}: {command[:60]}" if command else f"pid {pid}"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
-
-
-def _read_only_fs(path: Path) -> bool:
-    try:
-        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
