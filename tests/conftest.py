@@ -101,6 +101,17 @@ def run_cli(
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def one_line_error(result, *needles: str) -> str:
+    """The single `Error:` line of a failed command, checked for exit 2 and no catch-all."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    assert "Unexpected error" not in result.output and "Traceback" not in result.output
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
 def as_user(uid: int) -> list[str]:
     """A command prefix running the rest as `uid` (util-linux setpriv; the suite runs as root in CI)."""
     return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]

@@ -13,19 +13,9 @@ import shutil
 import pytest
 
 from aiui_tui.tomledit import MAX_TOML_BYTES
-from tests.conftest import run_cli
+from tests.conftest import one_line_error, run_cli
 
 NO_SUDO = {"SUDO_UID": "", "SUDO_GID": ""}  # the suite may run under sudo: the tests choose the owners
-
-
-def one_line_error(result, *needles: str) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert "Unexpected error" not in result.output and "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def digest(path) -> str:

@@ -21,24 +21,13 @@ import pytest
 
 from aiui_tui.core.errors import DatabaseProblem, PathProblem
 from aiui_tui.services import sqlite as state_sqlite
-from tests.conftest import as_user, run_cli
+from tests.conftest import as_user, one_line_error, run_cli
 
 USER = 1234  # the user running aiui-tui in the permission tests
 OTHER = 4321  # someone else
 
 QUEUE = (("queue", "list"), "downloads.sqlite")
 MODELS = (("models", "list"), "library.sqlite")
-
-
-def one_line_error(result, *needles: str) -> str:
-    """The single `Error:` line of a failed command, checked for exit 2 and no catch-all."""
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2, result.output
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
-    assert "Unexpected error" not in result.output and "Traceback" not in result.output
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 def snapshot(path: Path) -> tuple[bytes, int, int]:
