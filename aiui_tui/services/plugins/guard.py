@@ -242,25 +242,6 @@ def _capture(plugin: str, stream: str, text: str) -> None:
         _logging_output.active = False
 
 
-class _Binary:
-    """sys.stdout.buffer for plugin code: bytes go to the log like text."""
-
-    def __init__(self, target: Any, stream: str) -> None:
-        self._target = target
-        self._stream = stream
-
-    def write(self, data: Any) -> int:
-        plugin = calling_plugin()
-        if plugin is None:
-            return self._target.write(data)
-        if not getattr(_logging_output, "active", False):
-            _capture(plugin, self._stream, bytes(data).decode("utf-8", "replace"))
-        return len(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)
-
-
 class PluginAwareStream:
     """Stands in for sys.stdout or sys.stderr: plugin code's writes go to the log, ours pass through."""
 
@@ -268,13 +249,16 @@ class PluginAwareStream:
         self._target = target
         self._stream = stream
 
-    def write(self, text: str) -> int:
+    def write(self, text: Any) -> int:
         plugin = calling_plugin()
         if plugin is None:
             return self._target.write(text)
         if not getattr(_logging_output, "active", False):
-            _capture(plugin, self._stream, str(text))
+            _capture(plugin, self._stream, self._as_text(text))
         return len(text)
+
+    def _as_text(self, data: Any) -> str:
+        return str(data)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -290,6 +274,17 @@ class PluginAwareStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._target, name)
+
+
+class _Binary(PluginAwareStream):
+    """sys.stdout.buffer for plugin code: bytes go to the log like text."""
+
+    def _as_text(self, data: Any) -> str:
+        return bytes(data).decode("utf-8", "replace")
+
+    @property
+    def buffer(self) -> Any:  # a binary stream has none
+        raise AttributeError("buffer")
 
 
 def wrap_streams() -> None:
