@@ -5,23 +5,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import re
+import json
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from pathlib import Path
 
 from aiui_tui.bus import Bus
 from aiui_tui.cli.context import Context
-from aiui_tui.core.errors import UsageError
+from aiui_tui.core.downloads import PAUSED
+from aiui_tui.core.errors import AiuiError
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.kinds import kind_names
-
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("download", help="download one file now (resumable, verified)")
     add_request_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the finished item as JSON (instead of its path)")
     parser.set_defaults(handler=run)
 
 
@@ -42,26 +43,17 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def request_from_args(args: argparse.Namespace) -> DownloadRequest:
-    from aiui_tui.services.downloads.urls import url_problem
+    """The checks every typed download goes through (the TUI's add dialog uses the same)."""
+    from aiui_tui.services.downloads.validate import make_request
 
-    problem = url_problem(args.url)
-    if problem is not None:
-        raise UsageError(f"Not an http(s) URL: {args.url!r}: {problem}.", "give the full URL, starting with https://")
-    if args.sha256 and not _SHA256.match(args.sha256):
-        raise UsageError("--sha256 must be 64 hexadecimal characters.", "copy the full sha256 from the model page")
-    if args.connections is not None and not 1 <= args.connections <= 16:
-        raise UsageError("--connections must be between 1 and 16.", "use --connections 4")
-    if args.retries is not None and not 0 <= args.retries <= 20:
-        raise UsageError("--retries must be between 0 and 20.", "use --retries 3")
-    return DownloadRequest(
-        url=args.url,
+    return make_request(
+        args.url,
         kind=args.kind,
-        dest_dir=Path(args.dest) if args.dest else (None if args.kind else Path.cwd()),
+        dest=args.dest,
         name=args.name,
         sha256=args.sha256,
         connections=args.connections,
         retries=args.retries,
-        source={"type": "url"},
     )
 
 
@@ -98,15 +90,32 @@ def run(ctx: Context) -> int:
 
 async def _download(ctx: Context, request: DownloadRequest, state: dict[str, object]) -> int:
     from aiui_tui.cli.progress import DownloadBars
+    from aiui_tui.services.downloads.errors import DiskFull
     from aiui_tui.services.downloads.parts import part_files
 
     async with download_service(ctx) as service:
-        item = await service.enqueue(request)
+        item, new = await service.submit(request)
         if item.target:
             state["part"] = part_files(Path(item.target), item.id).data
         with DownloadBars(service.bus, ctx.out.err, {item.id: item.display_name}):
-            done = await service.run_item(item.id, foreground=True)
+            try:
+                done = await service.run_one_shot(item.id, new=new)
+            except AiuiError as exc:
+                if not isinstance(exc, DiskFull):  # that one's message says what is kept
+                    await _say_what_is_kept(ctx, service, item.id)
+                raise
     how = "sha256 verified" if done.sha256 else f"sha256 {done.result_sha256}"
     ctx.out.success(f"Saved {done.target} ({human_bytes(done.done_bytes)}, {how}).", stderr=True)
-    print(done.target)  # alone on stdout, for scripts
+    if ctx.args.json:
+        print(json.dumps({"item": asdict(done)}, indent=2))
+    else:
+        print(done.target)  # alone on stdout, for scripts
     return 0
+
+
+async def _say_what_is_kept(ctx: Context, service, item_id: str) -> None:
+    """A failed download kept paused (a full disk, a lost connection) resumes with the same command."""
+    row = next((i for i in await service.items() if i.id == item_id), None)
+    if row is not None and row.state == PAUSED:
+        kept = await service.kept_bytes(item_id)
+        ctx.out.warn(f"{human_bytes(kept)} of {row.display_name} kept.", "run the same command again to resume")

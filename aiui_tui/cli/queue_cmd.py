@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--json", action="store_true", help="print the items as JSON")
     add = actions.add_parser("add", help="queue a download (the dashboard or `queue run` downloads it)")
     add_request_arguments(add)
+    add.add_argument("--json", action="store_true", help="print the queued item as JSON")
     for name, text in (
         ("pause", "pause a download (its part is kept)"),
         ("resume", "resume a paused download"),
@@ -55,8 +56,12 @@ async def _run(ctx: Context) -> int:
                 _print_table(ctx, items)
             return 0
         if action == "add":
-            item = await service.enqueue(request_from_args(ctx.args))
-            ctx.out.success(f"Queued {item.display_name} as {item.id}.")
+            item, new = await service.submit(request_from_args(ctx.args))
+            if ctx.args.json:
+                running = _queue_running(service)
+                print(json.dumps({"item": asdict(item), "new": new, "queue_running": running}, indent=2))
+                return 0
+            ctx.out.success(f"Queued {item.display_name} as {item.id}." if new else f"Already queued as {item.id}.")
             if not _queue_running(service):
                 ctx.out.info("Start the dashboard (aiui-tui) or run `aiui-tui queue run` to download it.")
             return 0

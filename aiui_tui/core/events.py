@@ -72,7 +72,10 @@ class DownloadFailed(Event):
 
 @dataclass(frozen=True)
 class DownloadQueueChanged(Event):
-    """The queue changed in another process (a CLI `queue add`): UIs reload their snapshot."""
+    """The queue changed (in another process: a CLI `queue add`; or reordered): `items` is the whole
+    queue as it is now, in order, for UIs to take as their snapshot (None: reload it yourself)."""
+
+    items: tuple[DownloadItem, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from aiui_tui.core.events import (
     ContainerStats,
     DownloadFinished,
     DownloadProgress,
+    DownloadQueueChanged,
     DownloadQueued,
     DownloadStateChanged,
     EngineStateChanged,
@@ -137,6 +138,17 @@ class UiState:
         self.downloads[e.id] = e.item
         if e.state != "active":
             self.progress.pop(e.id, None)
+
+    def _on_DownloadQueueChanged(self, e: DownloadQueueChanged) -> None:
+        """Another process changed the queue: its snapshot replaces ours, whatever screen is shown."""
+        if e.items is None:
+            return
+        known = self.downloads  # a row this process changed after the snapshot was read stays as it is
+        self.downloads = {
+            i.id: i if i.id not in known or i.updated_at >= known[i.id].updated_at else known[i.id] for i in e.items
+        }
+        for gone in [i for i in self.progress if self.downloads.get(i) is None or self.downloads[i].state != "active"]:
+            self.progress.pop(gone)
 
     def _on_DownloadProgress(self, e: DownloadProgress) -> None:
         self.progress[e.id] = e

@@ -17,6 +17,16 @@ from tests.downloads.fault_server import fault_server
 
 
 @pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A data root made as `init` makes it: commands other than `init` refuse a missing one."""
+    from aiui_tui.paths import Layout, ensure_layout
+
+    path = tmp_path / "root"
+    ensure_layout(Layout(path))
+    return path
+
+
+@pytest.fixture
 async def server():
     async with fault_server("127.0.0.1") as s:
         yield s

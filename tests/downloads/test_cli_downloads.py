@@ -154,8 +154,8 @@ async def test_queue_commands_share_one_persistent_queue(server, root, tmp_path)
         (("download", "ftp://x/y"), "Not an http(s) URL"),
         (("download", "http://127.0.0.1:70000/x.bin"), "Port out of range"),
         (("queue", "add", "http://[::1/x.bin"), "Invalid IPv6 URL"),
-        (("download", "http://127.0.0.1:1/x", "--sha256", "abc"), "--sha256 must be 64"),
-        (("download", "http://127.0.0.1:1/x", "--connections", "99"), "--connections must be between"),
+        (("download", "http://127.0.0.1:1/x", "--sha256", "abc"), "sha256 must be 64"),
+        (("download", "http://127.0.0.1:1/x", "--connections", "99"), "Connections must be between"),
     ],
 )
 async def test_bad_arguments_get_one_line_and_exit_two(root, args, message):

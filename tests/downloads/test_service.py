@@ -11,13 +11,20 @@ import pytest
 from aiui_tui.bus import Bus
 from aiui_tui.core.downloads import ACTIVE, DONE, FAILED, PAUSED, PENDING
 from aiui_tui.core.errors import UsageError
-from aiui_tui.core.events import DownloadFinished, DownloadProgress, DownloadStateChanged
+from aiui_tui.core.events import DownloadFinished, DownloadProgress, DownloadQueueChanged, DownloadStateChanged
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.services import make_downloads
 from aiui_tui.services.downloads import DownloadService
 from aiui_tui.services.downloads.errors import ChecksumMismatch, DiskFull, NotAModel
 from tests.conftest import load_services_inputs
-from tests.downloads.conftest import malformed_safetensors, part_of, payload, safetensors_payload, tmpfs
+from tests.downloads.conftest import (
+    LoopbackOnlyResolver,
+    malformed_safetensors,
+    part_of,
+    payload,
+    safetensors_payload,
+    tmpfs,
+)
 from tests.downloads.fault_server import Fault
 
 MiB = 1024 * 1024
@@ -35,13 +42,14 @@ class Harness:
         self.downloads = downloads
         self.services: list[DownloadService] = []
 
-    async def open(self, *, run_queue: bool = True) -> DownloadService:
+    async def open(self, *, run_queue: bool = True, resolver=None) -> DownloadService:
         config, credentials = load_services_inputs(self.layout)
         for key, value in {"retry_backoff_s": 0.01, **self.downloads}.items():
             setattr(config.downloads, key, value)
         bus = Bus()
         bus.bind_loop(asyncio.get_running_loop())
         service = make_downloads(self.layout, config, credentials, bus)  # wired as open_services wires it
+        service.resolver = resolver  # LoopbackOnlyResolver: a name other than localhost does not resolve
         await service.start(run_queue=run_queue)
         self.services.append(service)
         return service
@@ -188,6 +196,43 @@ async def test_a_cli_added_item_is_picked_up_by_the_running_queue(server, harnes
     assert (tmp_path / "x.bin").read_bytes() == data
 
 
+async def test_items_waiting_for_the_network_give_their_slots_to_reachable_items(server, harness, tmp_path):
+    """Two HuggingFace files offline (their host does not resolve) queued first, two slots: the
+    local file queued after them still downloads, and the offline ones wait, pending, not failed."""
+    service = await harness.open(resolver=LoopbackOnlyResolver())
+    assert service.config.downloads.concurrent == 2
+    offline = [
+        await service.enqueue(request(f"http://huggingface.test/r/{n}.safetensors", tmp_path, f"{n}.safetensors"))
+        for n in ("a", "b")
+    ]
+    data = payload(MiB)
+    local = await service.enqueue(request(server.add("l.bin", data), tmp_path, "l.bin", data))
+
+    await wait_for(lambda: _state_is(service, local.id, DONE), timeout=15)
+    assert (tmp_path / "l.bin").read_bytes() == data
+
+    async def both_waiting():
+        rows = {i.id: i for i in await service.items()}
+        return all(rows[o.id].state == PENDING and "No network" in rows[o.id].reason for o in offline)
+
+    await wait_for(both_waiting, timeout=15)
+    assert not any(i.state == FAILED for i in await service.items())
+
+
+async def test_queue_changes_from_another_process_reach_this_one_as_a_snapshot(server, harness, tmp_path):
+    """`queue add` in another process: the running service publishes the whole queue it now sees."""
+    running = await harness.open(run_queue=False)
+    seen: list[DownloadQueueChanged] = []
+    running.bus.subscribe(seen.append, DownloadQueueChanged)
+    cli = await harness.open(run_queue=False)
+    item = await cli.enqueue(request(server.add("q.bin", payload(1000)), tmp_path, "q.bin"))
+    await wait_for(lambda: _async(any(e.items and item.id in {i.id for i in e.items} for e in seen)), timeout=10)
+    await cli.pause(item.id)
+    await wait_for(lambda: _async(any(e.items and e.items[-1].state == PAUSED for e in seen)), timeout=10)
+    await cli.cancel(item.id)
+    await wait_for(lambda: _async(seen[-1].items == ()), timeout=10)
+
+
 async def test_two_downloads_to_one_target_are_refused_not_interleaved(server, harness, tmp_path):
     data = payload(4 * MiB)
     url = server.add("t.bin", data, Fault(rate=2 * MiB))
@@ -211,6 +256,18 @@ async def test_the_same_url_twice_is_one_item_and_another_url_to_the_same_name_i
     assert a.id == b.id
     with pytest.raises(UsageError, match="already queued from another URL"):
         await service.enqueue(request(url + "?v=2", tmp_path, "d.bin"))
+
+
+async def test_a_failed_item_is_replaced_by_a_corrected_url_to_the_same_name(server, harness, tmp_path):
+    service = await harness.open()
+    wrong = await service.enqueue(request(f"{server.base}/f/typo.bin", tmp_path, "d.bin"))
+    await wait_for(lambda: _state_is(service, wrong.id, FAILED))
+    data = payload(1000)
+    right = await service.enqueue(request(server.add("d.bin", data), tmp_path, "d.bin"))
+    assert right.id != wrong.id
+    await wait_for(lambda: _state_is(service, right.id, DONE))
+    assert [i.id for i in await service.items()] == [right.id]
+    assert (tmp_path / "d.bin").read_bytes() == data
 
 
 async def test_progress_events_are_throttled_to_ten_per_second(server, harness, tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiui_tui.core.errors import EXIT_USAGE, AiuiError
+from aiui_tui.core.errors import EXIT_USAGE, AiuiError, UsageError
 from aiui_tui.services.downloads.auth import SourceToken
 from aiui_tui.services.downloads.policy import RETRYABLE_STATUS
 
@@ -36,6 +36,23 @@ class DiskFull(DownloadError):
     is kept and the item paused: it resumes once space is freed."""
 
     exit_code = EXIT_USAGE
+
+
+class WaitingForNetwork(DownloadError):
+    """A queued item found no network: it gives its slot back and waits (pending) for another try,
+    so items whose host answers run meanwhile. Its part is kept."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"No network: cannot reach {host}; waiting for it to return.",
+            "nothing to do: it resumes once the network is back",
+            retryable=True,
+            offline=True,
+        )
+
+
+class BusyElsewhere(UsageError):
+    """Another aiui-tui process is writing this file right now."""
 
 
 class NotAModel(DownloadError):

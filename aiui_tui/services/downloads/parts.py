@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from aiui_tui.services.downloads.state import PartState
+from aiui_tui.services.downloads.state import PartState, read_progress
 
 SUFFIX = ".aiui-part"
 
@@ -88,3 +88,18 @@ def remove_ours(target: Path, item_id: str, url: str) -> None:
     part_files(target, item_id).remove()
     if legacy_is_ours(target, url):
         legacy_part_files(target).remove()
+
+
+def kept_bytes(target: Path, item_id: str) -> int:
+    """What queue item `item_id`'s part holds: a sequential part's size, a segmented part's pieces'
+    progress (its file is preallocated to the whole size). Blocking: call from a thread."""
+    files = part_files(target, item_id)
+    try:
+        size = files.data.stat().st_size
+    except OSError:
+        return 0
+    state = PartState.load(files.sidecar)
+    if state is None or not state.segmented:
+        return size
+    read_progress(files.progress, state.pieces)
+    return min(size, state.done_bytes())

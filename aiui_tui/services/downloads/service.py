@@ -38,7 +38,14 @@ from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services.downloads import disk, names, network, parts, urls
 from aiui_tui.services.downloads.auth import source_tokens
-from aiui_tui.services.downloads.errors import ChecksumMismatch, DiskFull, DownloadError, NotAModel
+from aiui_tui.services.downloads.errors import (
+    BusyElsewhere,
+    ChecksumMismatch,
+    DiskFull,
+    DownloadError,
+    NotAModel,
+    WaitingForNetwork,
+)
 from aiui_tui.services.downloads.progress import SpeedMeter
 from aiui_tui.services.downloads.store import QueueStore
 
@@ -48,7 +55,8 @@ log = get_logger(__name__)
 FileCheck = Callable[[Path, str], str | None]
 WATCH_S = 1.0  # how often a running item saves progress and looks at its row
 BUSY_RETRY_S = 5.0
-OFFLINE_RETRY_S = 30.0
+OFFLINE_RETRY_S = 30.0  # the longest pause between two tries of an item waiting for the network
+OFFLINE_FIRST_RETRY_S = 2.0
 
 
 class DownloadService:
@@ -71,6 +79,11 @@ class DownloadService:
         self._session: Any = None
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._busy_until: dict[str, float] = {}
+        self._offline_pause: dict[str, float] = {}  # items waiting for the network: the next pause
+        self._last_notice: dict[str, str] = {}  # per item, so a retried wait is not announced again
+        # The HTTP client's DNS resolver (an aiohttp resolver; None: the system's), used by the network
+        # probe too. Tests set one that resolves nothing off this machine.
+        self.resolver: Any = None
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
         self._runner_cm: contextlib.AbstractContextManager[bool] | None = None
@@ -130,7 +143,7 @@ class DownloadService:
                 trust_env=True,
                 auto_decompress=False,
                 read_bufsize=4 * 1024 * 1024,
-                connector=aiohttp.TCPConnector(limit=64, limit_per_host=32),
+                connector=aiohttp.TCPConnector(limit=64, limit_per_host=32, resolver=self.resolver),
             )
         return self._session
 
@@ -141,6 +154,14 @@ class DownloadService:
 
     async def enqueue(self, request: DownloadRequest) -> DownloadItem:
         """Add a download (or return the unfinished one already queued for the same file)."""
+        return (await self.submit(request))[0]
+
+    async def submit(self, request: DownloadRequest) -> tuple[DownloadItem, bool]:
+        """`enqueue`, saying whether the item is new (False: the one already queued for that file).
+
+        A failed item for the same file from another URL is replaced: its part is of no use to the
+        new URL, and the new URL is usually the corrected one.
+        """
         store = self._require_store()
         problem = urls.url_problem(request.url)
         if problem is not None:
@@ -151,6 +172,10 @@ class DownloadService:
             name = names.sanitize_filename(name)
             names.safe_target(dest_dir, name)
             existing = await asyncio.to_thread(store.unfinished_for, str(dest_dir), name)
+            if existing and existing.url != request.url and existing.state == FAILED:
+                log.info("a failed download replaced by another URL", id=existing.id, name=name)
+                await self.cancel(existing.id)
+                existing = None
             if existing and existing.url != request.url:
                 raise UsageError(
                     f"{name} is already queued from another URL ({existing.url}).",
@@ -159,7 +184,7 @@ class DownloadService:
         else:  # named by the server later: the same URL into the same folder is the same download
             existing = await asyncio.to_thread(store.unfinished_for_url, str(dest_dir), request.url)
         if existing:
-            return await self._with_hash(existing, request.sha256)
+            return await self._with_hash(existing, request.sha256), False
         item = await asyncio.to_thread(
             store.add,
             url=request.url,
@@ -175,7 +200,7 @@ class DownloadService:
         log.info("download queued", id=item.id, name=item.display_name, dest=str(dest_dir))
         self.bus.publish(DownloadQueued(item))
         self._wake.set()
-        return item
+        return item, True
 
     async def _with_hash(self, item: DownloadItem, sha256: str | None) -> DownloadItem:
         """A hash the user gives always applies: it is added to a queued item that had none (a resumed
@@ -192,7 +217,7 @@ class DownloadService:
         updated = await asyncio.to_thread(self._require_store().update, item.id, sha256=wanted)
         assert updated is not None
         log.info("hash added to a queued download", id=item.id)
-        self.bus.publish(DownloadQueueChanged())
+        await self._publish_queue()
         return updated
 
     async def pause(self, item_id: str) -> DownloadItem:
@@ -222,7 +247,11 @@ class DownloadService:
         store = self._require_store()
         item = await asyncio.to_thread(store.resolve, item_id)
         await asyncio.to_thread(store.move, item.id, delta)
-        self.bus.publish(DownloadQueueChanged())
+        await self._publish_queue()
+
+    async def _publish_queue(self) -> None:
+        items = await asyncio.to_thread(self._require_store().items)
+        self.bus.publish(DownloadQueueChanged(tuple(items)))
 
     async def _set_state(self, item_id: str, state: str, *, allowed: tuple[str, ...], reason: str) -> DownloadItem:
         store = self._require_store()
@@ -255,16 +284,70 @@ class DownloadService:
             except DownloadError as exc:
                 if not exc.offline:  # recorded, or the queue would ask again every second
                     await self._failed(item, exc)
+                elif not foreground:
+                    await self._wait_for_network(item, WaitingForNetwork(network.probe_address(item.url)[0]))
                 raise
         target = Path(item.dest_dir) / item.name  # type: ignore[operator]
         try:
             with disk.target_lock(self.layout.state_dir / "locks", target):
                 return await self._run_locked(item, target, foreground)
         except disk.TargetBusy:
-            raise UsageError(
+            raise BusyElsewhere(
                 f"{target.name} is being downloaded by another aiui-tui process.",
                 "wait for it, or pause it there (aiui-tui queue list shows it)",
             ) from None
+
+    async def run_one_shot(self, item_id: str, *, new: bool) -> DownloadItem:
+        """`aiui-tui download`: run the item here and now, as `run_item(foreground=True)`.
+
+        When it fails, an item this command added (`new`) leaves nothing behind, neither its row in
+        the shared queue nor a part file: the reason is on screen and in the log, and the same
+        command (or a corrected one) starts afresh. Two failures keep what they downloaded, paused,
+        since the same command resumes them: a full disk, and a connection lost after bytes arrived.
+        Ctrl+C pauses it too. An item that was queued before is left to the queue as it is.
+        """
+        try:
+            return await self.run_item(item_id, foreground=True)
+        except BusyElsewhere:
+            raise  # another process runs it: it is theirs now
+        except AiuiError as exc:
+            if new and not await self._keep_for_resume(item_id, exc):
+                log.info("a one-shot download failed: nothing kept", id=item_id, reason=exc.message)
+                await self._forget(item_id)
+            raise
+
+    async def _keep_for_resume(self, item_id: str, exc: AiuiError) -> bool:
+        store = self._require_store()
+        item = await asyncio.to_thread(store.get, item_id)
+        if item is None:
+            return False
+        if isinstance(exc, DiskFull):
+            return True  # paused already, with its fix
+        resumable = isinstance(exc, DownloadError) and exc.retryable and not isinstance(exc, ChecksumMismatch)
+        if not resumable or await self.kept_bytes(item_id) == 0:
+            return False
+        row = await asyncio.to_thread(store.update, item_id, state=PAUSED, owner_pid=None, speed=None)
+        if row is not None:
+            self.bus.publish(DownloadStateChanged(item_id, PAUSED, row, row.reason))
+        return True
+
+    async def _forget(self, item_id: str) -> None:
+        """The row and its files go, without the `cancelled` wording of a user's cancel."""
+        store = self._require_store()
+        item = await asyncio.to_thread(store.get, item_id)
+        if item is None:
+            return
+        await asyncio.to_thread(store.delete, item.id)
+        await asyncio.to_thread(_remove_part, item)
+        self.bus.publish(DownloadStateChanged(item.id, "cancelled", item))
+
+    async def kept_bytes(self, item_id: str) -> int:
+        """The bytes of the item's part really downloaded, as its files on disk say (a segmented
+        part is preallocated to its full size: its pieces' progress counts, not the file's size)."""
+        item = await asyncio.to_thread(self._require_store().resolve, item_id)
+        if item.name is None:
+            return 0
+        return await asyncio.to_thread(parts.kept_bytes, Path(item.dest_dir) / item.name, item.id)
 
     async def _run_locked(self, item: DownloadItem, target: Path, foreground: bool) -> DownloadItem:
         from aiui_tui.services.downloads.transfer import Job, Transfer
@@ -307,11 +390,17 @@ class DownloadService:
 
         def notify(level: str, message: str) -> None:
             log.info("download notice", id=item.id, message=message)
-            self.bus.publish(Notice(level, f"{target.name}: {message}", source="downloads"))
+            if self._last_notice.get(item.id) != message:  # an item retrying offline says so once
+                self._last_notice[item.id] = message
+                self.bus.publish(Notice(level, f"{target.name}: {message}", source="downloads"))
             asyncio.get_running_loop().run_in_executor(None, lambda: store.save_progress(item.id, reason=message))
 
         async def wait_online(url: str) -> bool:
-            return await network.wait_until_reachable(url, job.proxy)
+            if foreground:  # `aiui-tui download` waits here, as long as it takes
+                return await network.wait_until_reachable(url, job.proxy, resolver=self.resolver)
+            if await network.reachable(url, job.proxy, resolver=self.resolver):
+                return False  # the network is there: the failure was that host's own
+            raise WaitingForNetwork(network.probe_address(url, job.proxy)[0])  # the slot goes to another item
 
         checked_against: list[str] = []
 
@@ -346,6 +435,9 @@ class DownloadService:
             result = await transfer.run()
         except asyncio.CancelledError:
             await self._interrupted(item, foreground)
+            raise
+        except WaitingForNetwork as exc:
+            await self._wait_for_network(item, exc)
             raise
         except DiskFull as exc:  # not enough space to start: paused until there is
             await self._failed(item, exc, state=PAUSED)
@@ -403,6 +495,15 @@ class DownloadService:
             await asyncio.to_thread(
                 store.save_progress, item_id, done_bytes=transfer.done, total_bytes=total, speed=meter.speed()
             )
+
+    async def _wait_for_network(self, item: DownloadItem, exc: WaitingForNetwork) -> None:
+        """Back to pending with the reason: the scheduler tries it again after a pause."""
+        row = await asyncio.to_thread(
+            self._require_store().update, item.id, state=PENDING, reason=exc.message, fix="", owner_pid=None, speed=None
+        )
+        log.info("download waits for the network", id=item.id, reason=exc.message)
+        if row is not None:
+            self.bus.publish(DownloadStateChanged(item.id, PENDING, row, exc.message))
 
     async def _interrupted(self, item: DownloadItem, foreground: bool) -> None:
         store = self._require_store()
@@ -514,9 +615,9 @@ class DownloadService:
                 await asyncio.wait_for(self._wake.wait(), WATCH_S)
             self._wake.clear()
             current = await asyncio.to_thread(store.data_version)
-            if current != version:
+            if current != version:  # another process changed the queue: every view takes the new one
                 version = current
-                self.bus.publish(DownloadQueueChanged())
+                await self._publish_queue()
             if self.runs_queue:
                 await self._start_pending()
 
@@ -537,21 +638,28 @@ class DownloadService:
         self._wake.set()
 
     async def _run_queued(self, item_id: str) -> None:
+        offline = False
         try:
             await self.run_item(item_id)
+        except BusyElsewhere:
+            self._busy_until[item_id] = time.monotonic() + BUSY_RETRY_S
         except UsageError as exc:
-            if "another aiui-tui process" in exc.message:
-                self._busy_until[item_id] = time.monotonic() + BUSY_RETRY_S
-            else:
-                await self._failed_by_id(item_id, exc)
+            await self._failed_by_id(item_id, exc)
         except DownloadError as exc:
-            if exc.offline:  # naming it needs the network: ask again later
-                self._busy_until[item_id] = time.monotonic() + OFFLINE_RETRY_S
+            if exc.offline:  # no network: try again after a pause that grows, the slot free meanwhile
+                offline = True
+                pause = self._offline_pause.get(item_id, OFFLINE_FIRST_RETRY_S)
+                self._busy_until[item_id] = time.monotonic() + pause
+                self._offline_pause[item_id] = min(OFFLINE_RETRY_S, pause * 2)
         except AiuiError:
             pass  # recorded on the item and published already
         except Exception as exc:
             log.exception("download crashed", id=item_id)
             await self._failed_by_id(item_id, DownloadError(f"Unexpected error: {exc}", "see logs/aiui.log"))
+        finally:
+            if not offline:
+                self._offline_pause.pop(item_id, None)
+                self._last_notice.pop(item_id, None)
 
     async def _failed_by_id(self, item_id: str, exc: AiuiError) -> None:
         item = await asyncio.to_thread(self._require_store().get, item_id)
