@@ -5,16 +5,34 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 
 from aiui_tui.bus import Bus
 from aiui_tui.core.events import DownloadProgress, DownloadQueued, DownloadStateChanged, Notice
+from aiui_tui.core.format import human_bytes, human_rate
+
+
+class SizeColumn(ProgressColumn):
+    """`3.0 MiB/8.0 MiB`: the units of every figure on screen (core/format), the speed's included."""
+
+    def render(self, task: Task) -> Text:
+        done = human_bytes(task.completed)
+        return Text(f"{done}/{human_bytes(task.total)}" if task.total else done, style="progress.download")
+
+
+class SpeedColumn(ProgressColumn):
+    """`2.0 MiB/s`: the service's own measure (the TUI shows the same), sent in the task's `speed`."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.fields.get("speed")
+        return Text(human_rate(speed) if speed else "", style="progress.data.speed")
 
 
 class DownloadBars:
@@ -26,8 +44,8 @@ class DownloadBars:
         self.progress = Progress(
             TextColumn("[bold]{task.description}", justify="left"),
             BarColumn(bar_width=None),
-            DownloadColumn(binary_units=True),
-            TransferSpeedColumn(),
+            SizeColumn(),
+            SpeedColumn(),
             TimeRemainingColumn(),
             console=console,
             transient=False,
@@ -53,11 +71,12 @@ class DownloadBars:
 
     def _task(self, item_id: str, total: int | None = None) -> TaskID:
         if item_id not in self._tasks:
-            self._tasks[item_id] = self.progress.add_task(self.names.get(item_id, item_id), total=total)
+            self._tasks[item_id] = self.progress.add_task(self.names.get(item_id, item_id), total=total, speed=None)
         return self._tasks[item_id]
 
     def _on_progress(self, event: DownloadProgress) -> None:
-        self.progress.update(self._task(event.id, event.total), completed=event.done, total=event.total)
+        task = self._task(event.id, event.total)
+        self.progress.update(task, completed=event.done, total=event.total, speed=event.speed)
 
     def _on_state(self, event: DownloadStateChanged | DownloadQueued) -> None:
         item = event.item
