@@ -15,6 +15,7 @@ from rich.table import Table
 
 from aiui_tui.bus import Bus
 from aiui_tui.cli.context import Context
+from aiui_tui.cli.progress import FileOpBars
 from aiui_tui.core.errors import EXIT_FAILED
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.library import LIBRARY, ModelRecord
@@ -42,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("id", metavar="ID|URL")
     add.add_argument("--kind", choices=kind_names(), help="library kind (default: from the source)")
     add.add_argument("--now", action="store_true", help="download here and now with a progress bar")
+    add.add_argument("--json", action="store_true", help="print what was queued (and, with --now, saved) as JSON")
 
     verify = actions.add_parser("verify", help="re-hash files and check them against the index and their source")
     verify.add_argument("paths", nargs="*", metavar="PATH", help="files to verify (default: the whole library)")
@@ -70,13 +72,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     dedupe.add_argument("paths", nargs="*", metavar="UI_PATH", help="UI installs to include (default: detected ones)")
     dedupe.add_argument("--dry-run", action="store_true", help="report duplicates and reclaimable bytes only")
 
-    updates = actions.add_parser("updates", help="newer versions of HuggingFace and CivitAI models")
-    updates.add_argument("--json", action="store_true")
+    updates = actions.add_parser(
+        "updates", help="newer versions of HuggingFace and CivitAI models (exit 1 when none could be checked)"
+    )
+    updates.add_argument("--json", action="store_true", help="print the updates, problems and counts as JSON")
     parser.set_defaults(handler=run)
 
 
 @contextlib.asynccontextmanager
-async def library_service(ctx: Context, *, scan: bool = False) -> AsyncIterator:
+async def library_service(ctx: Context, *, scan: bool = False, bars: bool = False) -> AsyncIterator:
     from aiui_tui.services import make_downloads
     from aiui_tui.services.library import LibraryService
 
@@ -90,9 +94,10 @@ async def library_service(ctx: Context, *, scan: bool = False) -> AsyncIterator:
     ctx.plugins.attach(bus)
     await library.start(scan=False)
     try:
-        if scan:
-            await library.scan()
-        yield library
+        with FileOpBars(bus, ctx.out.err) if bars else contextlib.nullcontext():
+            if scan:
+                await library.scan()
+            yield library
     finally:
         await ctx.plugins.drain()
         await library.close()
@@ -106,7 +111,9 @@ def run(ctx: Context) -> int:
 async def _run(ctx: Context) -> int:
     action = ctx.args.action.replace("-", "_")
     handler = globals()[f"_{action}"]
-    async with library_service(ctx, scan=action in ("list", "link", "dedupe", "updates")) as library:
+    # Bars for hashing, verify, import, link and dedupe on a terminal; `add` has its download bars.
+    bars = action != "add" and ctx.out.err.is_terminal and not getattr(ctx.args, "json", False)
+    async with library_service(ctx, scan=action in ("list", "link", "dedupe", "updates"), bars=bars) as library:
         return int(await handler(ctx, library) or 0)
 
 
@@ -177,31 +184,42 @@ async def _search(ctx: Context, library) -> int:
 
 
 async def _add(ctx: Context, library) -> int:
-    items = await library.add(ctx.args.id, ctx.args.kind)
-    if not items:
-        ctx.out.success("Already in the library; nothing to download.")
-        return 0
-    for item in items:
-        ctx.out.success(
-            f"Queued {item.display_name} ({human_bytes(item.size) if item.size else 'size unknown'}) as {item.id}."
-        )
-    if not ctx.args.now:
-        ctx.out.info("The dashboard (aiui-tui) or `aiui-tui queue run` downloads it.")
+    skipped: list[str] = []
+    items = await library.add(ctx.args.id, ctx.args.kind, skipped)
+    report: dict = {"queued": [asdict(i) for i in items], "already_installed": skipped}
+    if not ctx.args.json:
+        if not items:
+            ctx.out.success("Already in the library; nothing to download.")
+        for item in items:
+            size = human_bytes(item.size) if item.size else "size unknown"
+            ctx.out.success(f"Queued {item.display_name} ({size}) as {item.id}.")
+    if not items or not ctx.args.now:
+        if items and not ctx.args.json:
+            ctx.out.info("The dashboard (aiui-tui) or `aiui-tui queue run` downloads it.")
+        if ctx.args.json:
+            print(json.dumps(report, indent=2))
         return 0
     from aiui_tui.cli.progress import DownloadBars
 
-    failed = 0
-    with DownloadBars(library.bus, ctx.out.err, {i.id: i.display_name for i in items}):
+    report["saved"], report["failed"] = [], []
+    bars = DownloadBars(library.bus, ctx.out.err, {i.id: i.display_name for i in items})
+    with contextlib.nullcontext() if ctx.args.json else bars:
         for item in items:
             try:
                 done = await library.downloads.run_item(item.id, foreground=True)
             except Exception as exc:  # an AiuiError: shown, the others still run
-                ctx.out.error(str(getattr(exc, "message", exc)), getattr(exc, "fix", ""))
-                failed += 1
+                message, fix = str(getattr(exc, "message", exc)), getattr(exc, "fix", "")
+                report["failed"].append({"id": item.id, "name": item.display_name, "message": message, "fix": fix})
+                if not ctx.args.json:
+                    ctx.out.error(message, fix)
                 continue
             await library.settle()  # the finished download is indexed from its event
-            ctx.out.success(f"Saved {done.target}.", stderr=True)
-    return EXIT_FAILED if failed else 0
+            report["saved"].append(done.target)
+            if not ctx.args.json:
+                ctx.out.success(f"Saved {done.target}.", stderr=True)
+    if ctx.args.json:
+        print(json.dumps(report, indent=2))
+    return EXIT_FAILED if report["failed"] else 0
 
 
 async def _verify(ctx: Context, library) -> int:
@@ -319,14 +337,32 @@ async def _dedupe(ctx: Context, library) -> int:
 
 
 async def _updates(ctx: Context, library) -> int:
-    updates, problems = await library.updates()
+    report = await library.updates()
+    status = EXIT_FAILED if report.checked == 0 else 0  # a check that could not run says so, in the exit code too
     if ctx.args.json:
-        print(json.dumps({"updates": [asdict(u) for u in updates], "problems": problems}, indent=2))
-        return 0
-    for problem in problems:
-        ctx.out.warn(problem)
-    for u in updates:
+        print(json.dumps({"updates": [asdict(u) for u in report.updates], "problems": report.problems,
+                          "checked": report.checked, "failed": report.failed, "no_source": report.no_source},
+                         indent=2))  # fmt: skip
+        return status
+    for problem in report.problems:
+        ctx.out.warn(f"could not check {problem}")
+    for u in report.updates:
         ctx.out.plain(f"{u.name}: {u.source} {u.current} -> {u.latest}  {u.detail}")
-    if not updates:
-        ctx.out.success("All models from HuggingFace and CivitAI are up to date.")
-    return 0
+    if report.checked == 0:
+        what = report.summary() if report.failed or report.no_source else "the library is empty"
+        ctx.out.error(f"Nothing could be checked ({what}).", _updates_fix(report))
+    elif report.updates:
+        ctx.out.plain(report.summary() + ".")
+    elif report.failed or report.no_source:
+        ctx.out.success(f"Up to date where it could be checked: {report.summary()}.")
+    else:
+        ctx.out.success(f"All {report.checked} models from HuggingFace and CivitAI are up to date.")
+    return status
+
+
+def _updates_fix(report) -> str:
+    if report.failed:
+        return "check the network or sources.* in config/aiui.toml, then run it again"
+    if report.no_source:
+        return "only models added from HuggingFace or CivitAI (models add hf:... or civitai:...) can be checked"
+    return "add a model first: aiui-tui models add sdxl-base-1.0"

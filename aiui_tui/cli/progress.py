@@ -15,7 +15,7 @@ from rich.progress import (
 from rich.text import Text
 
 from aiui_tui.bus import Bus
-from aiui_tui.core.events import DownloadProgress, DownloadQueued, DownloadStateChanged, Notice
+from aiui_tui.core.events import DownloadProgress, DownloadQueued, DownloadStateChanged, FileOpProgress, Notice
 from aiui_tui.core.format import human_bytes, human_rate
 
 
@@ -87,3 +87,60 @@ class DownloadBars:
     def _on_notice(self, event: Notice) -> None:
         style = {"warning": "yellow", "error": "bold red"}.get(event.level, "blue")
         self.progress.console.print(f"[{style}]{escape(event.message)}[/{style}]", highlight=False, markup=True)
+
+
+class FileOpBars:
+    """A bar per library file operation (hashing, verify, import, link, dedupe) while it runs.
+
+    The bars show only while an operation is under way (so the command's own output is never
+    drawn over) and stay on the console when it ends, as a record. Use as a context manager.
+    """
+
+    def __init__(self, bus: Bus, console) -> None:
+        self.bus = bus
+        self.console = console
+        self.progress: Progress | None = None
+        self._tasks: dict[str, TaskID] = {}
+        self._unsubscribe = None
+
+    def __enter__(self) -> FileOpBars:
+        self._unsubscribe = self.bus.subscribe(self._on_progress, FileOpProgress)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        self._stop()
+
+    def _start(self) -> Progress:
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(bar_width=None),
+                TextColumn("{task.fields[files]}"),
+                SizeColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+                auto_refresh=True,
+                refresh_per_second=5,
+            )
+            self.progress.start()
+        return self.progress
+
+    def _stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+            self._tasks.clear()
+
+    def _on_progress(self, event: FileOpProgress) -> None:
+        progress = self._start()
+        files = f"{event.files_done}/{event.files_total} files"
+        if event.id not in self._tasks:
+            self._tasks[event.id] = progress.add_task(event.title, total=event.total, files=files)
+        progress.update(self._tasks[event.id], completed=event.done, total=event.total, files=files)
+        if event.finished:
+            progress.stop_task(self._tasks[event.id])
+            if all(task.stop_time is not None for task in progress.tasks):  # nothing left running
+                self._stop()

@@ -185,10 +185,35 @@ class LibraryChanged(Event):
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class HashProgress(Event):
-    """The library is hashing files it has not seen (a scan, a verify)."""
+# What each long file operation is called on screen (the CLI's bars and the TUI's progress line).
+FILE_OPS = {
+    "scan": "Hashing",
+    "verify": "Verifying",
+    "import": "Importing",
+    "link": "Linking",
+    "unlink": "Undoing links",
+    "dedupe": "Replacing copies",
+}
 
-    path: str
+
+@dataclass(frozen=True)
+class FileOpProgress(Event):
+    """A long library file operation (hashing in a scan, verify, import, link, unlink, dedupe) moved on.
+
+    Throttled to at most 10 per second per operation; the first and the last (`finished`) always
+    come. `id` names one run; `files_*` count files, `done`/`total` bytes (the files done plus what
+    was read of the ones in progress), `current` is the file being worked on.
+    """
+
+    id: str
+    op: str
+    files_done: int
+    files_total: int
     done: int
     total: int
+    current: str = ""
+    finished: bool = False
+
+    @property
+    def title(self) -> str:
+        return FILE_OPS.get(self.op, self.op.capitalize())

@@ -24,7 +24,6 @@ from aiui_tui.core.events import (
     DownloadProgress,
     EngineStateChanged,
     Event,
-    HashProgress,
     Notice,
     SystemSample,
 )
@@ -60,7 +59,7 @@ def _screen_factory(path: str) -> Callable[[], Screen]:
     return make
 
 
-QUIET_EVENTS = (ContainerStats, SystemSample, DownloadProgress, HashProgress, AppLogLine)
+QUIET_EVENTS = (ContainerStats, SystemSample, DownloadProgress, AppLogLine)
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
 
 

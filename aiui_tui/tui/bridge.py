@@ -8,10 +8,25 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from aiui_tui.core.events import AppPullProgress, ContainerStats, DownloadProgress, Event, GpuSample, SystemSample
+from aiui_tui.core.events import (
+    AppPullProgress,
+    ContainerStats,
+    DownloadProgress,
+    Event,
+    FileOpProgress,
+    GpuSample,
+    SystemSample,
+)
 
 # Event classes whose newer instance makes an older, still-queued one useless (same `key`).
-REPLACEABLE: set[type[Event]] = {DownloadProgress, ContainerStats, SystemSample, GpuSample, AppPullProgress}
+REPLACEABLE: set[type[Event]] = {
+    DownloadProgress,
+    ContainerStats,
+    SystemSample,
+    GpuSample,
+    AppPullProgress,
+    FileOpProgress,
+}
 
 
 def event_key(event: Event) -> object:

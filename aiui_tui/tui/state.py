@@ -22,6 +22,7 @@ from aiui_tui.core.events import (
     DownloadStateChanged,
     EngineStateChanged,
     Event,
+    FileOpProgress,
     GpuSample,
     LibraryChanged,
     SystemSample,
@@ -61,6 +62,7 @@ class UiState:
     downloads: dict[str, DownloadItem] = field(default_factory=dict)
     progress: dict[str, DownloadProgress] = field(default_factory=dict)
     library_version: int = 0  # bumped on every library change; the browser reloads when it moves
+    file_ops: dict[str, FileOpProgress] = field(default_factory=dict)  # library file operations under way
 
     def seed_apps(self, statuses: list[AppStatus]) -> None:
         for status in statuses:
@@ -158,3 +160,19 @@ class UiState:
 
     def _on_LibraryChanged(self, _e: LibraryChanged) -> None:
         self.library_version += 1
+
+    def _on_FileOpProgress(self, e: FileOpProgress) -> None:
+        if e.finished:
+            self.file_ops.pop(e.id, None)
+        else:
+            self.file_ops[e.id] = e
+
+    @property
+    def file_ops_text(self) -> str:
+        """One short phrase for the status line: what the library is doing to files, or ''."""
+        if not self.file_ops:
+            return ""
+        e = next(iter(self.file_ops.values()))
+        more = f" +{len(self.file_ops) - 1}" if len(self.file_ops) > 1 else ""
+        percent = f" {100 * e.done // e.total}%" if e.total else ""
+        return f"{e.title} {e.files_done}/{e.files_total}{percent}{more}"

@@ -168,12 +168,14 @@ async def test_update_checks_for_huggingface_and_civitai(stack, sites, tmp_path)
     await stack.add("hf:org/sdxl/sdxl.safetensors")
     await stack.add("civitai:9")
     await until_indexed(stack, 2)
-    assert await stack.updates() == ([], [])
+    report = await stack.updates()
+    assert (report.updates, report.problems, report.checked, report.no_source) == ([], [], 2, 0)
 
     sites.add_hf_file("org/sdxl", "sdxl.safetensors", model_bytes(tmp_path, SDXL_KEYS, "v2"))
     sites.add_civitai_model(9, "Style", "LORA", [(91, "style_v2.safetensors", b"new"), (90, "style.safetensors", lora)])
-    updates, problems = await stack.updates()
-    assert problems == []
+    report = await stack.updates()
+    updates = report.updates
+    assert report.problems == [] and report.checked == 2
     assert sorted((u.name, u.source) for u in updates) == [
         ("sdxl.safetensors", "huggingface"),
         ("style.safetensors", "civitai"),

@@ -13,9 +13,13 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiui_tui.core.library import LIBRARY, ModelRecord
 from aiui_tui.services.library.links import replace_with_link
+
+if TYPE_CHECKING:
+    from aiui_tui.services.library.progress import OpProgress
 
 
 @dataclass(frozen=True)
@@ -64,31 +68,44 @@ def find_duplicates(records: list[ModelRecord]) -> list[DuplicateGroup]:
     return groups
 
 
-def dedupe(groups: list[DuplicateGroup]) -> DedupeResult:
+def dedupe(groups: list[DuplicateGroup], progress: OpProgress | None = None) -> DedupeResult:
     result = DedupeResult()
     for group in groups:
         keep = Path(group.keep.path)
         if not _still_as_hashed(group.keep):
             result.skipped.append(f"{keep}: changed since it was hashed; rescan first")
+            if progress:
+                for copy in group.redundant:
+                    progress.file_done(copy.path, group.size)
             continue
         names_left: dict[tuple[int, int], int] = {}  # inode -> names it still has
         for copy in group.redundant:
-            path = Path(copy.path)
-            if not _still_as_hashed(copy):
-                result.skipped.append(f"{path}: changed since it was hashed; left alone")
-                continue
-            inode = (copy.device, copy.inode)
-            names_left.setdefault(inode, os.stat(path).st_nlink)
             try:
-                replace_with_link(path, keep)
-            except OSError as exc:
-                result.skipped.append(f"{path}: {exc.strerror or exc}")
-                continue
-            result.replaced.append(str(path))
-            names_left[inode] -= 1
-            if names_left[inode] == 0:  # its last name is gone: the bytes are free
-                result.reclaimed += group.size
+                _replace_copy(group, copy, keep, names_left, result)
+            finally:
+                if progress:
+                    progress.file_done(copy.path, group.size)
     return result
+
+
+def _replace_copy(
+    group: DuplicateGroup, copy: ModelRecord, keep: Path, names_left: dict[tuple[int, int], int], result: DedupeResult
+) -> None:
+    path = Path(copy.path)
+    if not _still_as_hashed(copy):
+        result.skipped.append(f"{path}: changed since it was hashed; left alone")
+        return
+    inode = (copy.device, copy.inode)
+    names_left.setdefault(inode, os.stat(path).st_nlink)
+    try:
+        replace_with_link(path, keep)
+    except OSError as exc:
+        result.skipped.append(f"{path}: {exc.strerror or exc}")
+        return
+    result.replaced.append(str(path))
+    names_left[inode] -= 1
+    if names_left[inode] == 0:  # its last name is gone: the bytes are free
+        result.reclaimed += group.size
 
 
 def _still_as_hashed(record: ModelRecord) -> bool:

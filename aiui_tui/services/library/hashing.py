@@ -14,9 +14,10 @@ from pathlib import Path
 CHUNK = 4 * 1024 * 1024
 
 
-def sha256_file(path: Path, progress: Callable[[int], None] | None = None) -> str:
+def sha256_file(path: Path, progress: Callable[[int], None] | None = None, chunk: int = CHUNK) -> str:
+    """The file's sha256; `progress(n)` after each `chunk` bytes read."""
     digest = hashlib.sha256()
-    buffer = bytearray(CHUNK)
+    buffer = bytearray(chunk)
     view = memoryview(buffer)
     with open(path, "rb", buffering=0) as fh:
         if hasattr(os, "posix_fadvise"):

@@ -237,11 +237,13 @@ class LibraryIndex:
         workers: int = 2,
         hasher: HashFn = sha256_file,
         on_hashed: Callable[[str, int], None] | None = None,
+        on_todo: Callable[[int, int], None] | None = None,
     ) -> ScanResult:
         """Bring the rows of `location` in line with the files in `folders` (folder -> kind).
 
         Unchanged files (same size, mtime and inode) keep their row and hash; new or changed ones
-        are checked and hashed on `workers` threads.
+        are checked and hashed on `workers` threads. `on_todo(files, bytes)` is told what is to be
+        hashed before it starts, `on_hashed(path, size)` after each file.
         """
         started = time.perf_counter()
         known = {r.path: r for r in self.records(location)}
@@ -252,6 +254,8 @@ class LibraryIndex:
         todo = [f for f in seen.values() if not _unchanged(known.get(f.path), f)]
         added = sum(1 for f in todo if f.path not in known)
         removed = [p for p in known if p not in seen]
+        if on_todo:
+            on_todo(len(todo), sum(f.size for f in todo))
         hashed = 0
         # A file moved or renamed on one filesystem keeps its inode and mtime: reuse its hash.
         moved = {(r.device, r.inode, r.size, r.mtime_ns): r.sha256 for r in known.values() if r.sha256}

@@ -19,6 +19,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.library import ModelRecord
@@ -26,6 +27,9 @@ from aiui_tui.logs import get_logger
 from aiui_tui.services.library import uiconfig
 from aiui_tui.services.library.detect import UiInstall
 from aiui_tui.services.library.index import LibraryIndex, walk_models
+
+if TYPE_CHECKING:
+    from aiui_tui.services.library.progress import OpProgress
 
 log = get_logger(__name__)
 
@@ -37,6 +41,7 @@ SYMLINK_OUT = "symlink"  # a symlink in a UI folder to a library file
 HARDLINK_OUT = "hardlink"  # a hardlink in a UI folder to a library file
 CONFIG = "config"  # the UI's own config edited to read the library
 FOLDER = "folder"  # journal only: a folder link or import created (its target: the file it was made for)
+IMPORT_OPS = (HARDLINK_IN, MOVE_IN, SAME_AS_LIBRARY)
 
 SameContent = Callable[[Path, Path], bool]
 
@@ -220,18 +225,21 @@ def plan_link(install: UiInstall, records: list[ModelRecord], models_dir: Path, 
 
 
 # -- apply ---------------------------------------------------------------------------------------
-def apply_plan(plan: Plan, index: LibraryIndex, models_dir: Path) -> list[str]:
+def apply_plan(plan: Plan, index: LibraryIndex, models_dir: Path, progress: OpProgress | None = None) -> list[str]:
     """Carry out `plan`, journaling each action; returns one line per problem (others go on)."""
     ui = str(plan.install.path)
     problems = []
     for action in plan.actions:
         try:
             _make_folders(action, index, ui)
-            _apply(action, plan.install, models_dir)
+            _apply(action, plan.install, models_dir, progress.reader(str(action.path)) if progress else None)
         except OSError as exc:
             problems.append(f"{action.path}: {exc.strerror or exc}")
             log.warning("link action failed", op=action.op, path=str(action.path), error=str(exc))
             continue
+        finally:
+            if progress:
+                progress.file_done(str(action.path), action.size)
         index.add_link(ui, action.op, str(action.path), str(action.target))
     return problems
 
@@ -252,14 +260,14 @@ def _make_folders(action: Action, index: LibraryIndex, ui: str) -> None:
         index.add_link(ui, FOLDER, str(folder), str(new_name))
 
 
-def _apply(action: Action, install: UiInstall, models_dir: Path) -> None:
+def _apply(action: Action, install: UiInstall, models_dir: Path, on_read: Callable[[int], None] | None = None) -> None:
     path, target = action.path, action.target
     if action.op == CONFIG:
         uiconfig.apply_edit(install, models_dir)
     elif action.op == HARDLINK_IN:
         os.link(path, target)
     elif action.op == MOVE_IN:
-        _copy_durably(path, target)
+        _copy_durably(path, target, on_read)
         _replace_with_symlink(path, target)
     elif action.op == SAME_AS_LIBRARY:
         replace_with_link(path, target)
@@ -274,10 +282,18 @@ def _apply(action: Action, install: UiInstall, models_dir: Path) -> None:
             os.symlink(target, path)
 
 
-def _copy_durably(source: Path, dest: Path) -> None:
+COPY_CHUNK = 8 * 1024 * 1024
+
+
+def _copy_durably(source: Path, dest: Path, on_read: Callable[[int], None] | None = None) -> None:
     part = dest.with_name(dest.name + ".part")
     with open(source, "rb") as src, open(part, "wb") as out:
-        shutil.copyfileobj(src, out, 8 * 1024 * 1024)
+        if on_read is None:
+            shutil.copyfileobj(src, out, COPY_CHUNK)
+        else:
+            while chunk := src.read(COPY_CHUNK):
+                out.write(chunk)
+                on_read(len(chunk))
         out.flush()
         os.fsync(out.fileno())
     shutil.copystat(source, part)
@@ -387,7 +403,7 @@ def _plan_folder_removal(plan: Plan, folders: list[Path], index: LibraryIndex) -
             plan.actions[i] = replace(action, folders=mine, detail=f"undo; then remove empty folder {shown}")
 
 
-def apply_unlink(plan: Plan, index: LibraryIndex, models_dir: Path) -> list[str]:
+def apply_unlink(plan: Plan, index: LibraryIndex, models_dir: Path, progress: OpProgress | None = None) -> list[str]:
     ui = str(plan.install.path)
     problems = []
     folders: set[Path] = set()
@@ -396,10 +412,13 @@ def apply_unlink(plan: Plan, index: LibraryIndex, models_dir: Path) -> list[str]
             folders.add(action.path)
             continue
         try:
-            _undo(action, plan.install, models_dir)
+            _undo(action, plan.install, models_dir, progress.reader(str(action.path)) if progress else None)
         except OSError as exc:
             problems.append(f"{action.path}: {exc.strerror or exc}")
             continue
+        finally:
+            if progress:
+                progress.file_done(str(action.path), action.size)
         index.drop_link(ui, action.op, str(action.path))
         folders.update(action.folders)
     for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):  # deepest first
@@ -427,7 +446,7 @@ def _remove_folder(folder: Path, index: LibraryIndex, ui: str) -> str:
     return ""
 
 
-def _undo(action: Action, install: UiInstall, models_dir: Path) -> None:
+def _undo(action: Action, install: UiInstall, models_dir: Path, on_read: Callable[[int], None] | None = None) -> None:
     path, target = action.path, action.target
     if action.op == CONFIG:
         uiconfig.remove_edit(install, models_dir)
@@ -438,11 +457,11 @@ def _undo(action: Action, install: UiInstall, models_dir: Path) -> None:
     elif action.op == MOVE_IN:
         # Bring the bytes back under their old name, then drop the library copy.
         tmp = path.with_name(f".{path.name}.aiui-restore")
-        _copy_durably(target, tmp)
+        _copy_durably(target, tmp, on_read)
         os.replace(tmp, path)
         target.unlink()
     elif action.op == SAME_AS_LIBRARY:
         # The UI had its own copy: give it one again (a real file, not a link).
         tmp = path.with_name(f".{path.name}.aiui-restore")
-        _copy_durably(target, tmp)
+        _copy_durably(target, tmp, on_read)
         os.replace(tmp, path)

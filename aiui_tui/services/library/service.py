@@ -11,14 +11,14 @@ import asyncio
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
 from aiui_tui.core.errors import UsageError
-from aiui_tui.core.events import DownloadFinished, HashProgress, LibraryChanged, Notice
-from aiui_tui.core.library import LIBRARY, CatalogEntry, ModelRecord, RemoteModel, ScanResult, UpdateInfo
+from aiui_tui.core.events import DownloadFinished, LibraryChanged, Notice
+from aiui_tui.core.library import LIBRARY, CatalogEntry, ModelRecord, RemoteModel, ScanResult
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.credentials import Credentials
 from aiui_tui.kinds import kind_names
@@ -30,7 +30,11 @@ from aiui_tui.services.library.dedupe import DedupeResult, DuplicateGroup, dedup
 from aiui_tui.services.library.detect import UiInstall, detect, identify
 from aiui_tui.services.library.hashing import sha256_file
 from aiui_tui.services.library.index import LibraryIndex
+from aiui_tui.services.library.progress import OpProgress
 from aiui_tui.services.library.validate import check_file
+
+if TYPE_CHECKING:
+    from aiui_tui.services.library.updates import UpdateReport
 
 log = get_logger(__name__)
 
@@ -60,6 +64,7 @@ class LibraryService:
         # scan of a 20 GB file (the interpreter joins worker threads at exit).
         self._closing = threading.Event()
         self.offline_reason = ""  # set when a source was unreachable; the catalog still works
+        self.progress_rate = 10.0  # FileOpProgress events per second and operation, at most
 
     # -- lifetime -------------------------------------------------------------------------------
     async def start(self, *, scan: bool = True) -> None:
@@ -106,14 +111,21 @@ class LibraryService:
         index = self._require_index()
         async with self._scan_lock:
             before = {r.path for r in await asyncio.to_thread(index.records)}
-            result = await asyncio.to_thread(
-                index.scan,
-                self.library_folders(),
-                LIBRARY,
-                workers=self.config.library.hash_workers,
-                hasher=await self._hasher_reusing_downloads(),
-                on_hashed=self._hashed,
-            )
+            op = self.progress("scan")
+            downloaded = await self._downloaded()
+            try:
+                result = await asyncio.to_thread(
+                    index.scan,
+                    self.library_folders(),
+                    LIBRARY,
+                    workers=self.config.library.hash_workers,
+                    hasher=self._hasher_reusing(downloaded, op),
+                    on_hashed=op.file_done,
+                    on_todo=op.begin,
+                )
+            finally:
+                op.finish()
+            await asyncio.to_thread(_remember_sources, index, downloaded.values())
             after = {r.path for r in await asyncio.to_thread(index.records)}
         if result.added or result.changed or result.removed:
             self.bus.publish(
@@ -123,31 +135,41 @@ class LibraryService:
             )
         return result
 
-    async def _hasher_reusing_downloads(self) -> Any:
-        """sha256_file, except for files the download queue finished (in any process): their hash is known."""
-        known: dict[str, tuple[int, float, str]] = {}
-        if self.downloads is not None:
-            for item in await self.downloads.items():
-                if item.state == "done" and item.target and item.result_sha256:
-                    known[item.target] = (item.done_bytes, item.updated_at, item.result_sha256)
+    def progress(self, op: str) -> OpProgress:
+        """A counter for one run of a long file operation, publishing `FileOpProgress` on the bus."""
+        return OpProgress(self.bus.publish_threadsafe, op, per_second=self.progress_rate)
+
+    async def _downloaded(self) -> dict[str, Any]:
+        """Files the download queue finished (in any process), by path: their hash and source are known."""
+        if self.downloads is None:
+            return {}
+        return {
+            item.target: item
+            for item in await self.downloads.items()
+            if item.state == "done" and item.target and item.result_sha256
+        }
+
+    def _hasher_reusing(self, downloaded: dict[str, Any], op: OpProgress) -> Any:
+        """sha256_file, except for finished downloads still as they were saved."""
 
         def hasher(path: Path) -> str:
-            hit = known.get(str(path))
-            if hit:
+            item = downloaded.get(str(path))
+            if item is not None:
                 st = path.stat()
-                size, finished_at, sha256 = hit
-                if st.st_size == size and st.st_mtime <= finished_at + 1:
-                    return sha256
-            return self._sha256(path)
+                if st.st_size == item.done_bytes and st.st_mtime <= item.updated_at + 1:
+                    return item.result_sha256
+            return self._sha256(path, op.reader(str(path)))
 
         return hasher
 
-    def _sha256(self, path: Path) -> str:
-        """sha256_file, given up (ScanStopped) as soon as the service closes."""
+    def _sha256(self, path: Path, progress: Any = None) -> str:
+        """sha256_file, given up (ScanStopped) as soon as the service closes; `progress(n)` per chunk."""
 
-        def go_on(_n: int) -> None:
+        def go_on(n: int) -> None:
             if self._closing.is_set():
                 raise ScanStopped(f"stopped hashing {path}: the library service is closing")
+            if progress is not None and n:
+                progress(n)
 
         go_on(0)
         return sha256_file(path, progress=go_on)
@@ -160,9 +182,6 @@ class LibraryService:
             log.exception("library scan failed")
             self.bus.publish(Notice("error", "Scanning the model library failed.", "see the logs screen", "library"))
 
-    def _hashed(self, path: str, size: int) -> None:
-        self.bus.publish_threadsafe(HashProgress(path, size, size))
-
     async def scan_path(self, folder: Path) -> tuple[UiInstall | None, ScanResult]:
         """Index the model files of another UI (or any folder) so duplicates can be found."""
         folder = await asyncio.to_thread(lambda: folder.expanduser().resolve())
@@ -171,9 +190,19 @@ class LibraryService:
         install = await asyncio.to_thread(identify, folder)
         folders: dict[Path, str | None] = dict(install.existing_folders()) if install else {folder: None}
         index = self._require_index()
-        result = await asyncio.to_thread(
-            index.scan, folders, str(folder), workers=self.config.library.hash_workers, on_hashed=self._hashed
-        )
+        op = self.progress("scan")
+        try:
+            result = await asyncio.to_thread(
+                index.scan,
+                folders,
+                str(folder),
+                workers=self.config.library.hash_workers,
+                hasher=lambda p: self._sha256(p, op.reader(str(p))),
+                on_hashed=op.file_done,
+                on_todo=op.begin,
+            )
+        finally:
+            op.finish()
         return install, result
 
     async def records(self, location: str | None = LIBRARY) -> list[ModelRecord]:
@@ -213,21 +242,29 @@ class LibraryService:
                 )
             records = [by_path[p] for p in sorted(wanted)]
         semaphore = asyncio.Semaphore(self.config.library.hash_workers)
+        op = self.progress("verify")
+        op.begin(len(records), sum(r.size for r in records))
 
         async def one(record: ModelRecord) -> tuple[ModelRecord, bool, str]:
             async with semaphore:
-                return await asyncio.to_thread(self._verify_one, record)
+                try:
+                    return await asyncio.to_thread(self._verify_one, record, op)
+                finally:
+                    op.file_done(record.path, record.size)
 
-        return list(await asyncio.gather(*(one(r) for r in records)))
+        try:
+            return list(await asyncio.gather(*(one(r) for r in records)))
+        finally:
+            op.finish()
 
-    def _verify_one(self, record: ModelRecord) -> tuple[ModelRecord, bool, str]:
+    def _verify_one(self, record: ModelRecord, op: OpProgress | None = None) -> tuple[ModelRecord, bool, str]:
         path = Path(record.path)
         if not path.exists():
             return record, False, "missing (rescan to drop it from the index)"
         check = check_file(path)
         if not check.ok:
             return record, False, check.problem
-        actual = self._sha256(path)
+        actual = self._sha256(path, op.reader(record.path) if op else None)
         for what, expected in (("the index", record.sha256), ("the source", record.source.get("sha256"))):
             if expected and actual != expected:
                 return record, False, f"sha256 {actual[:12]}... differs from {what}'s {expected[:12]}... (corrupted?)"
@@ -386,8 +423,9 @@ class LibraryService:
             raise UsageError("A plain URL needs a kind.", "add --kind (checkpoints, loras, vae, ...)")
         return [DownloadRequest(url=url, kind=kind, source={"type": "url", "url": url})]
 
-    async def add(self, ident: str, kind: str | None = None) -> list[Any]:
-        """Queue `ident`'s files through the download engine; files already installed are skipped."""
+    async def add(self, ident: str, kind: str | None = None, skipped: list[str] | None = None) -> list[Any]:
+        """Queue `ident`'s files through the download engine; files already installed are skipped
+        (their names are appended to `skipped` when given)."""
         if self.downloads is None:
             raise RuntimeError("the library was started without a download service")
         requests = await self.resolve(ident, kind)
@@ -396,11 +434,13 @@ class LibraryService:
         for request in requests:
             if request.sha256 and request.sha256 in have:
                 self.bus.publish(Notice("info", f"{request.name} is already in the library.", source="library"))
+                if skipped is not None:
+                    skipped.append(request.name or request.url)
                 continue
             items.append(await self.downloads.enqueue(request))
         return items
 
-    async def updates(self) -> tuple[list[UpdateInfo], list[str]]:
+    async def updates(self) -> UpdateReport:
         from aiui_tui.services.library.updates import check_updates
 
         return await check_updates(await self.records(), self.hf, self.civitai)
@@ -449,12 +489,27 @@ class LibraryService:
         return await asyncio.to_thread(links.plan_unlink, install, self._require_index())
 
     async def apply(self, plan: links.Plan) -> list[str]:
-        problems = await asyncio.to_thread(links.apply_plan, plan, self._require_index(), self.layout.models_dir)
+        op = self.progress("import" if any(a.op in links.IMPORT_OPS for a in plan.actions) else "link")
+        op.begin(len(plan.actions), sum(a.size for a in plan.actions))
+        try:
+            problems = await asyncio.to_thread(
+                links.apply_plan, plan, self._require_index(), self.layout.models_dir, op
+            )
+        finally:
+            op.finish()
         await self.scan()
         return problems
 
     async def apply_unlink(self, plan: links.Plan) -> list[str]:
-        problems = await asyncio.to_thread(links.apply_unlink, plan, self._require_index(), self.layout.models_dir)
+        op = self.progress("unlink")
+        undo = [a for a in plan.actions if a.op != links.FOLDER]
+        op.begin(len(undo), sum(a.size for a in undo))
+        try:
+            problems = await asyncio.to_thread(
+                links.apply_unlink, plan, self._require_index(), self.layout.models_dir, op
+            )
+        finally:
+            op.finish()
         await self.scan()
         return problems
 
@@ -474,9 +529,22 @@ class LibraryService:
         return find_duplicates(records)
 
     async def dedupe(self, groups: list[DuplicateGroup]) -> DedupeResult:
-        result = await asyncio.to_thread(dedupe, groups)
+        op = self.progress("dedupe")
+        op.begin(sum(len(g.redundant) for g in groups), sum(g.size * len(g.redundant) for g in groups))
+        try:
+            result = await asyncio.to_thread(dedupe, groups, op)
+        finally:
+            op.finish()
         await self.scan()
         return result
+
+
+def _remember_sources(index: LibraryIndex, items: Any) -> None:
+    """Where finished downloads came from, for files indexed by a scan (downloaded by another process,
+    e.g. `queue run`): so update checks can ask their source. Provenance already known is kept."""
+    for item in items:
+        if item.source and not index.source_of(item.result_sha256):
+            index.set_source(item.result_sha256, item.source)
 
 
 def _resolve_paths(paths: list[Path], records: list[ModelRecord]) -> tuple[set[str], dict[str, ModelRecord]]:

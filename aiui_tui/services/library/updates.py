@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from aiui_tui.core.library import ModelRecord, UpdateInfo
 from aiui_tui.logs import get_logger
@@ -19,13 +20,43 @@ from aiui_tui.services.library.sources.hf import HuggingFace
 log = get_logger(__name__)
 
 
-async def check_updates(
-    records: Iterable[ModelRecord], hf: HuggingFace, civitai: CivitAI
-) -> tuple[list[UpdateInfo], list[str]]:
-    """Updates found, and one line per model that could not be checked."""
-    records = [r for r in records if r.source.get("type") in ("huggingface", "civitai") and r.sha256]
-    updates: list[UpdateInfo] = []
-    problems: list[str] = []
+@dataclass
+class UpdateReport:
+    """What an update check found, and how much of the library it could really check."""
+
+    updates: list[UpdateInfo] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line per model whose source did not answer
+    checked: int = 0  # models whose source answered (with or without a newer version)
+    no_source: int = 0  # models with no HuggingFace or CivitAI origin (added by hand, imported): nothing to ask
+
+    @property
+    def failed(self) -> int:
+        return len(self.problems)
+
+    def summary(self) -> str:
+        """One line with every figure, e.g. "3 checked, 1 update; 2 could not be checked; 4 have no source"."""
+        parts = [f"{self.checked} checked" + (f", {len(self.updates)} with an update" if self.updates else "")]
+        if self.failed:
+            parts.append(f"{self.failed} could not be checked")
+        if self.no_source:
+            parts.append(f"{self.no_source} have no HuggingFace or CivitAI source to check")
+        return "; ".join(parts)
+
+
+def _checkable(r: ModelRecord) -> bool:
+    src = r.source
+    return bool(r.sha256) and (
+        (src.get("type") == "huggingface" and bool(src.get("repo")))
+        or (src.get("type") == "civitai" and bool(src.get("model_id")))
+    )
+
+
+async def check_updates(records: Iterable[ModelRecord], hf: HuggingFace, civitai: CivitAI) -> UpdateReport:
+    """Updates found, one line per model that could not be checked, and the counts of each."""
+    records = list(records)
+    report = UpdateReport(no_source=sum(1 for r in records if not _checkable(r)))
+    records = [r for r in records if _checkable(r)]
+    updates, problems = report.updates, report.problems
     trees: dict[tuple[str, str], asyncio.Task] = {}
     civitai_models: dict[str, asyncio.Task] = {}
     for r in records:
@@ -39,15 +70,16 @@ async def check_updates(
     for r in records:
         src = r.source
         try:
-            if src["type"] == "huggingface" and src.get("repo"):
+            if src["type"] == "huggingface":
                 files = trees[(src["repo"], src.get("revision") or "main")].result()
                 remote = next((f for f in files if f.source.get("path") == src.get("path", r.name)), None)
-                if remote is None:
+                if remote is None:  # nothing left to compare with: not a check
                     problems.append(f"{r.name}: {src['repo']} no longer has {src.get('path', r.name)}")
-                elif remote.sha256 and remote.sha256 != r.sha256:
+                    continue
+                if remote.sha256 and remote.sha256 != r.sha256:
                     updates.append(UpdateInfo(r.path, r.name, "huggingface", r.sha256[:10], remote.sha256[:10],
                                               f"{src['repo']} has a new {src.get('path', r.name)}"))  # fmt: skip
-            elif src["type"] == "civitai" and src.get("model_id"):
+            else:
                 model, versions = civitai_models[str(src["model_id"])].result()
                 latest = versions[0] if versions else {}
                 if latest and str(latest.get("id")) != str(src.get("version_id")):
@@ -56,4 +88,6 @@ async def check_updates(
                     updates.append(UpdateInfo(r.path, r.name, "civitai", current, newest, detail))
         except SourceError as exc:
             problems.append(f"{r.name}: {exc.message}")
-    return updates, problems
+            continue
+        report.checked += 1
+    return report

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from aiui_tui.core.errors import AiuiError
-from aiui_tui.core.events import EngineStateChanged, GpuSample
+from aiui_tui.core.events import EngineStateChanged, FileOpProgress, GpuSample
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.widgets.status_line import StatusLine
@@ -108,7 +108,7 @@ class AiuiScreen(Screen[None]):
             self.tick()
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        if isinstance(message.event, EngineStateChanged | GpuSample):
+        if isinstance(message.event, EngineStateChanged | GpuSample | FileOpProgress):
             self.refresh_status()
 
     def refresh_status(self) -> None:
@@ -117,3 +117,4 @@ class AiuiScreen(Screen[None]):
         line.root = state.root
         line.engine, line.engine_ok = state.engine_text, state.engine_ok
         line.gpu = state.gpu_text
+        line.activity = state.file_ops_text

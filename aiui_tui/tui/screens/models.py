@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -17,7 +18,7 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
 
 from aiui_tui.core.errors import AiuiError
-from aiui_tui.core.events import LibraryChanged
+from aiui_tui.core.events import FileOpProgress, LibraryChanged
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.library import ModelRecord, RemoteModel
 from aiui_tui.kinds import kind_names
@@ -25,11 +26,40 @@ from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.lazylog import get_logger
 from aiui_tui.tui.screens.base import AiuiScreen
 from aiui_tui.tui.widgets.confirm import ConfirmScreen
+from aiui_tui.tui.widgets.file_progress import FileProgress
 from aiui_tui.tui.widgets.link_dialog import LinkDialog
 
 log = get_logger(__name__)
 SOURCES = {"catalog": "Catalog", "installed": "Installed", "hf": "HuggingFace", "civitai": "CivitAI"}
 DEBOUNCE_S = 0.3
+
+# The results' columns in display order: key -> (title, width; None for Name, which takes the rest).
+COLUMNS: dict[str, tuple[str, int | None]] = {
+    "name": ("Name", None),
+    "kind": ("Kind", 16),
+    "arch": ("Arch", 12),
+    "size": ("Size", 10),
+    "source": ("Source", 12),
+    "status": ("Status", 16),
+    "apps": ("Apps", 18),
+}
+PRIORITY = ("kind", "size", "status", "source", "arch", "apps")  # kept first when the room runs out
+NAME_MIN = 20
+CELL_PAD = 2  # DataTable's cell padding, both sides
+NARROW = 130  # below this many columns the details go under the results instead of beside them
+
+
+def fit_columns(width: int) -> dict[str, int]:
+    """The columns that fit in `width` cells, by priority, with their widths; Name gets what is left."""
+    left = width - NAME_MIN - CELL_PAD
+    chosen: dict[str, int] = {}
+    for key in PRIORITY:
+        need = (COLUMNS[key][1] or 0) + CELL_PAD
+        if need <= left:
+            chosen[key] = COLUMNS[key][1] or 0
+            left -= need
+    chosen["name"] = NAME_MIN + max(0, left)
+    return {key: chosen[key] for key in COLUMNS if key in chosen}
 
 
 @dataclass
@@ -74,20 +104,45 @@ class ModelsScreen(AiuiScreen):
         self._library_version = -1
         self.titles = dict(SOURCES)  # source -> tab title; plugins' model sources are added
         self.tab_sources: dict[str, str] = {key: key for key in SOURCES}  # tab id -> source
+        self.columns: dict[str, int] = {}  # the results' columns shown (key -> width), fitted to the terminal
+        self.shown: list[Row] = []
 
     def compose_body(self) -> ComposeResult:
         yield Tabs(*(Tab(title, id=key) for key, title in SOURCES.items()), id="sources")
         yield Input(placeholder="search (type to filter; / focuses here)", id="query")
         with Horizontal(id="browser"):
-            table: DataTable[Text | str] = DataTable(id="results", cursor_type="row", zebra_stripes=True)
-            for column in ("Name", "Kind", "Arch", "Size", "Source", "Status", "Apps"):
-                table.add_column(column, key=column.lower())
-            yield table
+            yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
             yield Static(id="details")
+        yield FileProgress(id="file-ops")
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.fit_to(self.size.width or 80)
         self.query_one(DataTable).focus()
+        self.show_file_ops()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit_to(event.size.width)
+
+    def fit_to(self, width: int) -> None:
+        """Results and details side by side when wide, stacked when narrow; then the columns that fit."""
+        stacked = width < NARROW
+        self.set_class(stacked, "-stacked")
+        table = self.query_one(DataTable)
+        estimate = width if stacked else width * 2 // 3  # #results is 2fr of 3 beside the details
+        self.set_columns(estimate)
+        self.call_after_refresh(lambda: self.set_columns(table.region.width or estimate))
+
+    def set_columns(self, table_width: int) -> None:
+        columns = fit_columns(table_width - 2)  # room for the vertical scrollbar
+        if columns == self.columns:
+            return
+        self.columns = columns
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for key, cells in columns.items():
+            table.add_column(COLUMNS[key][0], key=key, width=cells)
+        self.add_rows(self.shown)
 
     def services_ready(self) -> None:
         tabs = self.query_one(Tabs)
@@ -101,13 +156,19 @@ class ModelsScreen(AiuiScreen):
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
+        self.show_file_ops()
         if self.ready and self._library_version != self.ui.library_version:
             self.search_now()
 
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
+        if isinstance(message.event, FileOpProgress):
+            self.show_file_ops()
         if isinstance(message.event, LibraryChanged) and self.is_current and self.ready:
             self.search_now()
+
+    def show_file_ops(self) -> None:
+        self.query_one(FileProgress).ops = tuple(self.ui.file_ops.values())
 
     # -- searching ----------------------------------------------------------------------------------
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
@@ -224,23 +285,26 @@ class ModelsScreen(AiuiScreen):
         )
 
     def show_rows(self, rows: list[Row], message: str = "") -> None:
-        table = self.query_one(DataTable)
-        table.clear()
+        self.query_one(DataTable).clear()
         self.rows = {r.key: r for r in rows}
-        for r in rows:
-            kind = self.kind_override.get(r.key, r.kind) or "?"
-            style = "yellow" if "code" in r.status or "update" in r.status else "green" if r.status else ""
-            table.add_row(
-                r.name,
-                kind,
-                r.architecture,
-                human_bytes(r.size) if r.size else "",
-                r.source,
-                Text(r.status, style=style),
-                ", ".join(r.apps),
-                key=r.key,
-            )
+        self.shown = rows
+        self.add_rows(rows)
         self.query_one("#details", Static).update(message or self.details_of(self.current()))
+
+    def add_rows(self, rows: list[Row]) -> None:
+        table = self.query_one(DataTable)
+        for r in rows:
+            style = "yellow" if "code" in r.status or "update" in r.status else "green" if r.status else ""
+            cells: dict[str, Text | str] = {
+                "name": r.name,
+                "kind": self.kind_override.get(r.key, r.kind) or "?",
+                "arch": r.architecture,
+                "size": human_bytes(r.size) if r.size else "",
+                "source": r.source,
+                "status": Text(r.status, style=style),
+                "apps": ", ".join(r.apps),
+            }
+            table.add_row(*(cells[key] for key in self.columns), key=r.key)
 
     def current(self) -> Row | None:
         if not self.ready:
@@ -292,7 +356,8 @@ class ModelsScreen(AiuiScreen):
         kinds = list(kind_names())
         current = self.kind_override.get(row.key, row.kind) or kinds[-1]
         self.kind_override[row.key] = kinds[(kinds.index(current) + 1) % len(kinds)] if current in kinds else kinds[0]
-        self.query_one(DataTable).update_cell(row.key, "kind", self.kind_override[row.key])
+        if "kind" in self.columns:
+            self.query_one(DataTable).update_cell(row.key, "kind", self.kind_override[row.key])
         self.query_one("#details", Static).update(self.details_of(row))
 
     def action_expand(self) -> None:
@@ -358,12 +423,13 @@ class ModelsScreen(AiuiScreen):
         self.app.push_screen(LinkDialog())
 
     def action_check_updates(self) -> None:
-        def found(result: tuple[list, list]) -> None:
-            updates, problems = result
-            self.updates = {u.path: f"{u.source} {u.current} → {u.latest} ({u.detail})" for u in updates}
-            self.notify(
-                f"{len(updates)} updates available." + (f" {len(problems)} could not be checked." if problems else "")
-            )
+        def found(report) -> None:  # an UpdateReport
+            self.updates = {u.path: f"{u.source} {u.current} → {u.latest} ({u.detail})" for u in report.updates}
+            if report.checked == 0:
+                first = f"\n{report.problems[0]}" if report.problems else ""
+                self.notify(f"Nothing could be checked: {report.summary()}.{first}", severity="warning", timeout=8)
+            else:
+                self.notify(f"Update check: {report.summary()}.")
             if self.source == "installed":
                 self.search_now()
 

@@ -1,4 +1,4 @@
-"""The line under the header: data root, Docker engine state, GPU summary."""
+"""The line under the header: data root, Docker engine state, GPU summary, library file operations."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class StatusLine(Static):
     engine: reactive[str] = reactive("Docker: checking…")
     engine_ok: reactive[bool | None] = reactive(None)
     gpu: reactive[str] = reactive("GPU: checking…")
+    activity: reactive[str] = reactive("")  # e.g. "Hashing 2/5 40%" while the library works on files
 
     def render(self) -> Text:
         engine_style = {True: "green", False: "bold red", None: "yellow"}[self.engine_ok]
@@ -31,4 +32,5 @@ class StatusLine(Static):
             (self.engine, engine_style),
             ("  │  ", "dim"),
             (self.gpu, ""),
+            *((("  │  ", "dim"), (self.activity, "bold cyan")) if self.activity else ()),
         )
