@@ -111,8 +111,8 @@ class Layout:
 
 
 def existing_parent(path: Path) -> Path:
-    """`path`, or its nearest ancestor that exists (where a folder would be created)."""
-    while not path.exists() and path != path.parent:
+    """`path`, or its nearest ancestor that is a folder we can see (where a folder would be created)."""
+    while not os.path.isdir(path) and path != path.parent:
         path = path.parent
     return path
 
@@ -131,6 +131,8 @@ def ensure_layout(layout: Layout) -> list[Path]:
     never changed. Under sudo the folders created belong to the user behind sudo, not root: the
     containers that run as that user write into them.
     """
+    if problem := root_problem(layout.root):
+        raise problem
     created: list[Path] = []
     uid, gid = invoking_ids()
     for folder in layout.folders():
@@ -146,6 +148,8 @@ def ensure_layout(layout: Layout) -> list[Path]:
 
 def layout_problems(layout: Layout) -> list[PathProblem]:
     """Every problem with an existing layout, without creating anything (for doctor)."""
+    if problem := root_problem(layout.root):
+        return [problem]
     problems = []
     for folder in layout.folders():
         if not folder.exists() and not folder.is_symlink():
@@ -162,6 +166,35 @@ def layout_problems(layout: Layout) -> list[PathProblem]:
     for p in problems:
         unique.setdefault(p.message, p)
     return list(unique.values())
+
+
+ANOTHER_ROOT = "choose another data root with --root DIR or AIUI_ROOT"
+
+
+def root_problem(root: Path) -> PathProblem | None:
+    """Why `root` cannot be the data root, or None: a missing root that could be created is fine.
+
+    Outside the root nothing is ours, so the fix never moves, chmods or chowns what is in the way
+    (`--root /etc/passwd/x` must not suggest moving /etc/passwd): it names another root instead.
+    """
+    if os.path.lexists(root):
+        if root.exists() and not root.is_dir():
+            return PathProblem(f"{root} is a file, not a folder: it cannot be the data root.", ANOTHER_ROOT)
+        return folder_problem(root)
+    above = _nearest_existing(root)
+    if above is None:
+        return None
+    me = _user(os.geteuid())
+    if not above.is_dir():
+        return PathProblem(f"{root} cannot be created: {above} is a file, not a folder.", ANOTHER_ROOT)
+    if read_only_fs(above):
+        return PathProblem(f"{root} cannot be created: {above} is on a read-only filesystem.", ANOTHER_ROOT)
+    if not os.access(above, os.W_OK | os.X_OK):
+        return PathProblem(
+            f"{root} cannot be created: you ({me}) cannot write to {above}.",
+            f"{ANOTHER_ROOT}, or have it made for you: sudo mkdir -p {root} && sudo chown {me}: {root}",
+        )
+    return None
 
 
 def folder_problem(folder: Path) -> PathProblem | None:
@@ -246,7 +279,7 @@ def _mkdir_problem(folder: Path, exc: OSError) -> PathProblem:
 
 def _nearest_existing(path: Path) -> Path | None:
     for candidate in path.parents:
-        if candidate.exists():
+        if os.path.lexists(candidate):
             return candidate
     return None
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from aiui_tui.config import load_config
+from aiui_tui.config import load_config, write_default_config
 from aiui_tui.credentials import load_credentials
 from aiui_tui.paths import Layout, ensure_layout
 
@@ -62,6 +62,17 @@ def root(tmp_path: Path) -> Path:
 def layout(root: Path) -> Layout:
     layout = Layout(root)
     ensure_layout(layout)
+    return layout
+
+
+def init_root(root: Path) -> Layout:
+    """A data root as `aiui-tui init --yes` leaves it (its folders and the commented config), made in-process.
+
+    Only `init` and the first-run wizard create a data root; every other command refuses a missing one.
+    """
+    layout = Layout(root)
+    ensure_layout(layout)
+    write_default_config(layout)
     return layout
 
 

@@ -8,8 +8,9 @@ import pytest
 from aiohttp import web
 
 from aiui_tui.config import Config
+from aiui_tui.paths import Layout
 from aiui_tui.services.doctor import DoctorContext, check_data_root, check_gpu, check_network, run_checks
-from tests.conftest import run_cli
+from tests.conftest import init_root, run_cli
 from tests.fake_nvml import FakeGpu, FakeNvml
 from tests.http_server import serve
 
@@ -25,6 +26,7 @@ def _config(**sources) -> Config:
 @pytest.mark.docker
 def test_doctor_json_against_the_real_engine(tmp_path):
     root = tmp_path / "r"
+    init_root(root)
     run_cli("--root", str(root), "config", "set", "sources.huggingface_url", CLOSED_PORT_URL)
     run_cli("--root", str(root), "config", "set", "sources.civitai_url", CLOSED_PORT_URL)
     result = run_cli("--root", str(root), "doctor", "--json")
@@ -51,6 +53,7 @@ def test_doctor_json_against_the_real_engine(tmp_path):
 @pytest.mark.docker
 def test_docker_check_ok_while_engine_runs_fail_with_fix_when_stopped(private_engine, tmp_path):
     root = tmp_path / "r"
+    init_root(root)
     private_engine.start()
     env = {"DOCKER_HOST": private_engine.host}
     running = json.loads(run_cli("--root", str(root), "doctor", "--json", env=env).stdout)
@@ -109,4 +112,22 @@ async def test_run_checks_never_raises_and_reports_a_broken_root(tmp_path, layou
     results = {r.name: r for r in await run_checks(ctx)}
     assert results["data root"].status == "fail" and "is a file" in results["data root"].detail
     assert results["docker"].status == "fail"
-    assert check_data_root(ctx).fix.startswith("move the file away")
+    assert check_data_root(ctx)[0].fix.startswith("move the file away")
+
+
+def test_data_root_check_reports_every_problem_not_just_the_first(layout):
+    for folder in (layout.models_dir / "loras", layout.outputs_dir / "comfyui"):
+        folder.rmdir()
+        folder.write_text("in the way")
+    results = check_data_root(DoctorContext(layout=layout, config=Config(), env={}))
+    assert [(r.status, r.detail) for r in results] == [
+        ("fail", f"{layout.models_dir / 'loras'} is a file, but a folder is expected there."),
+        ("fail", f"{layout.outputs_dir / 'comfyui'} is a file, but a folder is expected there."),
+    ]
+
+
+def test_a_missing_root_is_a_warning_naming_the_command_that_creates_it(tmp_path):
+    ctx = DoctorContext(layout=Layout(tmp_path / "new"), config=Config(), env={}, init_command="scripts/run init")
+    (result,) = check_data_root(ctx)
+    assert (result.status, result.fix) == ("warn", "create it: scripts/run init")
+    assert result.detail == f"{tmp_path / 'new'} does not exist yet" and not (tmp_path / "new").exists()

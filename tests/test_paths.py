@@ -168,6 +168,29 @@ def test_missing_layout_under_writable_parent_is_no_problem(tmp_path):
     assert layout_problems(Layout(tmp_path / "not-yet")) == []
 
 
+def test_a_file_in_the_way_above_the_root_is_not_ours_to_move(tmp_path):
+    """`--root /etc/passwd/x`: the fix names another root; moving /etc/passwd is never suggested."""
+    (tmp_path / "passwd").write_text("root:x:0:0\n")
+    for root in (tmp_path / "passwd", tmp_path / "passwd" / "x" / "y"):
+        with pytest.raises(PathProblem) as err:
+            ensure_layout(Layout(root))
+        assert err.value.fix == "choose another data root with --root DIR or AIUI_ROOT"
+        assert [p.one_line() for p in layout_problems(Layout(root))] == [err.value.one_line()]
+    assert (tmp_path / "passwd").read_text() == "root:x:0:0\n"
+
+
+@needs_root
+def test_a_root_under_a_folder_the_user_cannot_write_names_both(world_tmp):
+    code = f"""
+from aiui_tui.paths import root_problem
+from pathlib import Path
+print(root_problem(Path({str(world_tmp / "ai" / "deep")!r})).one_line())
+"""
+    out = _run_as_nobody(code).stdout.strip()
+    assert out.startswith(f"{world_tmp}/ai/deep cannot be created: you (nobody) cannot write to {world_tmp}.")
+    assert f"sudo mkdir -p {world_tmp}/ai/deep && sudo chown nobody: {world_tmp}/ai/deep" in out
+
+
 def test_layout_helpers(layout: Layout):
     assert layout.kind_dir("loras") == layout.root / "models" / "loras"
     assert layout.app_outputs_dir("x") == layout.root / "outputs" / "x"

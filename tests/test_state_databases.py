@@ -21,7 +21,7 @@ import pytest
 
 from aiui_tui.core.errors import DatabaseProblem, PathProblem
 from aiui_tui.services import sqlite as state_sqlite
-from tests.conftest import as_user, one_line_error, run_cli
+from tests.conftest import as_user, init_root, one_line_error, run_cli
 
 USER = 1234  # the user running aiui-tui in the permission tests
 OTHER = 4321  # someone else
@@ -38,7 +38,7 @@ def snapshot(path: Path) -> tuple[bytes, int, int]:
 @pytest.fixture(scope="module")
 def template_root(tmp_path_factory):
     """A data root with both databases, made once by the CLI itself."""
-    root = tmp_path_factory.mktemp("template") / "root"
+    root = init_root(tmp_path_factory.mktemp("template") / "root").root
     for command, _ in (QUEUE, MODELS):
         result = run_cli("--root", str(root), *command)
         assert result.returncode == 0, result.output

@@ -8,7 +8,7 @@ import json
 
 from rich.markup import escape
 
-from aiui_tui.cli.context import Context
+from aiui_tui.cli.context import Context, command_line
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK
 from aiui_tui.services.doctor import context_from_env, run_checks
 
@@ -18,11 +18,12 @@ _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("doctor", help="check the system: Docker, NVIDIA runtime, GPU, disk, network")
     parser.add_argument("--json", action="store_true", help='print {"checks": [{"name", "status", "detail", "fix"}]}')
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, root_use="inspect")  # reports a missing or unusable root as a check
 
 
 def run(ctx: Context) -> int:
-    results = asyncio.run(run_checks(context_from_env(ctx.layout, ctx.config)))
+    checks = context_from_env(ctx.layout, ctx.config, init_command=command_line(ctx.args.root, "init"))
+    results = asyncio.run(run_checks(checks))
     failed = any(r.status == "fail" for r in results)
     if ctx.args.json:
         print(json.dumps({"checks": [r.as_dict() for r in results]}, indent=2))

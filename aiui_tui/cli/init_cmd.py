@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aiui_tui.cli.context import Context
+from aiui_tui.cli.context import Context, command_line
 from aiui_tui.config import write_default_config
 from aiui_tui.core.errors import UsageError
 from aiui_tui.logs import setup_logging
@@ -15,7 +15,7 @@ from aiui_tui.paths import ensure_layout
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("init", help="create the data root, its folders and the default config")
     parser.add_argument("--yes", "-y", action="store_true", help="do not ask before creating the data root")
-    parser.set_defaults(handler=run, creates_layout=False)
+    parser.set_defaults(handler=run, root_use="init")
 
 
 def run(ctx: Context) -> int:
@@ -23,7 +23,8 @@ def run(ctx: Context) -> int:
     if not layout.root.exists() and not ctx.args.yes:
         if not sys.stdin.isatty():
             raise UsageError(
-                f"{layout.root} does not exist and init needs confirmation to create it.", "run `aiui-tui init --yes`"
+                f"{layout.root} does not exist and init needs confirmation to create it.",
+                f"run `{command_line(ctx.args.root, 'init', '--yes')}`",
             )
         answer = input(f"Create the aiui-tui data root at {layout.root}? [Y/n] ").strip().lower()
         if answer not in ("", "y", "yes"):
@@ -40,5 +41,6 @@ def run(ctx: Context) -> int:
     if wrote_config:
         ctx.out.plain(f"  wrote   {layout.config_file} (commented defaults)")
     ctx.out.success(f"Data root ready at {layout.root}.")
-    ctx.out.info("Next: `aiui-tui doctor` checks Docker and the GPU; `aiui-tui` opens the dashboard.")
+    doctor, dashboard = command_line(ctx.args.root, "doctor"), command_line(ctx.args.root)
+    ctx.out.info(f"Next: `{doctor}` checks Docker and the GPU; `{dashboard}` opens the dashboard.")
     return 0

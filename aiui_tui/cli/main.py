@@ -7,11 +7,15 @@ are one red line; anything unexpected is one line too, with the traceback in log
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from aiui_tui import __version__
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_USAGE, AiuiError
+
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for coreutils ended by a closed pipe
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="aiui-tui",
+        prog=os.environ.get("AIUI_PROG") or "aiui-tui",  # scripts/run names itself
         description="Run Stable Diffusion web UIs in Docker and keep one model library for all of them. "
         "Without a command, the full-screen dashboard starts.",
     )
@@ -61,6 +65,18 @@ def _dashboard_args(argv: Sequence[str]) -> argparse.Namespace | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`aiui-tui stats --json | head`): end quietly, as coreutils do. Output
+        # still buffered would fail again at exit, so stdout now points at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     dashboard = _dashboard_args(argv)
     if dashboard is not None:  # no command: the dashboard, without importing the commands first
@@ -79,8 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:  # e.g. `aiui-tui --root` with a bad value reached argparse
             parser.print_usage()
             return EXIT_USAGE
-        ctx: Context = bootstrap(args, out, create=getattr(args, "creates_layout", True))
+        ctx: Context = bootstrap(args, out, root_use=getattr(args, "root_use", "existing"))
         return int(args.handler(ctx) or 0)
+    except BrokenPipeError:
+        raise
     except AiuiError as exc:
         log.warning("command failed", command=args.command, error=exc.one_line(), exit_code=exc.exit_code)
         out.failure(exc)
@@ -97,11 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.failure(problem)
             return problem.exit_code
         log.exception("unexpected error", command=args.command)
-        out.error(
-            f"Unexpected error: {type(exc).__name__}: {redact_text(str(exc))}",
-            "details are in logs/aiui.log; please report it",
-        )
+        out.error(f"Unexpected error: {type(exc).__name__}: {redact_text(str(exc))}", _report_hint(args.root))
         return EXIT_FAILED
+
+
+def _report_hint(root_arg: str | None) -> str:
+    """Where the traceback went: the log file when there is one (no data root, no log)."""
+    from aiui_tui.paths import Layout, resolve_root
+
+    log_file = Layout(resolve_root(root_arg)).log_file
+    if log_file.is_file():
+        return f"details are in {log_file}; please report it"
+    return "please report it with the command you ran (no log was written: the data root has no logs folder)"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,15 +15,21 @@ from types import SimpleNamespace
 
 
 def run_tui(root_arg: str | None, log_level: str | None) -> int:
-    from aiui_tui.paths import Layout, resolve_root
+    import os
 
+    from aiui_tui.cli.console import Output
+    from aiui_tui.paths import Layout, resolve_root, root_problem
+
+    layout = Layout(resolve_root(root_arg))
+    problem = root_problem(layout.root)  # a file, an unwritable parent: one line before the screen opens
+    if problem is not None:
+        Output().failure(problem)
+        return problem.exit_code
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        from aiui_tui.cli.console import Output
-
         Output().error("the dashboard needs a terminal.", "run it in a terminal, or use a subcommand (see --help)")
         return 2
-    layout = Layout(resolve_root(root_arg))
-    first_run = not layout.config_file.exists()
+    # No settings yet: the first-run wizard opens (on a missing root too: the wizard is how one is made).
+    first_run = not os.path.lexists(layout.config_file)
     return asyncio.run(_run(layout, root_arg, log_level, first_run))
 
 
@@ -37,7 +43,7 @@ async def _run(layout, root_arg: str | None, log_level: str | None, first_run: b
         from aiui_tui.services import open_services
 
         args = SimpleNamespace(root=root_arg, log_level=log_level, command=None)
-        ctx = await asyncio.to_thread(bootstrap, args, Output(), create=True)
+        ctx = await asyncio.to_thread(bootstrap, args, Output(), root_use="create")
         async with open_services(ctx.layout, ctx.config, ctx.credentials) as services:
             yield services
 

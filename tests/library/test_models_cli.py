@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 
-from tests.conftest import run_cli
+from tests.conftest import init_root, run_cli
 from tests.library.conftest import LORA_KEYS, SD15_KEYS, SDXL_KEYS, fake_a1111, fake_comfyui, make_model, tree_bytes
 
 
@@ -21,7 +21,7 @@ async def point_at(root, base: str) -> None:
 
 
 async def test_add_now_list_verify_and_corruption(sites, tmp_path, clean_env):
-    root = tmp_path / "root"
+    root = init_root(tmp_path / "root").root
     await point_at(root, sites.base)
     content = make_model(tmp_path / "m.safetensors", SDXL_KEYS).read_bytes()
     sites.add_hf_file("org/sdxl", "sdxl_base.safetensors", content)
@@ -52,7 +52,7 @@ async def test_add_now_list_verify_and_corruption(sites, tmp_path, clean_env):
 
 
 async def test_search_each_source_and_offline(sites, tmp_path, clean_env):
-    root = tmp_path / "root"
+    root = init_root(tmp_path / "root").root
     catalog = await cli(root, "models", "search", "juggernaut")
     assert catalog.returncode == 0 and "juggernaut-xl-v8" in catalog.stdout
     await point_at(root, sites.base)
@@ -71,7 +71,7 @@ async def test_search_each_source_and_offline(sites, tmp_path, clean_env):
 
 
 async def test_import_link_unlink_and_dedupe_from_the_command_line(tmp_path, clean_env):
-    root = tmp_path / "root"
+    root = init_root(tmp_path / "root").root
     webui = fake_a1111(tmp_path / "webui")
     make_model(webui / "models/Stable-diffusion/dream.safetensors", SD15_KEYS)
     make_model(webui / "models/Lora/detail.safetensors", LORA_KEYS)
@@ -110,7 +110,7 @@ async def test_import_link_unlink_and_dedupe_from_the_command_line(tmp_path, cle
 
 
 async def test_bad_input_is_one_line_with_a_fix(tmp_path, clean_env):
-    root = tmp_path / "root"
+    root = init_root(tmp_path / "root").root
     for args, needle in (
         (("models", "add", "what-is-this"), "Not a catalog id"),
         (("models", "import", str(tmp_path / "nowhere")), "does not look like a UI install"),

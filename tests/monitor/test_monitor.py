@@ -12,6 +12,7 @@ from aiui_tui.core.events import GpuSample, SystemSample
 from aiui_tui.services.monitor import MonitorService
 from aiui_tui.services.monitor.cgroups import container_of_pid
 from aiui_tui.services.monitor.gpu import GpuSampler
+from tests.conftest import init_root
 from tests.fake_nvml import FakeGpu, FakeNvml
 
 CID = "a" * 64
@@ -146,6 +147,7 @@ async def test_the_sampling_loop_runs_at_the_configured_interval(tmp_path):
 
 
 def test_stats_json_without_a_gpu_lists_none_and_says_why(cli, tmp_path):
+    init_root(tmp_path / "root")
     result = cli("--root", str(tmp_path / "root"), "stats", "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)

@@ -46,6 +46,8 @@ class DoctorContext:
     env: Mapping[str, str]
     # Injected at the boundaries tests cannot provide for real (an NVIDIA driver).
     nvml: object | None = None
+    # The command that creates a missing data root, as the user would type it.
+    init_command: str = "aiui-tui init"
 
 
 def check_python(_ctx: DoctorContext) -> CheckResult:
@@ -55,17 +57,22 @@ def check_python(_ctx: DoctorContext) -> CheckResult:
     return CheckResult("python", "fail", f"Python {version} is too old", "install Python 3.10 or newer")
 
 
-def check_data_root(ctx: DoctorContext) -> CheckResult:
+def check_data_root(ctx: DoctorContext) -> list[CheckResult]:
+    """One result per problem found (every one, not the first), or one ok / not-yet-created line."""
     problems = layout_problems(ctx.layout)
     if problems:
-        first = problems[0]
-        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        return CheckResult("data root", "fail", first.message + more, first.fix)
-    return CheckResult("data root", "ok", f"{ctx.layout.root}: every folder writable")
+        return [CheckResult("data root", "fail", p.message, p.fix) for p in problems]
+    if not os.path.lexists(ctx.layout.root):
+        return [
+            CheckResult(
+                "data root", "warn", f"{ctx.layout.root} does not exist yet", f"create it: {ctx.init_command}"
+            )
+        ]
+    return [CheckResult("data root", "ok", f"{ctx.layout.root}: every folder writable")]
 
 
 def check_disk(ctx: DoctorContext) -> CheckResult:
-    target = ctx.layout.models_dir if ctx.layout.models_dir.exists() else existing_parent(ctx.layout.root)
+    target = existing_parent(ctx.layout.models_dir)
     free = shutil.disk_usage(target).free
     detail = f"{human_bytes(free)} free in {target}"
     if free < DISK_FAIL_BYTES:
@@ -214,5 +221,5 @@ async def run_checks(ctx: DoctorContext) -> list[CheckResult]:
     return results
 
 
-def context_from_env(layout: Layout, config: Config) -> DoctorContext:
-    return DoctorContext(layout=layout, config=config, env=dict(os.environ))
+def context_from_env(layout: Layout, config: Config, *, init_command: str = "aiui-tui init") -> DoctorContext:
+    return DoctorContext(layout=layout, config=config, env=dict(os.environ), init_command=init_command)

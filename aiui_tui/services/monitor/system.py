@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -16,10 +17,14 @@ class SystemSampler:
     def __init__(self, folders: dict[str, Path]) -> None:
         self.folders = folders
         self._net: tuple[float, int, int] | None = None
-        psutil.cpu_percent(percpu=True)  # the first call only starts the measurement
+        # CPU use is measured between two samples. psutil.cpu_percent() keeps its previous reading per
+        # thread, and samples run on whichever worker thread is free: it read 0.0% under load. Ours is kept here.
+        self._cpu_times = psutil.cpu_times(percpu=True)
 
     def sample(self) -> SystemStats:
-        per_core = tuple(psutil.cpu_percent(percpu=True))
+        now_times = psutil.cpu_times(percpu=True)
+        per_core = tuple(busy_percent(a, b) for a, b in zip(self._cpu_times, now_times))
+        self._cpu_times = now_times
         memory = psutil.virtual_memory()
         swap = psutil.swap_memory()
         disks = []
@@ -50,3 +55,20 @@ class SystemSampler:
             net_rx_rate=rx_rate,
             net_tx_rate=tx_rate,
         )
+
+
+def busy_percent(before: Any, after: Any) -> float:
+    """The share of time a CPU was busy between two `psutil.cpu_times()` readings, in percent."""
+
+    def total(t: Any) -> float:
+        # Linux counts guest time inside user time as well: once is enough.
+        return sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+
+    def idle(t: Any) -> float:
+        return t.idle + getattr(t, "iowait", 0.0)
+
+    elapsed = total(after) - total(before)
+    if elapsed <= 0:
+        return 0.0
+    busy = elapsed - (idle(after) - idle(before))
+    return round(min(100.0, max(0.0, 100.0 * busy / elapsed)), 1)
