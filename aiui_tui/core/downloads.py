@@ -30,6 +30,7 @@ class DownloadItem:
     speed: float | None = None
     owner_pid: int | None = None
     result_sha256: str | None = None
+    attempts: int = 0  # requests made for it so far (each start and each retry)
     created_at: float = 0.0
     updated_at: float = 0.0
 

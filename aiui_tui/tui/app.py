@@ -249,6 +249,7 @@ class AiuiApp(App[int]):
         yield SystemCommand(
             "Setup wizard", "Apps, profile, network, tokens, other UIs, starter models", self.action_wizard
         )
+        yield SystemCommand("Add a download", "Queue any URL, as `queue add` does (Downloads, key a)", self._add_url)
         apps = self.services.apps if self.services else None
         for name in apps.names() if apps is not None else []:
             title = apps.manifest(name).display_title
@@ -283,6 +284,10 @@ class AiuiApp(App[int]):
             )
         yield from self._plugin_commands()
         yield from super().get_system_commands(screen)
+
+    async def _add_url(self) -> None:
+        await self.switch_mode("downloads")
+        self.screen.action_add()  # type: ignore[attr-defined]
 
     def _plugin_commands(self) -> Iterable[SystemCommand]:
         plugins = self.services.plugins if self.services else None

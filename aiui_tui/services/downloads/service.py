@@ -432,7 +432,12 @@ class DownloadService:
         main = asyncio.current_task()
         watcher = asyncio.create_task(self._watch(item.id, transfer, meter, main))
         try:
-            result = await transfer.run()
+            try:
+                result = await transfer.run()
+            finally:  # before the outcome is recorded, so its event carries the count
+                watcher.cancel()
+                if transfer.attempts:
+                    await asyncio.to_thread(store.save_progress, item.id, attempts=item.attempts + transfer.attempts)
         except asyncio.CancelledError:
             await self._interrupted(item, foreground)
             raise
@@ -452,8 +457,6 @@ class DownloadService:
             error = disk.disk_full_error(target, kept)
             await self._failed(item, error, state=PAUSED)  # the part stays: it resumes once space is freed
             raise error from exc
-        finally:
-            watcher.cancel()
         done_item = await asyncio.to_thread(
             store.update,
             item.id,

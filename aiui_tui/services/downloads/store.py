@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS downloads (
     speed REAL,
     owner_pid INTEGER,
     result_sha256 TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
@@ -63,6 +64,8 @@ CREATE TABLE IF NOT EXISTS downloads (
 CREATE UNIQUE INDEX IF NOT EXISTS one_download_per_target
     ON downloads(dest_dir, name) WHERE name IS NOT NULL AND state != 'done';
 """
+# Columns added after the first release, with their declaration: added to an older queue when it opens.
+ADDED_COLUMNS = {"attempts": "INTEGER NOT NULL DEFAULT 0"}
 _COLUMNS = [f.name for f in fields(DownloadItem)]
 
 
@@ -77,6 +80,10 @@ class QueueStore:
             with self._tx() as db:
                 for statement in _statements(SCHEMA):
                     db.execute(statement)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(downloads)")}
+                for column, declaration in ADDED_COLUMNS.items():  # a queue made by an earlier version
+                    if column not in columns:
+                        db.execute(f"ALTER TABLE downloads ADD COLUMN {column} {declaration}")
 
         self._write(create)
         _make_reserve(self.reserve)

@@ -109,6 +109,7 @@ class Transfer:
         self.state: PartState | None = None
         self.resumed_from = 0
         self.spans = False  # bytes of the part came from more than one response
+        self.attempts = 0  # requests (or rounds of segment requests) made
 
     # -- public ------------------------------------------------------------------------------
 
@@ -209,6 +210,7 @@ class Transfer:
         state = self.state
         assert state is not None
         job = self.job
+        self.attempts += 1
         if state.segmented:
             writer = PartWriter(job.part, job.sidecar, state, self.hasher)
             await writer.open(0, preallocate=state.total)

@@ -1,7 +1,9 @@
-"""The download queue: progress bars, speed, ETA, state and reason; pause, resume, cancel, retry, reorder.
+"""The download queue: progress bars, speed, ETA, state and reason; pause, resume, cancel, retry, reorder;
+Enter shows an item in full, `a` queues any URL.
 
 Items added from the CLI in another process appear here: the queue service watches the shared
-SQLite queue and publishes `DownloadQueueChanged`, on which this screen reloads its snapshot.
+SQLite queue and publishes `DownloadQueueChanged` with the whole queue, which the app folds into
+its state whatever screen is shown; this screen redraws from it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from aiui_tui.core.events import DownloadQueueChanged
 from aiui_tui.core.format import human_bytes, human_duration, human_rate
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import AiuiScreen
+from aiui_tui.tui.widgets.add_download import AddDownloadDialog
 from aiui_tui.tui.widgets.bars import bar
 from aiui_tui.tui.widgets.confirm import ConfirmScreen
+from aiui_tui.tui.widgets.download_detail import DownloadDetail
 
 STATE_STYLE = {"pending": "blue", "active": "cyan", "paused": "yellow", "failed": "bold red", "done": "green"}
 COLUMNS = ("Name", "State", "Progress", "Size", "Speed", "ETA", "Reason")
@@ -25,6 +29,8 @@ COLUMNS = ("Name", "State", "Progress", "Size", "Speed", "ETA", "Reason")
 
 class DownloadsScreen(AiuiScreen):
     BINDINGS = [
+        Binding("enter", "details", "Details"),  # the table's own Enter posts RowSelected: same action
+        Binding("a", "add", "Add URL"),
         Binding("p", "pause", "Pause"),
         Binding("r", "resume", "Resume"),
         Binding("c", "cancel", "Cancel"),
@@ -58,7 +64,10 @@ class DownloadsScreen(AiuiScreen):
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
         if isinstance(message.event, DownloadQueueChanged) and self.ready:
-            self.reload()
+            if message.event.items is None:
+                self.reload()
+            else:  # the app's state already holds the new queue
+                self.repaint()
 
     def row(self, item: DownloadItem) -> tuple[Text | str, ...]:
         progress = self.ui.progress.get(item.id)
@@ -85,11 +94,12 @@ class DownloadsScreen(AiuiScreen):
         current = [str(k.value) for k in table.rows]
         if current != keys:
             cursor = table.cursor_row
+            selected = current[cursor] if 0 <= cursor < len(current) else None
             table.clear()
             for item in items:
                 table.add_row(*self.row(item), key=item.id)
-            if items:
-                table.move_cursor(row=min(cursor, len(items) - 1))
+            if items:  # the cursor stays on its item (moved by [ or ]); on the same row when it went
+                table.move_cursor(row=keys.index(selected) if selected in keys else min(cursor, len(items) - 1))
         else:
             for item in items:
                 for column, value in zip(COLUMNS, self.row(item), strict=True):
@@ -148,5 +158,34 @@ class DownloadsScreen(AiuiScreen):
             if yes:
                 self.intent(lambda: self.services.downloads.cancel(item.id), f"cancel {item.display_name}")
 
-        kept = human_bytes(item.done_bytes)
-        self.app.push_screen(ConfirmScreen(f"Cancel {item.display_name}? Its part file ({kept}) is deleted."), answered)
+        def ask(kept: int) -> None:  # the bytes really on disk, not the last figure the row saved
+            what = f"Its part file ({human_bytes(kept)}) is deleted." if kept else "It has no part file yet."
+            self.app.push_screen(ConfirmScreen(f"Cancel {item.display_name}? {what}"), answered)
+
+        self.intent(lambda: self.services.downloads.kept_bytes(item.id), f"look at {item.display_name}'s part", ask)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        item = self.selected()
+        if item is None:
+            return
+        downloads = self.services.downloads
+
+        async def look() -> tuple[DownloadItem, int]:  # the row as saved now, and its part as on disk
+            fresh = next((i for i in await downloads.items() if i.id == item.id), item)
+            return fresh, await downloads.kept_bytes(item.id)
+
+        self.intent(look, f"show {item.display_name}", lambda found: self.app.push_screen(DownloadDetail(*found)))
+
+    def action_add(self) -> None:
+        if not self.ready:
+            return
+
+        def added(item: DownloadItem | None) -> None:
+            if item is not None:
+                self.notify(f"Queued {item.display_name}.")
+
+        self.app.push_screen(AddDownloadDialog(self.services.downloads.enqueue), added)
