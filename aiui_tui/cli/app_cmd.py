@@ -18,15 +18,24 @@ from aiui_tui.core.apps import AppStatus
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK, AiuiError
 from aiui_tui.core.events import AppPullProgress, AppStateChanged, Notice
 
-_STYLE = {"ready": "green", "starting": "cyan", "pulling": "cyan", "exited": "bold red", "unknown": "yellow"}
+_STYLE = {
+    "ready": "green",
+    "starting": "cyan",
+    "pulling": "cyan",
+    "exited": "bold red",
+    "unknown": "yellow",
+    "broken": "bold red",
+}
 PROFILES = ["auto", "low", "normal", "high", "cpu"]
+EXIT_UPDATE_AVAILABLE = 100  # `dnf check-update`'s convention: 0 none, 100 available, 1 the check failed
+JSON_HELP = 'print {"apps": [...], "engine": {"address", "available", "reason", "fix"}} (and "error" on failure)'
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("app", help="start, stop and watch the web UIs (Docker)")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="every app: built-in, yours (config/apps) and plugins'")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
     start = actions.add_parser("start", help="pull if needed, start, and wait until the UI answers")
     start.add_argument("name")
     start.add_argument("--profile", choices=PROFILES, help="VRAM profile (default: apps.profile in the config)")
@@ -35,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--gpu", type=int, metavar="N", help="run an instance on GPU N only (container NAME-gpuN, port + N)"
     )
     where.add_argument("--all-gpus", action="store_true", help="one instance per GPU, each with its own port")
+    start.add_argument("--json", action="store_true", help=JSON_HELP)
     options = actions.add_parser(
         "options", help="performance options (attention, precision, model cache): show, recommend, or set"
     )
@@ -44,17 +54,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     restart = actions.add_parser("restart", help="stop, then start again")
     restart.add_argument("name")
     restart.add_argument("--profile", choices=PROFILES)
+    restart.add_argument("--json", action="store_true", help=JSON_HELP)
     stop = actions.add_parser("stop", help="stop the app's container")
     stop.add_argument("name")
+    stop.add_argument("--json", action="store_true", help=JSON_HELP)
     status = actions.add_parser("status", help="state and URL of one app or all")
     status.add_argument("name", nargs="?")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help=JSON_HELP)
     logs = actions.add_parser("logs", help="the container's log")
     logs.add_argument("name")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (Ctrl+C stops)")
     logs.add_argument("--tail", type=int, default=100, metavar="N", help="lines to show first (default 100)")
-    check = actions.add_parser("check-update", help="compare the local image with the registry's (no download)")
+    check = actions.add_parser(
+        "check-update",
+        help="compare the local image with the registry's (no download); "
+        "exit 0: up to date, 100: an update is available, 1: the registry could not be asked",
+    )
     check.add_argument("name")
+    check.add_argument("--json", action="store_true", help=JSON_HELP + ', with "update": {"available", "detail"}')
     upd = actions.add_parser("update", help="pull the newer image; a running app is recreated on it")
     upd.add_argument("name")
     doctor = actions.add_parser(
@@ -115,9 +132,12 @@ def run(ctx: Context) -> int:
 async def _run(ctx: Context) -> int:
     action = ctx.args.action
     async with app_service(ctx, need_engine=False) as service:
-        if getattr(ctx.args, "name", None):
-            service.manifest(ctx.args.name)  # an unknown name is said before any engine problem
+        name = getattr(ctx.args, "name", None)
+        if name and not (action == "status" and name in service.broken):
+            service.manifest(name)  # an unknown name or a broken manifest is said before any engine problem
         if action != "list" and service.engine_problem is not None:
+            if getattr(ctx.args, "json", False):  # the same shape as every --json answer, with "error"
+                return _json(service, _selected(ctx, service), service.engine_problem)
             raise service.engine_problem
         if action == "list":
             return _list(ctx, service)
@@ -135,12 +155,12 @@ async def _run(ctx: Context) -> int:
             return await _start(ctx, service, restart=action == "restart")
         if action == "stop":
             status = await service.stop_app(ctx.args.name)
+            if ctx.args.json:
+                return _json(service, [status])
             ctx.out.success(f"{status.title} is {status.state}.")
             return EXIT_OK
         if action == "check-update":
-            available, why = await service.check_update(ctx.args.name)
-            (ctx.out.warn if available else ctx.out.success)(why)
-            return EXIT_OK
+            return await _check_update(ctx, service)
         if action == "update":
             status = await service.update_app(ctx.args.name)
             ctx.out.success(f"{status.title} updated; it is {status.state}.")
@@ -159,6 +179,23 @@ async def _run(ctx: Context) -> int:
 
 def _list(ctx: Context, service) -> int:
     rows = []
+    for name in sorted(service.broken):
+        broken = service.broken[name]
+        rows.append(
+            {
+                "name": name,
+                "title": name,
+                "image": "",
+                "port": None,
+                "network": None,
+                "gpu": None,
+                "enabled": True,
+                "source": broken.source,
+                "state": "broken",
+                "error": broken.error.message,
+                "fix": broken.error.fix,
+            }
+        )
     for name in service.names():
         loaded = service.apps[name]
         status = service.status(name)
@@ -174,12 +211,21 @@ def _list(ctx: Context, service) -> int:
                 "enabled": name in ctx.config.apps.enabled or loaded.source != "built-in",
                 "source": loaded.source,
                 "state": status.state,
+                "error": "",
+                "fix": "",
             }
         )
+    rows.sort(key=lambda row: row["name"])
     if ctx.args.json:
-        print(json.dumps({"apps": rows, "engine": _engine(service)}, indent=2))
+        print(json.dumps({"apps": rows, "engine": engine_json(service)}, indent=2))
         return EXIT_OK
     for row in rows:
+        if row["state"] == "broken":  # the error names the file, the line and the key
+            problem = f"{row['error']} Fix: {row['fix']}"
+            ctx.out.out.print(
+                f"[bold]{escape(row['name']):<16}[/] [bold red]broken[/] {escape(problem)}", highlight=False
+            )
+            continue
         mark = "" if row["enabled"] else " (not enabled)"
         ctx.out.out.print(
             f"[bold]{escape(row['name']):<16}[/] {escape(row['title']):<18} :{row['port']:<6} "
@@ -191,23 +237,68 @@ def _list(ctx: Context, service) -> int:
     return EXIT_OK
 
 
-def _engine(service) -> dict:
+def engine_json(service) -> dict:
+    """The engine as every `--json` answer of `app` shows it: one shape, reachable or not."""
     problem = service.engine_problem
-    return {"address": service.address, "available": problem is None, "reason": problem.message if problem else ""}
+    return {
+        "address": service.address,
+        "available": problem is None,
+        "reason": problem.message if problem else "",
+        "fix": problem.fix if problem else "",
+    }
+
+
+def _json(service, statuses: list[AppStatus], error: AiuiError | None = None, **extra) -> int:
+    """Print the one JSON shape of app commands: apps, engine, then any extra keys and the error."""
+    data: dict = {"apps": [asdict(s) for s in statuses], "engine": engine_json(service), **extra}
+    if error is not None:
+        data["error"] = {
+            "message": error.message,
+            "fix": error.fix,
+            "last_lines": list(getattr(error, "last_lines", ())),
+        }
+    print(json.dumps(data, indent=2))
+    return EXIT_OK if error is None else error.exit_code
+
+
+def _selected(ctx: Context, service) -> list[AppStatus]:
+    name = getattr(ctx.args, "name", None)
+    if ctx.args.action == "status" and not name:
+        return service.statuses()
+    return [service.status(name)] if name else []
 
 
 def _status(ctx: Context, service) -> int:
-    statuses: list[AppStatus] = [service.status(ctx.args.name)] if ctx.args.name else service.statuses()
+    statuses: list[AppStatus] = _selected(ctx, service)
     if ctx.args.json:
-        print(json.dumps({"apps": [asdict(s) for s in statuses], "engine": _engine(service)}, indent=2))
-        return EXIT_OK
+        return _json(service, statuses)
     for s in statuses:
         style = _STYLE.get(s.state, "white")
         detail = s.url or s.reason or ""
-        if s.exit_code is not None and s.state == "exited":
-            detail = f"exit code {s.exit_code}"
+        if s.state == "exited":
+            detail = f"exit code {s.exit_code}" if s.exit_code is not None else (s.reason or "exited")
+        elif s.state == "broken":
+            detail = f"{s.reason} Fix: {s.fix}"
         ctx.out.out.print(f"[bold]{escape(s.name):<16}[/] [{style}]{s.state:<12}[/] {escape(detail)}", highlight=False)
     return EXIT_OK
+
+
+async def _check_update(ctx: Context, service) -> int:
+    from aiui_tui.services.apps.errors import AppError
+
+    name = ctx.args.name
+    try:
+        available, why = await service.check_update(name)
+    except AppError as exc:  # the registry could not be asked: never "up to date"
+        if ctx.args.json:
+            return _json(service, [service.status(name)], exc)
+        raise
+    code = EXIT_UPDATE_AVAILABLE if available else EXIT_OK
+    if ctx.args.json:
+        _json(service, [service.status(name)], update={"available": available, "detail": why})
+        return code
+    (ctx.out.warn if available else ctx.out.success)(why)
+    return code
 
 
 async def _start(ctx: Context, service, *, restart: bool) -> int:
@@ -238,6 +329,8 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
             progress.update(phase, description=f"{event.status.title}: {event.status.state}")
 
     def on_notice(event: Notice) -> None:
+        if ctx.args.json:
+            return  # JSON answers carry the outcome; warnings stay in the log
         progress.console.print(f"[yellow]{escape(event.message)}[/yellow]", highlight=False)
 
     unsubscribe = [
@@ -246,7 +339,8 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
         service.bus.subscribe(on_notice, Notice),
     ]
     try:
-        with progress:
+        live = ctx.out.err.is_terminal and not ctx.args.json  # piped: no bar, no stray blank line
+        with progress if live else contextlib.nullcontext():
             if restart:
                 await service.restart_app(name, ctx.args.profile)
                 started = [service.status(name)]
@@ -257,6 +351,8 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
             else:
                 started = [await service.start_app(name, ctx.args.profile)]
     except AppError as exc:
+        if ctx.args.json:
+            return _json(service, _started_statuses(service, name), exc)
         ctx.out.error(exc.message, exc.fix)
         for line in exc.last_lines:
             ctx.out.err.print(f"  | {escape(line)}", highlight=False)
@@ -264,7 +360,14 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
     finally:
         for undo in unsubscribe:
             undo()
+    if ctx.args.json:
+        return _json(service, started)
     for status in started:
         ctx.out.success(f"{status.title} is ready ({status.profile or 'default'} profile).", stderr=True)
         print(status.url)
     return EXIT_OK
+
+
+def _started_statuses(service, name: str) -> list[AppStatus]:
+    """The app and its instances on single GPUs, as they are after a failed start."""
+    return [s for s in service.statuses() if s.name == name or s.name.startswith(name + "-gpu")]

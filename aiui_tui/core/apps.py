@@ -13,6 +13,7 @@ STOPPED = "stopped"  # stopped by the user
 EXITED = "exited"  # stopped on its own: exit code and last log lines in `reason`/`last_lines`
 STOPPING = "stopping"
 UNKNOWN = "unknown"  # the engine does not answer
+BROKEN = "broken"  # its manifest cannot be used: the error (file, line, key) in `reason`, the fix in `fix`
 RUNNING_STATES = (STARTING, READY)
 
 
@@ -31,6 +32,7 @@ class AppStatus:
     gpu: bool = False
     source: str = "built-in"
     started_at: float | None = None  # when the container last started (uptime)
+    fix: str = ""  # what to do about `reason` (a broken manifest)
 
     @property
     def running(self) -> bool:

@@ -115,6 +115,13 @@ class AppStateChanged(Event):
 
 
 @dataclass(frozen=True)
+class AppRemoved(Event):
+    """The app's manifest was removed from config/apps while running: its card goes."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class AppPullProgress(Event):
     """Pull progress over every layer of `image`: bytes (downloaded while known, then extracted)."""
 

@@ -13,6 +13,7 @@ from aiui_tui.core.apps import AppStatus
 from aiui_tui.core.downloads import DownloadItem
 from aiui_tui.core.events import (
     AppPullProgress,
+    AppRemoved,
     AppStateChanged,
     ContainerStats,
     DownloadFinished,
@@ -89,6 +90,9 @@ class UiState:
             view.stats = None
         if e.status.state != "pulling":
             view.pull = None
+
+    def _on_AppRemoved(self, e: AppRemoved) -> None:
+        self.apps.pop(e.name, None)
 
     def _on_AppPullProgress(self, e: AppPullProgress) -> None:
         if e.name in self.apps:

@@ -6,8 +6,10 @@ import json
 
 import pytest
 
+from aiui_tui.cli.main import main
 from aiui_tui.services.apps.spec import LABEL_ROOT
 from tests.apps.test_docker_apps import free_port, manifest
+from tests.conftest import CliResult, one_line_error
 
 
 @pytest.fixture
@@ -59,31 +61,78 @@ def test_app_start_failure_exits_one_with_the_last_log_lines(cli, app_root, busy
     assert "Traceback" not in result.output
 
 
-def test_unreachable_engine_is_one_line_with_the_fix(cli, tmp_path):
-    env = {"DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
-    result = cli("--root", str(tmp_path / "root"), "app", "start", "fooocus", env=env)
+def test_unreachable_engine_is_one_line_with_the_fix(capsys, layout, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{layout.root}/no.sock")
+    result = run_main(capsys, "--root", str(layout.root), "app", "start", "fooocus")
     assert result.returncode == 1
     assert "Docker engine not reachable" in result.stderr and "no engine listens there" in result.stderr
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
-    listing = cli("--root", str(tmp_path / "root"), "app", "list", env=env)
+    listing = run_main(capsys, "--root", str(layout.root), "app", "list")
     assert listing.returncode == 0 and "fooocus" in listing.stdout
 
 
-def test_bad_user_manifest_is_one_line_and_exit_two(cli, tmp_path):
-    root = tmp_path / "root"
-    (root / "config" / "apps").mkdir(parents=True)
-    (root / "config" / "apps" / "mine.toml").write_text('name = "mine"\nimage = "x"\nport = "high"\n')
-    result = cli("--root", str(root), "app", "list")
-    assert result.returncode == 2
-    assert "mine.toml line 3, key port" in result.stderr and "Traceback" not in result.output
+def run_main(capsys, *args: str) -> CliResult:
+    """`aiui-tui ARGS` in this process (no interpreter start): exit code and captured output."""
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
 
 
-def test_unknown_app_lists_the_known_ones(cli, tmp_path):
-    result = cli("--root", str(tmp_path / "root"), "app", "status", "nope", env={"DOCKER_HOST": "unix:///nonexistent"})
+BROKEN = 'name = "broken"\nimage = "x"\nport = "high"\n'
+
+
+def test_a_broken_manifest_is_listed_with_its_error_and_the_other_apps_work(capsys, layout, monkeypatch):
+    """Issue 16: one bad manifest no longer refuses every app: it is listed as broken with its line."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{layout.root}/no.sock")
+    (layout.user_apps_dir / "broken.toml").write_text(BROKEN)
+    root = ("--root", str(layout.root))
+    where = f"{layout.user_apps_dir / 'broken.toml'} line 3, key port:"
+
+    listing = run_main(capsys, *root, "app", "list")
+    assert listing.returncode == 0, listing.output
+    line = next(row for row in listing.stdout.splitlines() if row.startswith("broken "))
+    assert "broken " + where in " ".join(line.split()) and "(got 'high')" in line and "Fix: correct the value" in line
+    assert "fooocus" in listing.stdout and "comfyui" in listing.stdout
+
+    rows = {row["name"]: row for row in json.loads(run_main(capsys, *root, "app", "list", "--json").stdout)["apps"]}
+    assert rows["broken"]["state"] == "broken" and rows["broken"]["error"].startswith(where)
+    assert rows["broken"]["fix"] and rows["fooocus"]["error"] == "" and rows["fooocus"]["port"] == 7865
+
+    one_line_error(run_main(capsys, *root, "app", "start", "broken"), where, "(got 'high')", "Fix: correct the value")
+    status = json.loads(run_main(capsys, *root, "app", "status", "broken", "--json").stdout)
+    assert status["apps"][0]["state"] == "broken" and status["apps"][0]["reason"].startswith(where)
+
+
+def test_every_app_json_answer_has_one_engine_shape_when_docker_is_down(capsys, layout, monkeypatch):
+    """Issue 16: `--json` answers the same shape with Docker down: the apps, `engine` with
+    available false, reason and fix, and `error` where the command could not do its job."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{layout.root}/no.sock")
+    root = ("--root", str(layout.root))
+    engine = {
+        "address": f"unix://{layout.root}/no.sock",
+        "available": False,
+        "reason": f"Docker engine not reachable at unix://{layout.root}/no.sock: no engine listens there.",
+        "fix": "start it (sudo systemctl start docker), or set docker.host in config/aiui.toml or DOCKER_HOST",
+    }
+    listing = run_main(capsys, *root, "app", "list", "--json")
+    assert listing.returncode == 0 and json.loads(listing.stdout)["engine"] == engine
+    for command in (("status",), ("status", "fooocus"), ("start", "fooocus"), ("restart", "comfyui"),
+                    ("stop", "fooocus"), ("check-update", "fooocus")):  # fmt: skip
+        result = run_main(capsys, *root, "app", *command, "--json")
+        data = json.loads(result.stdout)  # JSON, not a red line
+        assert result.returncode == 1 and result.stderr == "", (command, result.output)
+        assert data["engine"] == engine and data["error"]["message"] == engine["reason"], command
+        assert all(a["state"] == "unknown" for a in data["apps"]) and data["apps"], command
+
+
+def test_unknown_app_lists_the_known_ones(capsys, layout, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent")
+    result = run_main(capsys, "--root", str(layout.root), "app", "status", "nope")
     assert result.returncode == 2 and "No app named 'nope'" in result.stderr and "fooocus" in result.stderr
 
 
-def test_app_options_show_set_and_refuse(cli, root):
+def test_app_options_show_set_and_refuse(cli, layout):
+    root = layout.root
     shown = cli("--root", str(root), "app", "options", "comfyui", "--json")
     assert shown.returncode == 0, shown.output
     data = json.loads(shown.stdout)

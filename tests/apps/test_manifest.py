@@ -51,10 +51,25 @@ def test_builtins_cover_the_three_uis_with_their_ports():
 def test_a_user_manifest_adds_an_app_and_can_replace_a_builtin(tmp_path):
     write(tmp_path, "stand-in", GOOD)
     write(tmp_path, "comfyui", GOOD.replace('"stand-in"', '"comfyui"'))
-    apps = load_manifests(tmp_path)
+    apps = load_manifests(tmp_path).apps
     assert apps["stand-in"].manifest.command[3] == "127.0.0.1:{port}"
     assert apps["comfyui"].source == str(tmp_path / "comfyui.toml")
     assert apps["fooocus"].source == "built-in"
+
+
+def test_a_broken_manifest_is_listed_with_its_line_and_the_others_load(tmp_path):
+    """Issue 16: one bad file is one broken app, like a plugin that fails; everything else loads."""
+    write(tmp_path, "stand-in", GOOD)
+    write(tmp_path, "broken", 'name = "broken"\nimage = "x"\nport = "high"\n')
+    write(tmp_path, "comfyui", "port = [")  # a broken replacement hides the built-in it meant to replace
+    found = load_manifests(tmp_path)
+    assert {"stand-in", "fooocus", "automatic1111"} <= set(found.apps) and "comfyui" not in found.apps
+    assert set(found.broken) == {"broken", "comfyui"}
+    broken = found.broken["broken"]
+    assert broken.source == str(tmp_path / "broken.toml")
+    assert broken.error.message.startswith(f"{tmp_path / 'broken.toml'} line 3, key port:")
+    assert "(got 'high')" in broken.error.message and broken.error.exit_code == 2
+    assert "line 1" in found.broken["comfyui"].error.message
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from aiui_tui.core.errors import ConfigError
+from aiui_tui.core.errors import AiuiError, ConfigError
 from aiui_tui.kinds import kind_names
 from aiui_tui.tomledit import parse_document, read_text, validation_error
 
@@ -317,11 +317,36 @@ def builtin_manifests() -> dict[str, LoadedApp]:
     return apps
 
 
-def load_manifests(user_dir: Path, extra: dict[str, LoadedApp] | None = None) -> dict[str, LoadedApp]:
-    """Every app by name: built-ins, then plugins' (`extra`, already parsed), then the user's."""
+@dataclass(frozen=True)
+class BrokenApp:
+    """A user's manifest that cannot be used: listed with its error, while every other app works."""
+
+    name: str  # the file's stem
+    source: str  # the file
+    error: AiuiError  # one line naming file, line and key, and the fix
+
+
+@dataclass(frozen=True)
+class Manifests:
+    apps: dict[str, LoadedApp]
+    broken: dict[str, BrokenApp]
+
+
+def load_manifests(user_dir: Path, extra: dict[str, LoadedApp] | None = None) -> Manifests:
+    """Every app by name: built-ins, then plugins' (`extra`, already parsed), then the user's.
+
+    A user's file that cannot be read or validated does not stop the others: it is `broken`, with
+    its error (like a plugin that fails to load). A broken file named like a built-in hides the
+    built-in: the user meant to replace it, and running the built-in instead would surprise.
+    """
     apps = builtin_manifests()
     apps.update(extra or {})
+    broken: dict[str, BrokenApp] = {}
     if user_dir.is_dir():
         for path in sorted(user_dir.glob("*.toml")):
-            apps[path.stem] = LoadedApp(parse_manifest(path), str(path))
-    return apps
+            try:
+                apps[path.stem] = LoadedApp(parse_manifest(path), str(path))
+            except AiuiError as exc:
+                apps.pop(path.stem, None)
+                broken[path.stem] = BrokenApp(path.stem, str(path), exc)
+    return Manifests(apps, broken)

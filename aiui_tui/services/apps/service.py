@@ -21,6 +21,7 @@ from typing import Any
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
 from aiui_tui.core.apps import (
+    BROKEN,
     EXITED,
     NOT_CREATED,
     PULLING,
@@ -32,16 +33,24 @@ from aiui_tui.core.apps import (
     AppStatus,
 )
 from aiui_tui.core.errors import AiuiError, EngineUnavailable
-from aiui_tui.core.events import AppPullProgress, AppStateChanged, EngineStateChanged, Notice
+from aiui_tui.core.events import AppPullProgress, AppRemoved, AppStateChanged, EngineStateChanged, Notice
 from aiui_tui.core.throttle import Throttle
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services import engine
-from aiui_tui.services.apps import contract, listeners
+from aiui_tui.services.apps import contract, listeners, manifest_watch, network
 from aiui_tui.services.apps.errors import AppError, unknown_app
 from aiui_tui.services.apps.host_files import chown_tree, invoking_ids, make_dirs, merge_json_settings, write_file
-from aiui_tui.services.apps.manifest import AppManifest, LoadedApp, gpu_instance, instance_name, load_manifests
+from aiui_tui.services.apps.manifest import (
+    AppManifest,
+    BrokenApp,
+    LoadedApp,
+    gpu_instance,
+    instance_name,
+    load_manifests,
+)
 from aiui_tui.services.apps.pull import PullProgress
+from aiui_tui.services.apps.pull_errors import classify, pull_error
 from aiui_tui.services.apps.spec import (
     LABEL_APP,
     LABEL_GPU,
@@ -49,6 +58,7 @@ from aiui_tui.services.apps.spec import (
     LABEL_ROOT,
     ContainerSpec,
     build_spec,
+    container_name,
     effective_image,
     resolve_profile,
 )
@@ -56,11 +66,14 @@ from aiui_tui.services.apps.stats import parse_stats
 
 log = get_logger(__name__)
 LAST_LINES = 20
+_NOT_STOPPING = ("1", "10", "12", "28", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH")  # signals that ask for no exit
 RECONNECT_MAX_S = 30.0
 PROBE_EVERY_S = 0.5
 
 
 class AppService:
+    manifest_poll_s = manifest_watch.POLL_S  # how often the dashboard looks at config/apps for changes
+
     def __init__(
         self,
         layout: Layout,
@@ -77,6 +90,7 @@ class AppService:
         self.bus = bus
         self.extra_manifests = extra_manifests or {}
         self.apps: dict[str, LoadedApp] = {}
+        self.broken: dict[str, BrokenApp] = {}  # user manifests that cannot be used, with their errors
         self.client: Any = None
         self.engine_problem: EngineUnavailable | None = None
         self.address = engine.engine_address(config.docker)
@@ -93,18 +107,28 @@ class AppService:
         self._stopping: set[str] = set()  # apps we are stopping: their "die" is not a crash
         self._gpu_runtime: bool | None = None
         self._background: set[asyncio.Future] = set()
+        self._killed: set[str] = set()  # apps someone (another process) asked to stop: their "die" is no crash
+        self._probes: dict[str, asyncio.Task] = {}  # readiness probes of containers another process started
+        self._watch: asyncio.Task | None = None
 
     # -- lifetime -----------------------------------------------------------------------------
 
     async def start(self, *, supervise: bool = True) -> None:
         """Load manifests and connect; `supervise` keeps watching the engine (the dashboard does)."""
         self._loop = asyncio.get_running_loop()
-        apps = await asyncio.to_thread(load_manifests, self.layout.user_apps_dir, self.extra_manifests)
-        self.apps = {name: self._with_network_override(loaded) for name, loaded in apps.items()}
+        folder = self.layout.user_apps_dir
+        first = await asyncio.to_thread(manifest_watch.snapshot, folder) if supervise else None
+        found = await asyncio.to_thread(load_manifests, folder, self.extra_manifests)
+        self.apps = {name: self._with_network_override(loaded) for name, loaded in found.apps.items()}
+        self.broken = found.broken
         for name, loaded in self.apps.items():
             self._status[name] = self._blank(loaded.manifest, UNKNOWN)
+        for broken in self.broken.values():
+            log.warning("app manifest broken", file=broken.source, error=broken.error.one_line())
         if supervise:
             self._supervisor = asyncio.create_task(self._supervise(), name="docker supervisor")
+            watcher = manifest_watch.watch(folder, self.reload_manifests, self.manifest_poll_s, first)
+            self._watch = asyncio.create_task(watcher, name="app manifests watch")
         else:
             await self._connect_once()
 
@@ -116,9 +140,10 @@ class AppService:
         if stream is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(stream.close)
-        if self._supervisor:
-            self._supervisor.cancel()
-            await asyncio.gather(self._supervisor, return_exceptions=True)
+        tasks = [t for t in (self._supervisor, self._watch, *self._probes.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self.client is not None:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.client.close)
@@ -221,29 +246,73 @@ class AppService:
         if not name or name not in self._status:
             return
         status = self._status[name]
-        if action == "die":
+        if action == "kill" and attributes.get("signal") not in _NOT_STOPPING:
+            self._killed.add(name)  # `docker stop` or another aiui-tui's stop: the "die" that follows is asked for
+        elif action == "die":
             self._stop_reader(container_id)
             code = int(attributes.get("exitCode", "0") or 0)
-            if name in self._stopping:
+            if name in self._stopping or name in self._killed:
+                self._killed.discard(name)
                 self._set(name, _replace(status, state=STOPPED, url=None, exit_code=code, reason=""))
             else:
                 task = asyncio.ensure_future(self._report_exit(name, container_id, code))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
-        elif action == "start" and status.state not in (STARTING, READY):
-            self._set(name, _replace(status, state=STARTING, container_id=container_id, reason=""))
+        elif action == "start" and not (status.state in (STARTING, READY) and status.container_id == container_id):
+            # Started by another process (`aiui-tui app restart`, docker start): probe it as ours would be.
+            self._killed.discard(name)
+            self._set(name, _replace(status, state=STARTING, container_id=container_id, url=None, reason=""))
             self._start_reader(name, container_id)
-        elif action == "destroy":
+            self._probe_later(name, container_id)
+        elif action == "destroy" and status.container_id in (None, container_id):
             self._set(name, _replace(status, state=NOT_CREATED, container_id=None, url=None))
 
     async def _report_exit(self, name: str, container_id: str, code: int) -> None:
         lines = await self._last_lines(container_id)
-        if self.client is None:
+        if self.client is None or name not in self._status:
             return  # the engine went away meanwhile (its shutdown stops containers): the state is unknown
         status = self._status[name]
         reason = f"exited on its own with code {code}"
         self._set(name, _replace(status, state=EXITED, url=None, exit_code=code, reason=reason, last_lines=lines))
         self.bus.publish(Notice("error" if code else "warning", f"{status.title} {reason}.", source="apps"))
+
+    def _probe_later(self, name: str, container_id: str) -> None:
+        """Probe the UI of a container that another process started, until it answers (ready), stops,
+        is replaced, or its readiness time runs out (then it stays "starting" with the reason)."""
+        previous = self._probes.pop(name, None)
+        if previous is not None:
+            previous.cancel()
+        task = asyncio.ensure_future(self._probe_started(name, container_id))
+        self._probes[name] = task
+        task.add_done_callback(lambda t: self._probes.pop(name, None) if self._probes.get(name) is t else None)
+
+    async def _probe_started(self, name: str, container_id: str) -> None:
+        def current() -> bool:
+            status = self._status.get(name)
+            return status is not None and status.state == STARTING and status.container_id == container_id
+
+        client = self.client
+        if client is None or name not in self.apps:
+            return
+        manifest = self.apps[name].manifest
+        try:
+            container = await asyncio.to_thread(client.containers.get, container_id)
+        except Exception as exc:  # removed meanwhile
+            log.debug("probe: container gone", app=name, reason=str(exc)[:200])
+            return
+        url = _container_url(manifest, container, self.config.network.bind_address)
+        probe = url + manifest.ready.http_path.lstrip("/")
+        deadline = time.monotonic() + manifest.ready.timeout_s
+        async with _probe_session() as session:
+            while current() and time.monotonic() < deadline:
+                if await _answers(session, probe):
+                    if current():
+                        self._set(name, _replace(self._status[name], state=READY, url=url, reason=""))
+                    return
+                await asyncio.sleep(PROBE_EVERY_S)
+        if current():
+            reason = f"did not answer at {probe} within {manifest.ready.timeout_s:.0f} s"
+            self._set(name, _replace(self._status[name], reason=reason), announce=True)
 
     # -- queries ------------------------------------------------------------------------------
 
@@ -251,6 +320,9 @@ class AppService:
         return sorted(self.apps)
 
     def manifest(self, name: str) -> AppManifest:
+        """The app's manifest; a broken one raises its error (file, line, key and the fix)."""
+        if name in self.broken:
+            raise self.broken[name].error
         if name not in self.apps:
             raise unknown_app(name, self.names())
         return self.apps[name].manifest
@@ -262,11 +334,69 @@ class AppService:
         return None
 
     def statuses(self) -> list[AppStatus]:
-        return [self._status[name] for name in self.names()]
+        """Every app's status, broken manifests included (state "broken", the error as the reason)."""
+        found = {name: self._status[name] for name in self.names()}
+        found.update((name, broken_status(b)) for name, b in self.broken.items())
+        return [found[name] for name in sorted(found)]
 
     def status(self, name: str) -> AppStatus:
+        if name in self.broken:
+            return broken_status(self.broken[name])
         self.manifest(name)
         return self._status[name]
+
+    # -- manifests changed on disk -------------------------------------------------------------
+
+    async def reload_manifests(self) -> None:
+        """Read the manifests again (config/apps changed): new apps get a status (and their container
+        if one exists), edited ones apply from their next start, removed ones go (a running container
+        is left running, said in a notice), broken ones are listed with their error."""
+        found = await asyncio.to_thread(load_manifests, self.layout.user_apps_dir, self.extra_manifests)
+        fresh = {name: self._with_network_override(loaded) for name, loaded in found.apps.items()}
+        for name, loaded in self.apps.items():  # instances on one GPU follow their app's manifest
+            if loaded.instance_of in fresh and loaded.gpu_index is not None:
+                fresh[name] = gpu_instance(fresh[loaded.instance_of], loaded.gpu_index)
+        old_apps, old_broken = self.apps, self.broken
+        self.apps, self.broken = fresh, found.broken
+        added = {name for name in fresh if name not in old_apps}
+        for name in sorted(set(old_apps) - set(fresh)):
+            status = self._status.pop(name, None)
+            if status is not None and status.container_id:
+                self._stop_reader(status.container_id)
+            if name not in self.broken:
+                self.bus.publish(AppRemoved(name))
+                if status is not None and status.running:
+                    self.bus.publish(
+                        Notice(
+                            "warning",
+                            f"{status.title}'s manifest is gone; its container still runs.",
+                            f"docker stop {container_name(name, self.layout.root)}",
+                            source="apps",
+                        )
+                    )
+        for name in sorted(set(old_broken) - set(self.broken) - set(fresh)):
+            self.bus.publish(AppRemoved(name))
+        for name, broken in sorted(self.broken.items()):
+            before = old_broken.get(name)
+            if before is None or before.error.one_line() != broken.error.one_line():
+                log.warning("app manifest broken", file=broken.source, error=broken.error.one_line())
+                self.bus.publish(AppStateChanged(name, broken_status(broken), broken.error.message))
+                self.bus.publish(Notice("warning", broken.error.message, broken.error.fix, source="apps"))
+        for name in sorted(set(fresh) - added):
+            if fresh[name] != old_apps[name]:
+                status = self._status[name]
+                blank = self._blank(fresh[name].manifest, status.state)
+                changed = _replace(status, title=blank.title, image=blank.image, source=blank.source)
+                self._set(name, changed, announce=True)
+        for name in sorted(added):
+            self._status[name] = self._blank(fresh[name].manifest, UNKNOWN)
+        if added and self.client is not None:
+            await self._adopt(only=added)
+        else:
+            for name in sorted(added):
+                self._set(name, self._status[name], announce=True)
+        if set(fresh) != set(old_apps) or set(self.broken) != set(old_broken):
+            log.info("app manifests reloaded", apps=len(fresh), broken=sorted(self.broken))
 
     async def wait_connected(self, timeout: float = 5.0) -> bool:
         """True once the engine answers (the supervisor connects in the background)."""
@@ -283,8 +413,9 @@ class AppService:
             )
         return self.client
 
-    async def _adopt(self) -> None:
-        """Find our containers (after a restart of aiui-tui or of the engine) and take them back."""
+    async def _adopt(self, only: set[str] | None = None) -> None:
+        """Find our containers (after a restart of aiui-tui or of the engine) and take them back;
+        `only` these apps (manifests added while running)."""
         client = self.client
         found = await asyncio.to_thread(
             client.containers.list, all=True, filters={"label": f"{LABEL_ROOT}={self.layout.root}"}
@@ -295,7 +426,7 @@ class AppService:
             base, gpu = container.labels.get(LABEL_INSTANCE_OF), container.labels.get(LABEL_GPU, "")
             if name not in self.apps and base in self.apps and gpu.isdigit():
                 self._add_instance(base, int(gpu))
-            if name not in self.apps:
+            if name not in self.apps or (only is not None and name not in only):
                 continue
             seen.add(name)
             manifest = self.apps[name].manifest
@@ -307,11 +438,16 @@ class AppService:
                 profile = container.labels.get("aiui.profile", "")
                 self._set(name, _replace(status, url=url, profile=profile, started_at=started))
                 self._start_reader(name, container.id)
+                if url is None and self._supervisor is not None:
+                    self._probe_later(name, container.id)  # still starting (another process started it)
             else:
                 code = (container.attrs.get("State") or {}).get("ExitCode")
-                self._set(name, self._blank(manifest, STOPPED if code in (0, 137, 143) else EXITED, container.id))
+                stopped = code in (0, 137, 143)
+                status = self._blank(manifest, STOPPED if stopped else EXITED, container.id)
+                reason = "" if stopped else f"exited on its own with code {code}"
+                self._set(name, _replace(status, exit_code=code, reason=reason))
         for name, loaded in self.apps.items():
-            if name not in seen:
+            if name not in seen and (only is None or name in only):
                 self._set(name, self._blank(loaded.manifest, NOT_CREATED))
 
     async def _url_if_ready(self, manifest: AppManifest, container: Any) -> str | None:
@@ -357,6 +493,7 @@ class AppService:
         """Pull when needed, create, start, wait until the UI answers; the ready status with its URL."""
         manifest = self.manifest(name)
         client = await self._client()
+        await self._check_network(name, manifest, client)
         spec = await self._spec(manifest, profile)
         if self.apps[name].gpu_index is not None and not spec.gpu:
             raise AppError(
@@ -470,7 +607,8 @@ class AppService:
         return found.attrs
 
     async def check_update(self, name: str) -> tuple[bool, str]:
-        """(update available, one line why): the registry's digest for the image's tag against the local image's."""
+        """(update available, one line why): the registry's digest for the image's tag against the local image's;
+        an AppError when the registry cannot be asked."""
         import docker.errors
 
         manifest = self.manifest(name)
@@ -478,8 +616,9 @@ class AppService:
         client = await self._client()
         try:
             remote = await asyncio.to_thread(client.api.inspect_distribution, image)
-        except docker.errors.APIError as exc:
-            return False, f"cannot ask the registry about {image}: {exc.explanation or exc}"
+        except docker.errors.APIError as exc:  # a check that could not run says so: never "up to date"
+            failed = f"Could not check {image} for updates"
+            raise pull_error(image, str(exc), self.apps[name].base, failed=failed) from None
         digest = (remote.get("Descriptor") or {}).get("digest", "")
         try:
             local = await asyncio.to_thread(client.images.get, image)
@@ -602,12 +741,18 @@ class AppService:
         try:
             await done
         except Exception as exc:
-            self._set(name, _replace(self._status[name], state=NOT_CREATED, reason=str(exc)[:200]))
-            raise _pull_error(image, str(exc)) from None
+            raise self._pull_failed(name, image, str(exc)) from None
         if progress.error:
-            self._set(name, _replace(self._status[name], state=NOT_CREATED, reason=progress.error))
-            raise _pull_error(image, progress.error)
+            raise self._pull_failed(name, image, progress.error)
         log.info("image pulled", app=name, image=image, bytes=progress.done, layers=len(progress.layers))
+
+    def _pull_failed(self, name: str, image: str, raw: str) -> AppError:
+        """The card says what happened in a few words and the fix; the engine's words go to the log."""
+        base = self.apps[name].base
+        failure = classify(image, raw, base)
+        status = _replace(self._status[name], state=NOT_CREATED, reason=f"pull failed: {failure.what}", fix=failure.fix)
+        self._set(name, status, announce=True)
+        return pull_error(image, raw, base)
 
     def _recreate(self, client: Any, spec: ContainerSpec) -> Any:
         """A fresh container (config may have changed since the last one); only ours is ever removed."""
@@ -680,6 +825,16 @@ class AppService:
                         lines,
                     )
                 await asyncio.sleep(PROBE_EVERY_S)
+
+    async def _check_network(self, name: str, manifest: AppManifest, client: Any) -> None:
+        """A bridge-mode app on an engine without a bridge network would run unreachable until its
+        readiness timeout: refuse it at once, with the fix."""
+        if manifest.network != "bridge" or await asyncio.to_thread(network.has_default_bridge, client):
+            return
+        error = network.no_bridge_error(manifest.display_title, self.apps[name].base)
+        status = _replace(self._status[name], reason="no bridge network in Docker", fix=error.fix)
+        self._set(name, status, announce=True)
+        raise error
 
     @property
     def _engine_is_local(self) -> bool:
@@ -843,14 +998,23 @@ class AppService:
             manifest.name, manifest.display_title, state, image=image, container_id=container_id, source=source
         )
 
-    def _set(self, name: str, status: AppStatus) -> None:
+    def _set(self, name: str, status: AppStatus, *, announce: bool = False) -> None:
+        """Keep the app's status; publish it when its state or URL changed (or `announce`)."""
         previous = self._status.get(name)
+        if status.fix and previous is not None and status.fix == previous.fix and status.reason != previous.reason:
+            status = _replace(status, fix="")  # a fix belongs to the reason it came with
         if status.running and status.started_at is None:
             kept = previous.started_at if previous is not None and previous.running else None
             status = _replace(status, started_at=kept or time.time())
         self._status[name] = status
-        if previous is None or previous.state != status.state or previous.url != status.url:
+        if announce or previous is None or previous.state != status.state or previous.url != status.url:
             self.bus.publish(AppStateChanged(name, status, status.reason))
+
+
+def broken_status(broken: BrokenApp) -> AppStatus:
+    return AppStatus(
+        broken.name, broken.name, BROKEN, reason=broken.error.message, fix=broken.error.fix, source=broken.source
+    )
 
 
 def _docker_time(value: str | None) -> float | None:
@@ -889,17 +1053,6 @@ def _split_image(image: str) -> tuple[str, str]:
         repository, tag = image.rsplit(":", 1)
         return repository, tag
     return image, "latest"
-
-
-def _pull_error(image: str, text: str) -> AppError:
-    short = text.splitlines()[0][:200] if text else "unknown error"
-    if "not found" in short or "manifest unknown" in short:
-        fix = "check the image name (apps.overrides.NAME.image), or build it locally"
-    elif "unauthorized" in short or "denied" in short:
-        fix = "run `docker login` for that registry"
-    else:
-        fix = "check the network and the registry; `docker pull " + image + "` shows the same error"
-    return AppError(f"Could not pull {image}: {short}", fix)
 
 
 def _container_url(manifest: AppManifest, container: Any, bind: str) -> str:

@@ -110,6 +110,9 @@ def check_docker(ctx: DoctorContext) -> list[CheckResult]:
     try:
         version = client.version()
         info = client.info()
+        from aiui_tui.services.apps.network import bridge_check
+
+        bridge = CheckResult("docker network", *bridge_check(client, ctx.layout, ctx.config))
     finally:
         client.close()
     engine_version = version.get("Version", "?")
@@ -133,7 +136,7 @@ def check_docker(ctx: DoctorContext) -> list[CheckResult]:
             "install the NVIDIA Container Toolkit, then `sudo nvidia-ctk runtime configure --runtime=docker`"
             " and restart Docker",
         )
-    return [docker_result, runtime]
+    return [docker_result, runtime, bridge]
 
 
 def _local_cdi_nvidia(address: str) -> bool:

@@ -15,10 +15,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from aiui_tui.core.events import AppPullProgress, AppStateChanged
+from aiui_tui.core.events import AppPullProgress, AppRemoved, AppStateChanged
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import AiuiScreen
-from aiui_tui.tui.widgets.app_card import AppCard
+from aiui_tui.tui.widgets.app_card import AppCard, card_id
+from aiui_tui.tui.widgets.confirm import ConfirmScreen
 from aiui_tui.tui.widgets.gpu_panel import GpuPanel
 from aiui_tui.tui.widgets.system_panel import SystemPanel
 
@@ -62,7 +63,7 @@ class DashboardScreen(AiuiScreen):
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
         event = message.event
-        if isinstance(event, AppStateChanged | AppPullProgress) and self.ready:
+        if isinstance(event, AppStateChanged | AppPullProgress | AppRemoved) and self.ready:
             self.sync_cards()
 
     def tick(self) -> None:
@@ -92,7 +93,7 @@ class DashboardScreen(AiuiScreen):
             if name in cards:
                 cards[name].update_view(view)
             else:
-                container.mount(AppCard(view, id=f"card-{name}"))
+                container.mount(AppCard(view, id=card_id(name)))
         no_apps = self.query_one("#no-apps", Static)
         no_apps.update("No apps: enable some in the setup wizard (w).")
         no_apps.display = not shown
@@ -116,8 +117,16 @@ class DashboardScreen(AiuiScreen):
             return None
         return card.app_name
 
+    def _broken(self, name: str) -> bool:
+        """A broken manifest's card: say its error instead of acting."""
+        status = self.ui.apps[name].status
+        if status.state != "broken":
+            return False
+        self.notify(f"{status.reason}\nFix: {status.fix}", severity="error", timeout=8)
+        return True
+
     def action_start(self) -> None:
-        if name := self.selected():
+        if (name := self.selected()) and not self._broken(name):
             self.notify(f"Starting {name}…")
             self.intent(lambda: self.services.apps.start_app(name), f"start {name}")
 
@@ -130,18 +139,31 @@ class DashboardScreen(AiuiScreen):
             self.intent(lambda: self.services.apps.restart_app(name), f"restart {name}")
 
     def action_update(self) -> None:
-        if name := self.selected():
+        if (name := self.selected()) and not self._broken(name):
+
+            def update(yes: bool | None = True) -> None:
+                if yes:
+                    self.intent(lambda: self.services.apps.update_app(name), f"update {name}")
 
             def done(result: tuple[bool, str]) -> None:
                 available, why = result
                 self.notify(why, severity="warning" if available else "information")
-                if available:
-                    self.intent(lambda: self.services.apps.update_app(name), f"update {name}")
+                status = self.ui.apps[name].status
+                if not available:
+                    return
+                if status.running:  # recreating it ends what users are doing in it: ask first
+                    question = (
+                        f"{status.title} is running: updating recreates its container, so the UI restarts "
+                        "and open pages lose what they hold. Update now?"
+                    )
+                    self.app.push_screen(ConfirmScreen(question), update)
+                else:
+                    update()
 
             self.intent(lambda: self.services.apps.check_update(name), f"check {name} for updates", done)
 
     def action_details(self) -> None:
-        if name := self.selected():
+        if (name := self.selected()) and not self._broken(name):
             from aiui_tui.tui.screens.app_detail import AppDetailScreen
 
             self.app.push_screen(AppDetailScreen(name))

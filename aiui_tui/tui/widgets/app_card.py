@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 
 from rich.console import Group
@@ -21,8 +23,23 @@ STATE_STYLE = {
     "not created": "dim",
     "exited": "bold red",
     "unknown": "magenta",
+    "broken": "bold red",
 }
 STATE_LABEL = {"starting": "waiting for UI", "not created": "stopped"}
+
+
+def card_id(name: str) -> str:
+    """The card's widget id: app names are safe, a broken file's stem may hold any character."""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
+    if safe != name:
+        safe += "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"card-{safe}"
+
+
+def shown_source(reason: str, source: str) -> str:
+    """The error with the manifest's path shortened to config/apps/NAME.toml (the card is narrow)."""
+    head, sep, tail = source.rpartition("/config/apps/")
+    return reason.replace(source, f"config/apps/{tail}") if sep and head else reason
 
 
 class AppCard(Static, can_focus=True):
@@ -34,6 +51,7 @@ class AppCard(Static, can_focus=True):
         margin: 0 0 1 0;
     }
     AppCard:focus { border: round $accent; }
+    AppCard.-tall { height: auto; min-height: 5; }
     """
 
     def __init__(self, view: AppView, **kwargs) -> None:
@@ -45,13 +63,22 @@ class AppCard(Static, can_focus=True):
     def app_name(self) -> str:
         return self.view.status.name
 
+    def on_mount(self) -> None:
+        self._tall()
+
     def update_view(self, view: AppView) -> None:
         """Repaint only when what the card shows changed (idle apps cost nothing per tick)."""
         self.view = view
         key = self._key()
         if key != self._shown:
             self._shown = key
-            self.refresh()
+            self._tall()
+            self.refresh(layout=self.has_class("-tall"))  # a taller text needs room
+
+    def _tall(self) -> None:
+        """A broken manifest's error and a fix are shown whole: the card grows to hold them."""
+        s = self.view.status
+        self.set_class(s.state == "broken" or bool(s.fix and not s.running), "-tall")
 
     def _key(self) -> tuple:
         s, stats, pull = self.view.status, self.view.stats, self.view.pull
@@ -67,10 +94,15 @@ class AppCard(Static, can_focus=True):
         head = Text.assemble((s.title, "bold"), "  ", (f"● {label}", STATE_STYLE.get(s.state, "")))
         if s.profile:
             head.append(f"  profile {s.profile}", style="dim")
+        if s.state == "broken":  # the file, the line and the key, then the fix
+            second = Text(shown_source(s.reason, s.source), style="red")
+            third = Text.assemble(("Fix: ", "bold"), s.fix, ("  · the card follows the file", "dim"))
+            return Group(head, second, third)
         if s.state == "ready" and s.url:
             second = Text.assemble(("URL ", "dim"), (s.url, "underline cyan"))
         elif s.state == "exited":
-            second = Text(f"exit code {s.exit_code}: {s.reason or 'see logs (l)'}", style="red")
+            code = f"exit code {s.exit_code}" if s.exit_code is not None else "exited"
+            second = Text(f"{code}: {s.reason or 'see logs (l)'}", style="red")
         elif s.reason:
             second = Text(s.reason, style="dim")
         else:
@@ -89,6 +121,8 @@ class AppCard(Static, can_focus=True):
             p = self.view.pull
             fraction = p.done / p.total if p.total else None
             third = Text.assemble(bar(fraction, 30), f" {p.layers_done}/{p.layers_total} layers {human_bytes(p.done)}")
+        elif s.fix:
+            third = Text.assemble(("Fix: ", "bold"), s.fix)
         else:
             third = Text("s start · l logs · ? keys", style="dim")
         return Group(head, second, third)
