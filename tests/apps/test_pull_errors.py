@@ -7,8 +7,11 @@ answers every request with 401 as a registry needing a login does.
 
 from __future__ import annotations
 
+import contextlib
 import http.server
+import json
 import threading
+import time
 
 import pytest
 
@@ -91,3 +94,27 @@ def test_the_cli_line_is_whole_and_the_update_check_says_it_could_not_run(capsys
     (layout.user_apps_dir / "ghost.toml").write_text(manifest("ghost", f"{login_registry}/x/y:1", free_port()))
     login = run_main(capsys, *root, "app", "check-update", "ghost")
     assert login.returncode == 1 and f"{login_registry} needs a login" in login.stderr
+
+
+def test_check_update_exits_zero_when_up_to_date_and_100_when_an_update_exists(
+    capsys, layout, registry, busybox_image, docker_client
+):
+    """Issue 16, 7: scripts can tell the answers apart (dnf check-update's codes)."""
+    image = f"{registry}/aiui-test/check:{int(time.time() * 1000)}"
+    docker_client.images.get(busybox_image).tag(image)
+    for line in docker_client.images.push(image, stream=True, decode=True):
+        assert "error" not in line, line
+    (layout.user_apps_dir / "checked.toml").write_text(manifest("checked", image, free_port()))
+    root = ("--root", str(layout.root))
+    try:
+        current = run_main(capsys, *root, "app", "check-update", "checked")
+        assert current.returncode == 0 and "up to date" in current.stdout, current.output
+        docker_client.images.remove(image)  # the registry has it, this engine not: an update to fetch
+        update = run_main(capsys, *root, "app", "check-update", "checked", "--json")
+        assert update.returncode == 100, update.output
+        data = json.loads(update.stdout)
+        assert data["update"] == {"available": True, "detail": f"{image} is not pulled yet"}
+        assert data["engine"]["available"] is True and "error" not in data
+    finally:
+        with contextlib.suppress(Exception):
+            docker_client.images.remove(image, force=True)
