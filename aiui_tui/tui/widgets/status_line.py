@@ -28,9 +28,10 @@ class StatusLine(Static):
         return Text.assemble(
             ("Root ", "dim"),
             (self.root, ""),
+            # Before the engine and GPU: it comes and goes, and must not be cut off on a narrow terminal.
+            *((("  │  ", "dim"), (self.activity, "bold cyan")) if self.activity else ()),
             ("  │  ", "dim"),
             (self.engine, engine_style),
             ("  │  ", "dim"),
             (self.gpu, ""),
-            *((("  │  ", "dim"), (self.activity, "bold cyan")) if self.activity else ()),
         )
