@@ -674,7 +674,7 @@ class DownloadService:
         items = [i for i in await asyncio.to_thread(self._require_store().items) if i.state == PENDING]
         if not items:
             return
-        if not await network.reachable(items[0].url, self.config.network.proxy or None, timeout=2):
+        if not await network.reachable(items[0].url, self.config.network.proxy or None, 2, self.resolver):
             self.bus.publish(
                 Notice("warning", f"No network: {len(items)} download(s) wait for it to return.", source="downloads")
             )
