@@ -50,9 +50,9 @@ async def _run(ctx: Context) -> int:
     finally:
         await apps.close()
         await monitor.close()
-    engine = {"address": apps.address, "available": apps.engine_problem is None}
-    if apps.engine_problem:
-        engine["reason"] = apps.engine_problem.message
+    from aiui_tui.cli.app_cmd import engine_json
+
+    engine = engine_json(apps)  # the same shape as every `app ... --json`
     result = {
         "system": asdict(system),
         "gpus": [asdict(g) for g in gpu.gpus],

@@ -116,6 +116,7 @@ def test_every_app_json_answer_has_one_engine_shape_when_docker_is_down(capsys, 
     }
     listing = run_main(capsys, *root, "app", "list", "--json")
     assert listing.returncode == 0 and json.loads(listing.stdout)["engine"] == engine
+    assert json.loads(run_main(capsys, *root, "stats", "--json").stdout)["engine"] == engine
     for command in (("status",), ("status", "fooocus"), ("start", "fooocus"), ("restart", "comfyui"),
                     ("stop", "fooocus"), ("check-update", "fooocus")):  # fmt: skip
         result = run_main(capsys, *root, "app", *command, "--json")
