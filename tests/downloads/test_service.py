@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import time
 
 import pytest
@@ -197,14 +198,19 @@ async def test_a_cli_added_item_is_picked_up_by_the_running_queue(server, harnes
 
 
 async def test_items_waiting_for_the_network_give_their_slots_to_reachable_items(server, harness, tmp_path):
-    """Two HuggingFace files offline (their host does not resolve) queued first, two slots: the
-    local file queued after them still downloads, and the offline ones wait, pending, not failed."""
+    """Two HuggingFace files offline (their host does not resolve) and one on a closed local port
+    queued first, two slots: the local file queued after them still downloads, the offline ones
+    wait, pending, not failed, and the refused one fails after its retries."""
     service = await harness.open(resolver=LoopbackOnlyResolver())
     assert service.config.downloads.concurrent == 2
     offline = [
         await service.enqueue(request(f"http://huggingface.test/r/{n}.safetensors", tmp_path, f"{n}.safetensors"))
         for n in ("a", "b")
     ]
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    refused = await service.enqueue(request(f"http://127.0.0.1:{closed}/f/c.bin", tmp_path, "c.bin"))
     data = payload(MiB)
     local = await service.enqueue(request(server.add("l.bin", data), tmp_path, "l.bin", data))
 
@@ -216,7 +222,8 @@ async def test_items_waiting_for_the_network_give_their_slots_to_reachable_items
         return all(rows[o.id].state == PENDING and "No network" in rows[o.id].reason for o in offline)
 
     await wait_for(both_waiting, timeout=15)
-    assert not any(i.state == FAILED for i in await service.items())
+    gave_up = await wait_for(lambda: _state_is(service, refused.id, FAILED), timeout=15)
+    assert "failed" in gave_up.reason and gave_up.attempts == 2  # the server is down, not the network
 
 
 async def test_queue_changes_from_another_process_reach_this_one_as_a_snapshot(server, harness, tmp_path):
