@@ -27,7 +27,7 @@ from aiui_tui.kinds import model_kinds
 from aiui_tui.paths import Layout, ensure_layout
 from aiui_tui.services.library import LibraryService
 from aiui_tui.services.library.detect import identify
-from tests.conftest import load_services_inputs, run_cli
+from tests.conftest import init_root, load_services_inputs, run_cli
 from tests.library.conftest import LORA_KEYS, fake_comfyui, make_model
 from tests.upstream_programs import HOSTILE_ROOT_NAMES, comfyui_files, fooocus_config, webui_args
 
@@ -154,7 +154,7 @@ async def test_comfyui_without_a_file_gets_one_and_unlink_removes_it(tmp_path, u
 async def test_comfyui_file_we_must_not_touch_is_refused_in_one_line_and_left_as_it_is(
     content, says, tmp_path, clean_env
 ):
-    root = tmp_path / "hash #x"
+    root = init_root(tmp_path / "hash #x").root
     comfy = fake_comfyui(tmp_path / "ComfyUI")
     (comfy / "extra_model_paths.yaml").write_text(content)
     result = run_cli("--root", str(root), "models", "link", str(comfy), "--mode", "config")
