@@ -349,14 +349,11 @@ async def _updates(ctx: Context, library) -> int:
     for u in report.updates:
         ctx.out.plain(f"{u.name}: {u.source} {u.current} -> {u.latest}  {u.detail}")
     if report.checked == 0:
-        what = report.summary() if report.failed or report.no_source else "the library is empty"
-        ctx.out.error(f"Nothing could be checked ({what}).", _updates_fix(report))
+        ctx.out.error(f"{report.headline()}.", _updates_fix(report))
     elif report.updates:
-        ctx.out.plain(report.summary() + ".")
-    elif report.failed or report.no_source:
-        ctx.out.success(f"Up to date where it could be checked: {report.summary()}.")
+        ctx.out.plain(f"{report.headline()}.")
     else:
-        ctx.out.success(f"All {report.checked} models from HuggingFace and CivitAI are up to date.")
+        ctx.out.success(f"{report.headline()}.")
     return status
 
 

@@ -11,6 +11,7 @@ from aiui_tui.tui.app import make_app
 from aiui_tui.tui.screens.models import ModelsScreen, fit_columns
 from aiui_tui.tui.widgets.file_progress import FileProgress
 from aiui_tui.tui.widgets.status_line import StatusLine
+from tests.library.conftest import SDXL_KEYS, make_model
 from tests.tui.conftest import running_services, until
 
 ALL = ["Name", "Kind", "Arch", "Size", "Source", "Status", "Apps"]
@@ -87,3 +88,17 @@ def render_text(widget, width: int) -> str:
     console = Console(width=width, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     console.print(widget.render())
     return console.export_text()
+
+
+async def test_the_update_check_toast_says_nothing_could_be_checked(layout, clean_env):
+    """Models added by hand have no source to ask: the toast says so instead of "0 updates available"."""
+    make_model(layout.kind_dir("checkpoints") / "mine.safetensors", SDXL_KEYS)
+    async with running_services(layout, run_downloads=False) as services:
+        await services.library.settle()  # the start-up scan indexed it
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("2", "U")
+            toasts = lambda: "\n".join(n.message for n in app._notifications)  # noqa: E731
+            await until(pilot, lambda: "Nothing could be checked" in toasts(), what="the update toast")
+            assert "Nothing could be checked (0 checked; 1 have no HuggingFace or CivitAI source to check)" in toasts()
+            assert "up to date" not in toasts() and "updates available" not in toasts()

@@ -42,6 +42,18 @@ class UpdateReport:
             parts.append(f"{self.no_source} have no HuggingFace or CivitAI source to check")
         return "; ".join(parts)
 
+    def headline(self) -> str:
+        """The one line both UIs show: what was found, never "up to date" for what was not checked."""
+        if self.checked == 0:
+            if self.failed or self.no_source:
+                return f"Nothing could be checked ({self.summary()})"
+            return "Nothing could be checked (the library is empty)"
+        if self.updates:
+            return self.summary()
+        if self.failed or self.no_source:
+            return f"Up to date where it could be checked: {self.summary()}"
+        return f"All {self.checked} models from HuggingFace and CivitAI are up to date"
+
 
 def _checkable(r: ModelRecord) -> bool:
     src = r.source

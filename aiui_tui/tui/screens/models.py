@@ -427,9 +427,9 @@ class ModelsScreen(AiuiScreen):
             self.updates = {u.path: f"{u.source} {u.current} → {u.latest} ({u.detail})" for u in report.updates}
             if report.checked == 0:
                 first = f"\n{report.problems[0]}" if report.problems else ""
-                self.notify(f"Nothing could be checked: {report.summary()}.{first}", severity="warning", timeout=8)
+                self.notify(f"{report.headline()}.{first}", severity="warning", timeout=8)
             else:
-                self.notify(f"Update check: {report.summary()}.")
+                self.notify(f"{report.headline()}.")
             if self.source == "installed":
                 self.search_now()
 
