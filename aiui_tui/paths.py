@@ -146,6 +146,30 @@ def ensure_layout(layout: Layout) -> list[Path]:
     return created
 
 
+def missing_folders(layout: Layout) -> list[Path]:
+    """The layout's folders that do not exist yet, parents before children."""
+    return [f for f in layout.folders() if not os.path.lexists(f)]
+
+
+def remove_new_folders(layout: Layout, new: list[Path]) -> None:
+    """Undo a session that created `new` (folders missing when it began) and was not finished.
+
+    Only what such a session writes goes: the files directly in a new state or logs folder (its
+    databases and log), then each new folder, children first, if it is empty. Anything else found
+    there stays, and so does its folder.
+    """
+    ours = {layout.state_dir, layout.logs_dir}
+    for folder in reversed(new):
+        if folder in ours and folder.is_dir() and not folder.is_symlink():
+            for entry in folder.iterdir():
+                if entry.is_file() and not entry.is_symlink():
+                    entry.unlink(missing_ok=True)
+        try:
+            folder.rmdir()
+        except OSError:
+            continue
+
+
 def layout_problems(layout: Layout) -> list[PathProblem]:
     """Every problem with an existing layout, without creating anything (for doctor)."""
     if problem := root_problem(layout.root):

@@ -18,7 +18,7 @@ def run_tui(root_arg: str | None, log_level: str | None) -> int:
     import os
 
     from aiui_tui.cli.console import Output
-    from aiui_tui.paths import Layout, resolve_root, root_problem
+    from aiui_tui.paths import Layout, missing_folders, remove_new_folders, resolve_root, root_problem
 
     layout = Layout(resolve_root(root_arg))
     problem = root_problem(layout.root)  # a file, an unwritable parent: one line before the screen opens
@@ -30,10 +30,22 @@ def run_tui(root_arg: str | None, log_level: str | None) -> int:
         return 2
     # No settings yet: the first-run wizard opens (on a missing root too: the wizard is how one is made).
     first_run = not os.path.lexists(layout.config_file)
-    return asyncio.run(_run(layout, root_arg, log_level, first_run))
+    new_folders = missing_folders(layout)
+    code, queued = asyncio.run(_run(layout, root_arg, log_level, first_run, tuple(new_folders)))
+    if new_folders and new_folders[0] == layout.root and not os.path.lexists(layout.config_file) and not queued:
+        # A new root whose setup was never finished (Esc, then quit): it is not kept.
+        remove_new_folders(layout, new_folders)
+        from aiui_tui.cli.context import command_line
+
+        Output().warn(
+            f"setup not finished: no data root was kept at {layout.root}.",
+            f"run `{command_line(root_arg)}` again to set it up, or `{command_line(root_arg, 'init')}`",
+        )
+    return code
 
 
-async def _run(layout, root_arg: str | None, log_level: str | None, first_run: bool) -> int:  # type: ignore[no-untyped-def]
+async def _run(layout, root_arg: str | None, log_level: str | None, first_run: bool, new_folders: tuple):  # type: ignore[no-untyped-def]
+    """Run the app; its exit code, and whether downloads are queued (then the root is in use)."""
     from aiui_tui.tui.app import make_lazy_app
 
     @contextlib.asynccontextmanager
@@ -48,8 +60,13 @@ async def _run(layout, root_arg: str | None, log_level: str | None, first_run: b
             yield services
 
     app = make_lazy_app(str(layout.root), opener, first_run=first_run)
+    app.new_folders = new_folders
+    queued = True  # until known otherwise, the root is in use
     try:
         await app.run_async()
+        with contextlib.suppress(Exception):
+            downloads = app.services.downloads if app.services is not None else None
+            queued = bool(await downloads.items()) if downloads is not None else False
     finally:
         await app.close_services()
-    return int(app.return_code or 0)
+    return int(app.return_code or 0), queued

@@ -33,6 +33,8 @@ from aiui_tui.tui.screens.base import run_intent
 from aiui_tui.tui.state import UiState
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from aiui_tui.services import Services
 
 log = get_logger(__name__)
@@ -97,6 +99,9 @@ class AiuiApp(App[int]):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
+    # Data-root folders that did not exist when the dashboard started (set by cli/tui_cmd): the wizard
+    # shows them as new, and when the root itself is new, leaving the wizard unfinished removes them.
+    new_folders: tuple[Path, ...] = ()
 
     def __init__(
         self, services: Services | None, *, root: str = "", first_run: bool = False, opener: Opener | None = None

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import stat
+import sys
 
 from textual.widgets import Input, RadioSet, SelectionList, Static
 
 from aiui_tui.config import load_config
 from aiui_tui.tui.app import make_app
 from aiui_tui.tui.screens.wizard import WizardScreen
+from tests.tmux_terminal import TmuxSession
 from tests.tui.conftest import running_services, until
 
 
@@ -108,3 +110,66 @@ async def test_escape_changes_nothing_and_a_bad_value_writes_nothing(layout, cle
         assert (layout.config_file.read_bytes() if layout.config_file.exists() else b"") == before
         assert not layout.secrets_file.exists()
         assert await services.downloads.items() == []
+
+
+async def test_typed_text_stays_visible_in_a_focused_input(layout, clean_env):
+    """The inputs are one line high: a focus border would take that line and hide what is typed."""
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services, first_run=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await go_to(pilot, app, "Network")
+            proxy = app.screen.query_one("#proxy", Input)
+            proxy.focus()
+            await pilot.press(*"http://p:3128")
+            await pilot.pause()
+            assert app.focused is proxy and proxy.value == "http://p:3128"
+            assert proxy.content_region.height == 1
+            shown = "".join(segment.text for segment in proxy.render_line(0))
+            assert "http://p:3128" in shown
+
+
+async def test_digits_typed_in_the_wizard_never_leave_it(layout, clean_env):
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services, first_run=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await go_to(pilot, app, "Apps")
+            assert isinstance(app.focused, SelectionList)
+            await pilot.press("2", "3", "5")  # the app's screen keys: Models, Downloads, Settings
+            assert isinstance(app.screen, WizardScreen) and app.current_mode == "dashboard"
+            await go_to(pilot, app, "Network")
+            port = app.screen.query_one("#port-fooocus", Input)
+            port.focus()
+            await pilot.press("end", *["backspace"] * 6, "7", "9", "9", "9")
+            assert port.value == "7999" and isinstance(app.screen, WizardScreen)
+
+
+async def test_the_folders_step_tells_new_folders_from_existing_ones(layout, clean_env):
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services, first_run=True)
+        app.new_folders = (layout.root, layout.config_dir)  # as if this session had created them
+        async with app.run_test(size=(120, 40)) as pilot:
+            await go_to(pilot, app, "Data folders")
+            lines = str(app.screen.query_one("#folder-list", Static).render()).splitlines()
+            assert f"new     {layout.root}" in lines and f"new     {layout.config_dir}" in lines
+            assert f"exists  {layout.models_dir}" in lines
+            assert any("quitting before that removes it again" in line for line in lines)
+
+
+def test_a_new_root_left_unfinished_is_not_kept(tmp_path):
+    """First run on a missing root, in a real terminal: the folders step says what is new; Esc, then quit:
+    no data root is left behind."""
+    root = tmp_path / "new root"
+    term = TmuxSession([sys.executable, "-m", "aiui_tui", "--root", str(root)], env={"TERM": "xterm-256color"})
+    try:
+        term.wait_for("1/8 System check")
+        term.send("C-n")
+        screen = term.wait_for("2/8 Data folders")
+        assert f"new     {root}/models" in screen and "exists" not in screen
+        term.send("Escape")
+        term.wait_for("Setup cancelled: nothing changed")
+        term.wait_for("AUTOMATIC1111")  # the dashboard, to look around
+        term.send("q")
+        assert term.wait_closed(), term.screen()
+    finally:
+        term.close()
+    assert not root.exists()

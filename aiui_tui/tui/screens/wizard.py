@@ -2,7 +2,8 @@
 starter models, summary. It only collects choices; `services.setup.apply_setup` writes them, after
 validating all of them, so Esc at any step (or a refused value) changes nothing.
 
-Keys: Ctrl+N next, Ctrl+B back, Ctrl+S finish (on the summary), Esc cancel.
+Keys: Ctrl+N next, Ctrl+B back, Ctrl+S finish (on the summary), Esc cancel. Digits never switch screens
+behind it: they go into the focused input, or do nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from textual.widgets import (
     Button,
     Checkbox,
     ContentSwitcher,
-    Footer,
     Header,
     Input,
     Label,
@@ -36,6 +36,7 @@ from aiui_tui.services.setup import (
     suggest_profile,
 )
 from aiui_tui.tui.screens.base import run_intent
+from aiui_tui.tui.widgets.footer import KeysFooter
 
 STEPS = ("system", "folders", "apps", "profile", "network", "uis", "models", "summary")
 TITLES = {
@@ -57,13 +58,15 @@ class WizardScreen(Screen[bool]):
         Binding("ctrl+b", "back", "Back"),
         Binding("ctrl+s", "finish", "Finish"),
         Binding("escape", "cancel", "Cancel"),
+        # The app's digit keys switch screens; here they would hide the wizard behind another screen.
+        *(Binding(str(d), "stay", show=False) for d in range(10)),
     ]
     DEFAULT_CSS = """
     WizardScreen #steps { height: 1fr; padding: 0 2; }
     WizardScreen #nav { height: 3; padding: 0 2; }
     WizardScreen .step-title { text-style: bold; margin: 1 0; }
     WizardScreen Input { width: 60; height: 1; border: none; padding: 0 1; background: $boost; }
-    WizardScreen Input:focus { background: $accent 30%; }
+    WizardScreen Input:focus { border: none; background: $accent 30%; }
     WizardScreen Label { margin-top: 1; }
     WizardScreen .warn { color: $warning; }
     WizardScreen SelectionList { height: auto; max-height: 16; }
@@ -147,7 +150,7 @@ class WizardScreen(Screen[bool]):
             yield Button("Back", id="back")
             yield Button("Next", id="next", variant="primary")
             yield Button("Finish", id="finish", variant="success")
-        yield Footer()
+        yield KeysFooter()
 
     def port_of(self, name: str) -> int:
         override = self.services.config.apps.overrides.get(name)
@@ -179,11 +182,21 @@ class WizardScreen(Screen[bool]):
                 text.append(f"    fix: {r.fix}\n", style="dim")
         self.query_one("#doctor", Static).update(text)
 
+    def new_folders(self) -> set:
+        """The folders this session created (they did not exist when the dashboard started)."""
+        return set(getattr(self.app, "new_folders", ()))
+
+    def new_root(self) -> bool:
+        return self.services.layout.root in self.new_folders()
+
     def show_folders(self) -> None:
         layout = self.services.layout
+        new = self.new_folders()
         lines = [f"Data root: {layout.root}  (another one: start with --root DIR or set AIUI_ROOT)", ""]
+        if self.new_root():
+            lines += ["A new data root: it is kept when you finish; quitting before that removes it again.", ""]
         for folder in layout.folders():
-            lines.append(f"{'exists ' if folder.exists() else 'create '} {folder}")
+            lines.append(f"{'new    ' if folder in new or not folder.exists() else 'exists '} {folder}")
         self.query_one("#folder-list", Static).update("\n".join(lines))
 
     def show_suggestion(self) -> None:
@@ -295,7 +308,8 @@ class WizardScreen(Screen[bool]):
             f"Link into: {', '.join(p for p, _ in c.link_uis) or 'no other UI'}",
             f"Models to queue: {len(c.models)}",
             "",
-            f"Writes {self.services.layout.config_file} (comments kept) and creates the data folders.",
+            f"Writes {self.services.layout.config_file} (comments kept)"
+            + (" and keeps the new data folders." if self.new_root() else "."),
         ]
         self.query_one("#summary-text", Static).update("\n".join(lines))
 
@@ -328,8 +342,12 @@ class WizardScreen(Screen[bool]):
             self.step -= 1
             self.show_step()
 
+    def action_stay(self) -> None:
+        """A digit typed outside an input: nothing happens (the wizard stays in front)."""
+
     def action_cancel(self) -> None:
-        self.notify("Setup cancelled: nothing changed. Run it again from the palette (Ctrl+P → Setup wizard).")
+        kept = " The new data root is removed when you quit unless you finish the setup." if self.new_root() else ""
+        self.notify("Setup cancelled: nothing changed. Run it again from the palette (Ctrl+P → Setup wizard)." + kept)
         self.dismiss(False)
 
     def action_finish(self) -> None:
