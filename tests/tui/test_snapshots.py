@@ -1,4 +1,5 @@
-"""Snapshots of every screen at 120x40 with deterministic data (SVG, reviewable in a browser).
+"""Snapshots of every screen at 120x40 with deterministic data (SVG, reviewable in a browser), and
+of the screens whose layout follows the terminal at 80x24 (the classic terminal) and 200x60.
 
 Real services over a fixed root; the engine address points nowhere (a stable "not reachable"), the
 system monitor is stopped and fixed samples are injected, so the pictures do not depend on this
@@ -7,6 +8,7 @@ machine. Update after an intended change: `scripts/test tests/tui/test_snapshots
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -35,10 +37,12 @@ GPU = GpuStats(0, "NVIDIA GeForce RTX 4090", "GPU-0", 87, 18 * GiB, 24 * GiB, 71
                (GpuProcess(4242, 17 * GiB, "comfyui"),))  # fmt: skip
 
 
-@pytest.fixture
-async def snapshot_app(clean_env):
-    shutil.rmtree(ROOT, ignore_errors=True)
-    layout = Layout(ROOT)
+@contextlib.asynccontextmanager
+async def prepared_app(root: Path):
+    """The app over real services on a fixed root: three models, two queued downloads, three log
+    lines, no engine, fixed system and GPU samples. Also used by test_sizes.py."""
+    shutil.rmtree(root, ignore_errors=True)
+    layout = Layout(root)
     ensure_layout(layout)
     make_model(layout.kind_dir("checkpoints") / "sdxl_base.safetensors", SDXL_KEYS)
     make_model(layout.kind_dir("loras") / "detail.safetensors", LORA_KEYS)
@@ -68,8 +72,14 @@ async def snapshot_app(clean_env):
         yield app
 
 
-async def shot(app, snapshot, *keys: str, wait=None) -> None:
-    async with app.run_test(size=(120, 40)) as pilot:
+@pytest.fixture
+async def snapshot_app(clean_env):
+    async with prepared_app(ROOT) as app:
+        yield app
+
+
+async def shot(app, snapshot, *keys: str, wait=None, size: tuple[int, int] = (120, 40)) -> None:
+    async with app.run_test(size=size) as pilot:
         await until(pilot, lambda: app.ui.engine_ok is False, what="the engine state")
         for key in keys:
             await pilot.press(key)
@@ -125,3 +135,77 @@ async def test_wizard_summary(snapshot_app, snapshot):
 
 async def test_settings(snapshot_app, snapshot):
     await shot(snapshot_app, snapshot, "5", wait=lambda app: len(app.screen.query("#app-options Select")) == 9)
+
+
+# -- the same screens on the classic 80x24 terminal and on a large one -----------------------------
+SMALL, LARGE = (80, 24), (200, 60)
+
+
+def cards_shown(app) -> bool:
+    return len(app.screen.query("AppCard")) == 3
+
+
+def catalog_shown(app) -> bool:
+    return app.screen.query_one("DataTable").row_count >= 14
+
+
+def queue_shown(app) -> bool:
+    return app.screen.query_one("DataTable").row_count == 2
+
+
+def options_shown(app) -> bool:
+    return len(app.screen.query("#app-options Select")) == 9
+
+
+async def test_dashboard_80x24(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, wait=cards_shown, size=SMALL)
+
+
+async def test_dashboard_200x60(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, wait=cards_shown, size=LARGE)
+
+
+async def test_models_catalog_80x24(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "2", wait=catalog_shown, size=SMALL)
+
+
+async def test_models_catalog_200x60(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "2", wait=catalog_shown, size=LARGE)
+
+
+async def test_downloads_80x24(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "3", wait=queue_shown, size=SMALL)
+
+
+async def test_downloads_200x60(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "3", wait=queue_shown, size=LARGE)
+
+
+async def test_logs_80x24(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "4", wait=lambda app: len(app.screen.records) == 3, size=SMALL)
+
+
+async def test_settings_80x24(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "5", wait=options_shown, size=SMALL)
+
+
+async def test_settings_200x60(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "5", wait=options_shown, size=LARGE)
+
+
+async def test_help_80x24(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "question_mark", size=SMALL)
+
+
+async def test_app_detail_80x24(snapshot_app, snapshot):
+    await shot(
+        snapshot_app,
+        snapshot,
+        "l",
+        wait=lambda app: any("log stream ended" in line for line in app.screen.lines),
+        size=SMALL,
+    )
+
+
+async def test_wizard_apps_step_80x24(snapshot_app, snapshot):
+    await shot(snapshot_app, snapshot, "w", "ctrl+n", "ctrl+n", size=SMALL)

@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, RichLog, Sparkline, Static
+from textual.widgets import Header, Input, RichLog, Sparkline, Static
 
 from aiui_tui.core.events import AppStateChanged, ContainerStats
 from aiui_tui.core.format import human_bytes
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import run_intent
+from aiui_tui.tui.widgets.footer import KeysFooter
 
 KEEP = 5000
 
@@ -54,7 +55,7 @@ class AppDetailScreen(Screen[None]):
                 yield Sparkline([], id="mem")
         yield Input(placeholder="search the log (Enter), Esc to close", id="search")
         yield RichLog(id="log", max_lines=KEEP, wrap=True, markup=False, highlight=False, auto_scroll=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         services = self.app.services  # type: ignore[attr-defined]

@@ -7,12 +7,13 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from aiui_tui.core.errors import AiuiError
 from aiui_tui.core.events import EngineStateChanged, FileOpProgress, GpuSample
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
 from aiui_tui.tui.lazylog import get_logger, redact_text
+from aiui_tui.tui.widgets.footer import KeysFooter
 from aiui_tui.tui.widgets.status_line import StatusLine
 
 log = get_logger(__name__)
@@ -51,11 +52,14 @@ def run_intent(
 class AiuiScreen(Screen[None]):
     """Subclasses implement `compose_body`; the status line follows the app's state."""
 
+    # Width classes for app.tcss: -small is the classic 80-column terminal (up to 109), -large from 180.
+    HORIZONTAL_BREAKPOINTS = [(0, "-small"), (110, "-medium"), (180, "-large"), (260, "-huge")]
+
     def compose(self) -> ComposeResult:
         yield Header()
         yield StatusLine()
         yield from self.compose_body()
-        yield Footer()
+        yield KeysFooter()
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from aiui_tui.core.format import human_bytes
+
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
@@ -17,6 +19,18 @@ def bar(fraction: float | None, width: int = 20, style: str = "cyan") -> Text:
     text = Text("█" * full + partial.strip(), style=style)
     text.append("░" * (width - len(text.plain)), style="dim")
     return text
+
+
+def bar_width(room: int, taken: int, least: int = 6, most: int = 24) -> int:
+    """Cells for a bar on a line `room` cells wide of which the rest takes `taken`."""
+    return max(least, min(most, room - taken))
+
+
+def used_of(used: int | None, total: int | None) -> str:
+    """Used of total, with one unit when both share it: 9.0/24.0 GiB; else 512.0 MiB/24.0 GiB."""
+    a, b = human_bytes(used), human_bytes(total)
+    number, _, unit = a.partition(" ")
+    return f"{number}/{b}" if b.endswith(" " + unit) else f"{a}/{b}"
 
 
 def meter_style(percent: float) -> str:

@@ -12,30 +12,30 @@ from textual.widgets import Sparkline, Static
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.monitor import GpuStats
 from aiui_tui.tui.state import UiState
-from aiui_tui.tui.widgets.bars import bar, meter_style
+from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style, used_of
 
 
-def gpu_line(g: GpuStats) -> Text:
+def gpu_line(g: GpuStats, width: int = 52) -> Text:
+    """One GPU in lines that fit `width` cells: name, utilisation, VRAM, temperature, power, fan, processes."""
     if g.lost:
         return Text(f"GPU {g.index} {g.name}: lost (driver reloaded?) — restart the apps using it", style="bold red")
     util = g.utilization or 0
     vram = 100 * (g.memory_used or 0) / g.memory_total if g.memory_total else 0
+    memory = used_of(g.memory_used, g.memory_total)
+    cells = bar_width(width, 8 + 1 + len(memory))
     text = Text.assemble((f"GPU {g.index} ", "bold"), (g.name, ""), "\n")
-    text.append_text(Text.assemble(("  util ", "dim"), bar(util / 100, 16, meter_style(util)), f" {util:3d}%"))
-    text.append_text(
-        Text.assemble(
-            ("  VRAM ", "dim"),
-            bar(vram / 100, 16, meter_style(vram)),
-            f" {human_bytes(g.memory_used)}/{human_bytes(g.memory_total)}\n",
-        )
-    )
+    text.append_text(Text.assemble(("  util  ", "dim"), bar(util / 100, cells, meter_style(util)), f" {util:3d}%\n"))
+    text.append_text(Text.assemble(("  VRAM  ", "dim"), bar(vram / 100, cells, meter_style(vram)), f" {memory}\n"))
     temp = f"{g.temperature}°C" if g.temperature is not None else "n/a"
     power = f"{g.power_w:.0f} W" if g.power_w is not None else "n/a"
     limit = f" / {g.power_limit_w:.0f} W" if g.power_limit_w else ""
     fan = f"{g.fan_percent}%" if g.fan_percent is not None else "n/a"
-    text.append_text(
-        Text.assemble(("  temp ", "dim"), temp, ("  power ", "dim"), power + limit, ("  fan ", "dim"), fan)
-    )
+    heat = Text.assemble(("  temp ", "dim"), temp, ("  fan ", "dim"), fan)
+    watts = Text.assemble(("  power ", "dim"), power + limit)
+    if heat.cell_len + watts.cell_len <= width:
+        text.append_text(Text.assemble(heat, watts))
+    else:  # a narrow panel: two short lines rather than one that wraps
+        text.append_text(Text.assemble(heat, "\n", watts))
     for p in g.processes:
         who = p.app or f"pid {p.pid}"
         text.append(f"\n  {who}: {human_bytes(p.used_memory) if p.used_memory else '?'}", style="cyan")
@@ -55,11 +55,13 @@ class GpuPanel(Vertical):
         self._none_shown: tuple[str, str] | None = None
         self._gpu_lines: dict[int, int] = {}
         self._rebuilding = False
+        self._state: UiState | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(Text("GPU: waiting for the first sample…", style="dim"), id="gpu-none")
 
     def show(self, state: UiState) -> None:
+        self._state = state
         sample = state.gpu
         if sample is None:
             return
@@ -84,8 +86,9 @@ class GpuPanel(Vertical):
                 text.append(f"\nFix: {sample.fix}", style="dim")
             self.query_one("#gpu-none", Static).update(text)
             return
+        width = self.content_size.width or 52
         for g in sample.gpus:
-            text = gpu_line(g)
+            text = gpu_line(g, width)
             lines = text.plain.count("\n")
             self.query_one(f"#gpu-{g.index}", Static).update(text, layout=self._gpu_lines.get(g.index) != lines)
             self._gpu_lines[g.index] = lines
@@ -105,3 +108,8 @@ class GpuPanel(Vertical):
                 await self.mount(Static(id=f"gpu-{i}"), Sparkline([], id=f"gpu-{i}-util"))
         self._rebuilding = False
         self.show(state)
+
+    def on_resize(self) -> None:
+        self._gpu_lines.clear()  # lines wrapped at the old width: measure their height again
+        if self._state is not None and not self._rebuilding:  # lines follow the new width at once
+            self.show(self._state)

@@ -1,4 +1,8 @@
-"""System panels: CPU per core with a history sparkline, memory, disk free of models and outputs."""
+"""System panels: CPU per core with a history sparkline, memory, disk free of models and outputs.
+
+Each line is a label, a bar and a figure; the bars take what the panel's width leaves (the panel
+is 36 columns on an 80-column terminal, wider beside fewer cards), so no line wraps.
+"""
 
 from __future__ import annotations
 
@@ -10,44 +14,42 @@ from textual.widgets import Sparkline, Static
 
 from aiui_tui.core.format import human_bytes
 from aiui_tui.tui.state import UiState
-from aiui_tui.tui.widgets.bars import bar, meter_style
+from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style, used_of
+
+LABEL = 8  # "outputs ", " core 12"
+WIDTH = 52  # the content width before the panel is laid out
 
 
-def cpu_text(state: UiState) -> Group | Text:
+def _line(label: str, fraction: float, figure: str, cells: int, label_style: str = "bold") -> Text:
+    pct = 100 * fraction
+    return Text.assemble((f"{label:<{LABEL}}", label_style), bar(fraction, cells, meter_style(pct)), " ", figure)
+
+
+def cpu_text(state: UiState, width: int = WIDTH) -> Group | Text:
     s = state.system
     if s is None:
         return Text("CPU: waiting for the first sample…", style="dim")
-    lines = [
-        Text.assemble(
-            ("CPU ", "bold"), f"{s.cpu_percent:5.1f}%  ", bar(s.cpu_percent / 100, 20, meter_style(s.cpu_percent))
-        )
-    ]
+    cells = bar_width(width, LABEL + 1 + 6)
+    lines = [_line("CPU", s.cpu_percent / 100, f"{s.cpu_percent:5.1f}%", cells)]
     for i, pct in enumerate(s.cpu_per_core[:16]):
-        lines.append(Text.assemble((f" core {i:<2} ", "dim"), bar(pct / 100, 20, meter_style(pct)), f" {pct:5.1f}%"))
+        lines.append(_line(f" core {i}", pct / 100, f"{pct:5.1f}%", cells, "dim"))
     if len(s.cpu_per_core) > 16:
         lines.append(Text(f" … {len(s.cpu_per_core) - 16} more cores", style="dim"))
     return Group(*lines)
 
 
-def memory_text(state: UiState) -> Group | Text:
+def memory_text(state: UiState, width: int = WIDTH) -> Group | Text:
     s = state.system
     if s is None:
         return Text("")
-    pct = 100 * s.memory_used / s.memory_total if s.memory_total else 0
-    lines = [
-        Text.assemble(
-            ("MEM ", "bold"),
-            f"{human_bytes(s.memory_used)} / {human_bytes(s.memory_total)}  ",
-            bar(pct / 100, 20, meter_style(pct)),
-        ),
-    ]
-    for disk in s.disks:
-        used = 100 * (disk.total - disk.free) / disk.total if disk.total else 0
-        lines.append(
-            Text.assemble(
-                (f"{disk.label:<8}", "bold"), f"{human_bytes(disk.free)} free  ", bar(used / 100, 20, meter_style(used))
-            )
-        )
+    memory = used_of(s.memory_used, s.memory_total)
+    disks = [(d, f"{human_bytes(d.free)} free") for d in s.disks]
+    figure = max([len(memory)] + [len(text) for _d, text in disks])
+    cells = bar_width(width, LABEL + 1 + figure)
+    lines = [_line("MEM", s.memory_used / s.memory_total if s.memory_total else 0, memory, cells)]
+    for disk, text in disks:
+        used = (disk.total - disk.free) / disk.total if disk.total else 0
+        lines.append(_line(disk.label, used, text, cells))
     return Group(*lines)
 
 
@@ -66,6 +68,7 @@ class SystemPanel(Vertical):
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
         self._lines: dict[str, int] = {}
+        self._state: UiState | None = None
 
     def _update(self, widget_id: str, content: Group | Text) -> None:
         """A relayout only when the number of lines changed: the panel redraws every second."""
@@ -75,10 +78,17 @@ class SystemPanel(Vertical):
         self.query_one(f"#{widget_id}", Static).update(content, layout=layout)
 
     def show(self, state: UiState) -> None:
-        self._update("cpu", cpu_text(state))
+        self._state = state
+        width = self.content_size.width or WIDTH
+        self._update("cpu", cpu_text(state, width))
         history = self.query_one("#cpu-history", Sparkline)
         show = len(state.cpu) > 1  # one value draws as a full bar
         if history.display != show:
             history.display = show
         history.data = list(state.cpu)
-        self._update("memory", memory_text(state))
+        self._update("memory", memory_text(state, width))
+
+    def on_resize(self) -> None:
+        self._lines.clear()  # lines wrapped at the old width: measure their height again
+        if self._state is not None:  # the bars follow the new width at once, not at the next tick
+            self.show(self._state)
