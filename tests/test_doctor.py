@@ -38,6 +38,7 @@ def test_doctor_json_against_the_real_engine(tmp_path):
         "disk",
         "docker",
         "nvidia runtime",
+        "docker network",
         "gpu",
         "network: huggingface",
         "network: civitai",
