@@ -180,6 +180,12 @@ class GpuSample(Event):
 # --- plugins --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PluginsChanged(Event):
+    """A plugin folder or a plugin's settings file appeared, changed or went (another process, a copy):
+    UIs discover the plugins again. Nothing is loaded or enabled by it."""
+
+
 # --- library --------------------------------------------------------------------------------
 
 

@@ -400,3 +400,41 @@ def test_a_plugin_manifest_over_the_size_limit_is_broken_unread(layout):
     (folder / "plugin.toml").write_bytes(b'name = "huge"\n' + b"# " + b"x" * (2 * 1024 * 1024) + b"\n")
     info = discover(layout)["huge"]
     assert info.state == BROKEN and "plugin.toml" in info.problem and "MiB" in info.problem
+
+
+async def test_plugins_copied_in_or_enabled_elsewhere_are_announced_never_loaded(tmp_path):
+    """The dashboard's Settings listed plugins once: one copied in later was not seen (issue 16: 4)."""
+    from aiui_tui.bus import Bus
+    from aiui_tui.core.events import PluginsChanged
+
+    layout = root_with_layout(tmp_path)
+    service = PluginService(layout)
+    await asyncio.to_thread(service.load)
+    bus = Bus()
+    bus.bind_loop(asyncio.get_running_loop())
+    seen: list[PluginsChanged] = []
+    bus.subscribe(seen.append, PluginsChanged)
+    service.attach(bus)
+    await service.watch(every_s=0.05)
+
+    async def announced(count: int) -> None:
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(seen) < count:
+            assert asyncio.get_running_loop().time() < deadline, f"{len(seen)} announcements, {count} expected"
+            await asyncio.sleep(0.02)
+
+    try:
+        folder = write_plugin(tmp_path / "elsewhere", "marker", MARKER_PLUGIN)
+        os.rename(folder, layout.plugins_dir / "marker")  # copied in while running
+        await announced(1)
+        assert service.discover()["marker"].state == "disabled"  # listed, off until enabled
+        enable(layout.root, "marker")  # `aiui-tui plugins enable marker` from another process
+        await announced(2)
+        assert service.discover()["marker"].enabled
+        assert service.plugins == {} and not (layout.plugins_dir / "marker" / "imported").exists()  # not loaded
+    finally:
+        await service.close()
+    count = len(seen)
+    (layout.plugins_dir / "marker" / "plugin.toml").unlink()
+    await asyncio.sleep(0.2)
+    assert len(seen) == count  # closed: the watch stopped

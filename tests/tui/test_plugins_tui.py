@@ -216,3 +216,25 @@ def test_dashboard_quits_on_q_while_a_plugin_import_hangs(dashboard):
     term.send("q")
     assert term.wait_closed(15), term.screen()
     assert rc_file.read_text().strip() == "0"
+
+
+async def test_settings_shows_enabled_apps_and_plugins_copied_in_while_open(layout, clean_env, monkeypatch):
+    """Settings listed options of disabled apps, and plugins only as they were when first shown (issue 16)."""
+    from aiui_tui.services.plugins import watch
+
+    monkeypatch.setattr(watch, "POLL_S", 0.05)
+    async with running_services(layout, run_downloads=False, apps__enabled=["comfyui"]) as services:
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("5")
+            table = app.screen.query_one("#plugins", DataTable)
+            await until(pilot, lambda: app.screen.query("#app-options Select"), what="the options")
+            shown = {select.id.split("--")[1] for select in app.screen.query("#app-options Select")}
+            assert shown == {"comfyui"}  # fooocus and automatic1111 are not enabled
+            assert [row[0] for row in cell_texts(table)] == ["(none)"]
+
+            folder = write_plugin(layout.root / "elsewhere", "idle", "x = 1\n")
+            folder.rename(layout.plugins_dir / "idle")  # copied in while the screen is open
+            await until(pilot, lambda: [row[0] for row in cell_texts(table)] == ["idle"], what="the copied plugin")
+            assert {row[0]: row[2] for row in cell_texts(table)} == {"idle": "disabled"}  # off until enabled
+            assert services.plugins.plugins == {}  # listed, not loaded

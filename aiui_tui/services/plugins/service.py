@@ -24,10 +24,11 @@ import pluggy
 
 from aiui_tui.core.apps import EXITED, READY, STOPPED
 from aiui_tui.core.errors import ConfigError
-from aiui_tui.core.events import AppStateChanged, DownloadFailed, DownloadFinished, Notice
+from aiui_tui.core.events import AppStateChanged, DownloadFailed, DownloadFinished, Notice, PluginsChanged
 from aiui_tui.logs import get_logger, redact_text
 from aiui_tui.paths import Layout
 from aiui_tui.services.plugins import api, guard
+from aiui_tui.services.plugins import watch as folder_watch
 from aiui_tui.services.plugins.calls import (
     Call,
     PluginAbandoned,
@@ -82,6 +83,7 @@ class PluginService:
         self._queues: dict[str, asyncio.Queue] = {}
         self._workers: list[asyncio.Task] = []
         self._app_states: dict[str, str] = {}
+        self._watch: asyncio.Task | None = None
         self._own: dict[str, str] = {}  # plugin -> its module's name
         self.closing = False  # set by abandon_loading(): load no more plugins
         # Contributions, collected once at load.
@@ -426,6 +428,17 @@ class PluginService:
         except BaseException as exc:  # the plugin's bug, whatever it is: off for the session
             self._fail(info, problem(exc, "raised in aiui_on_event", "in aiui_on_event"), exc)
 
+    async def watch(self, every_s: float | None = None) -> None:
+        """Publish `PluginsChanged` when plugins are copied in or removed, or their settings change
+        (the dashboard's Settings lists them again), from now until `close`; after `attach`."""
+        assert self._bus is not None, "attach(bus) first"
+        bus, plugins, settings = self._bus, self.layout.plugins_dir, self.layout.plugin_config_dir
+        first = await asyncio.to_thread(folder_watch.snapshot, plugins, settings)
+        task = folder_watch.watch(
+            plugins, settings, lambda: bus.publish(PluginsChanged()), every_s or folder_watch.POLL_S, first
+        )
+        self._watch = asyncio.ensure_future(task)
+
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until the plugins have seen every event so far (a CLI command does this before it exits)."""
         if not self._queues:
@@ -435,6 +448,10 @@ class PluginService:
 
     async def close(self, grace: float = 2.0) -> None:
         """Give events in flight `grace` seconds (a CLI command drains before, with more), then stop."""
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
         await self.drain(grace)
         for worker in self._workers:
             worker.cancel()

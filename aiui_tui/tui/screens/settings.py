@@ -1,7 +1,9 @@
 """Settings: each app's performance options, parallel downloads and hashing, and the plugins.
 
 Changes are written to config/aiui.toml (comments kept) or config/plugins/NAME.toml off the UI
-thread; apps use them from their next start, plugins from the next start of aiui-tui.
+thread; apps use them from their next start, plugins from the next start of aiui-tui. Options are
+listed for the apps the dashboard shows (enabled ones); plugins copied into the plugins folder, or
+enabled from the CLI, appear while the screen is open (the plugin service watches for them).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Label, Select, Static
 
+from aiui_tui.core.events import PluginsChanged
+from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import AiuiScreen
 
 PARALLEL = (
@@ -38,10 +42,10 @@ class SettingsScreen(AiuiScreen):
     # Select posts Changed when it is given its first value too: only a value other than the one
     # shown (what the config holds) is a choice to save.
     shown: dict[str, object]
+    plugins_found: dict = {}  # name -> PluginInfo, as last shown (replaced, never changed in place)
 
     def services_ready(self) -> None:
         self.shown = {}
-        self.plugins_found: dict = {}  # name -> PluginInfo, as last shown
         self.run_worker(self.load(), exclusive=True, group="settings")
 
     async def load(self) -> None:
@@ -57,10 +61,8 @@ class SettingsScreen(AiuiScreen):
         box = self.query_one("#app-options", VerticalScroll)
         await box.remove_children()
         rows = []
-        for name in apps.names():
+        for name in self.app_names():
             loaded = apps.apps[name]
-            if loaded.instance_of:
-                continue
             manifest = loaded.manifest
             override = self.services.config.apps.overrides.get(name)
             current = override.options if override else {}
@@ -93,6 +95,26 @@ class SettingsScreen(AiuiScreen):
         await self.query_one("#parallel", VerticalScroll).remove_children()
         await self.query_one("#parallel", VerticalScroll).mount_all(parallel)
         await self.refresh_plugins()
+
+    def app_names(self) -> list[str]:
+        """The apps whose options matter: enabled built-ins and every app you or a plugin added (as the
+        dashboard shows them); an instance on one GPU uses its app's options."""
+        enabled = set(self.services.config.apps.enabled)
+        return [
+            name
+            for name, loaded in sorted(self.services.apps.apps.items())
+            if not loaded.instance_of and (name in enabled or loaded.source != "built-in")
+        ]
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        if self.ready:
+            self.run_worker(self.refresh_plugins, group="settings-plugins", exclusive=True)
+
+    def on_service_event(self, message: ServiceEvent) -> None:
+        super().on_service_event(message)
+        if isinstance(message.event, PluginsChanged) and self.ready:
+            self.run_worker(self.refresh_plugins, group="settings-plugins", exclusive=True)
 
     async def refresh_plugins(self) -> None:
         """Discovery reads settings files and package metadata: in a thread, then shown."""
@@ -160,13 +182,12 @@ class SettingsScreen(AiuiScreen):
 
     def after_toggle(self, name: str, word: str) -> None:
         self.notify(f"Plugin {name} {word}; restart aiui-tui to apply.")
-        self.run_worker(self.refresh_plugins(), group="settings-plugins")
+        self.run_worker(self.refresh_plugins, group="settings-plugins", exclusive=True)
 
 
-def _label(choice: str, help_text: str, width: int = 54) -> str:
-    """One line in the selector: the choice and as much of its help as fits."""
-    text = f"{choice} — {help_text}" if help_text else choice
-    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+def _label(choice: str, help_text: str) -> str:
+    """The choice and its help (the selector shows what fits of it on one line; the list shows all)."""
+    return f"{choice} — {help_text}" if help_text else choice
 
 
 def _id(key: str) -> str:
