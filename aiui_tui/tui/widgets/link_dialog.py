@@ -1,4 +1,4 @@
-"""Link the library into another UI: pick a detected install (or type its path) and a mode."""
+"""Link the library into another UI: type its path (focused from the start) or pick a detected install, and a mode."""
 
 from __future__ import annotations
 
@@ -24,7 +24,13 @@ class LinkDialog(ModalScreen[None]):
     }
     LinkDialog OptionList { height: auto; max-height: 12; }
     """
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("ctrl+t", "cycle_mode", "Mode")]
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+t", "cycle_mode", "Mode"),
+        Binding("down", "to_list", "Detected UIs", show=False),
+    ]
+    # Typing goes to the path from the first frame; detection (slower) never takes the focus from it.
+    AUTO_FOCUS = "#path"
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,12 +40,13 @@ class LinkDialog(ModalScreen[None]):
         with Vertical():
             yield Static("[b]Link the library into another UI[/b]")
             yield Static(id="mode")
+            yield Input(placeholder="type a UI's folder and press Enter, or ↓ for the ones found", id="path")
             yield OptionList(id="installs")
-            yield Input(placeholder="or type a UI's folder and press Enter", id="path")
             yield Static(id="result")
 
     def on_mount(self) -> None:
         self.show_mode()
+        self.query_one(OptionList).display = False  # until detection found something
         services = self.app.services  # type: ignore[attr-defined]
         run_intent(self, services.library.detect, "detect other UIs", self.show_installs)
 
@@ -51,10 +58,16 @@ class LinkDialog(ModalScreen[None]):
         options.clear_options()
         for install in installs:
             options.add_option(Option(f"{install.title:22} {install.path}", id=str(install.path)))
+        options.display = bool(installs)
         if not installs:
-            self.query_one("#result", Static).update("No other UI found in the usual places: type its folder below.")
-        else:
+            self.query_one("#result", Static).update("No other UI found in the usual places: type its folder above.")
+
+    def action_to_list(self) -> None:
+        options = self.query_one(OptionList)
+        if self.focused is self.query_one("#path", Input) and options.option_count:
             options.focus()
+            if options.highlighted is None:
+                options.highlighted = 0
 
     def action_cycle_mode(self) -> None:
         self.mode = MODES[(MODES.index(self.mode) + 1) % len(MODES)]
