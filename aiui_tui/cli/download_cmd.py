@@ -94,7 +94,7 @@ async def _download(ctx: Context, request: DownloadRequest, state: dict[str, obj
     from aiui_tui.services.downloads.parts import part_files
 
     async with download_service(ctx) as service:
-        item, new = await service.submit(request)
+        item, new = await service.submit(request, foreground=True)
         if item.target:
             state["part"] = part_files(Path(item.target), item.id).data
         with DownloadBars(service.bus, ctx.out.err, {item.id: item.display_name}):

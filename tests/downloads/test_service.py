@@ -240,6 +240,23 @@ async def test_queue_changes_from_another_process_reach_this_one_as_a_snapshot(s
     await wait_for(lambda: _async(seen[-1].items == ()), timeout=10)
 
 
+async def test_a_foreground_download_is_not_taken_by_the_running_queue(server, harness, tmp_path):
+    """`aiui-tui download` while the dashboard runs the queue: its new item is the command's own."""
+    runner = await harness.open(run_queue=True)
+    seen: list[DownloadQueueChanged] = []
+    runner.bus.subscribe(seen.append, DownloadQueueChanged)
+    cli = await harness.open(run_queue=False)
+    data = payload(MiB)
+    item, new = await cli.submit(request(server.add("f.bin", data), tmp_path, "f.bin", data), foreground=True)
+    assert new and item.state == PAUSED
+    await wait_for(lambda: _async(any(e.items and e.items[-1].id == item.id for e in seen)), timeout=10)
+    marker, _ = await cli.submit(request(f"{server.base}/f/later.bin", tmp_path, "later.bin"), foreground=True)
+    await wait_for(lambda: _async(any(e.items and e.items[-1].id == marker.id for e in seen)), timeout=10)
+    assert item.id not in runner._tasks  # the runner looked at the queue twice and left it alone
+    done = await cli.run_one_shot(item.id, new=new)
+    assert done.state == DONE and (tmp_path / "f.bin").read_bytes() == data
+
+
 async def test_two_downloads_to_one_target_are_refused_not_interleaved(server, harness, tmp_path):
     data = payload(4 * MiB)
     url = server.add("t.bin", data, Fault(rate=2 * MiB))

@@ -156,11 +156,13 @@ class DownloadService:
         """Add a download (or return the unfinished one already queued for the same file)."""
         return (await self.submit(request))[0]
 
-    async def submit(self, request: DownloadRequest) -> tuple[DownloadItem, bool]:
+    async def submit(self, request: DownloadRequest, *, foreground: bool = False) -> tuple[DownloadItem, bool]:
         """`enqueue`, saying whether the item is new (False: the one already queued for that file).
 
         A failed item for the same file from another URL is replaced: its part is of no use to the
-        new URL, and the new URL is usually the corrected one.
+        new URL, and the new URL is usually the corrected one. `foreground`: the caller runs a new
+        item itself at once (`aiui-tui download`), so it is added paused, never started meanwhile by
+        the process running the queue.
         """
         store = self._require_store()
         problem = urls.url_problem(request.url)
@@ -196,6 +198,7 @@ class DownloadService:
             source=request.source,
             connections=request.connections,
             retries=request.retries,
+            **({"state": PAUSED, "reason": "starting in the foreground"} if foreground else {}),
         )
         log.info("download queued", id=item.id, name=item.display_name, dest=str(dest_dir))
         self.bus.publish(DownloadQueued(item))
