@@ -1,9 +1,9 @@
 """Every screen is usable on the classic 80x24 terminal and uses the room at 200x60.
 
 What the user sees is read from the screen as drawn (the compositor's text, as in a screenshot):
-the footer always shows "? Help" and "q Quit"; app cards are at least 40 cells wide and sit side
-by side when there is room; the panels' lines do not wrap; a setting's selector shows its value on
-one line inside its border; dialogs stay inside the terminal.
+the footer always shows "? Help" and "q Quit"; the status line keeps the engine's state; app cards
+are at least 40 cells wide and sit side by side when there is room; the panels' lines do not wrap;
+a setting's selector shows its value on one line inside its border; dialogs stay inside the terminal.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ async def check_every_screen(app, pilot, size: tuple[int, int]) -> None:
     rows = {card.region.y for card in cards}
     assert len(rows) == (2 if width >= 180 else 3), f"cards at rows {sorted(rows)} at {size}"
     lines = screen_lines(app)
+    assert "Docker: not reachable" in lines[1], f"status line {lines[1]!r} at {size}"  # the root is long here
     assert any("MEM" in line and "9.0/24.0 GiB" in line for line in lines), f"the memory line wrapped at {size}"
     assert any("VRAM" in line and "18.0/24.0 GiB" in line for line in lines), f"the VRAM line wrapped at {size}"
 

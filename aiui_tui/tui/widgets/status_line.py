@@ -24,10 +24,17 @@ class StatusLine(Static):
     activity: reactive[str] = reactive("")  # e.g. "Hashing 2/5 40%" while the library works on files
 
     def render(self) -> Text:
+        width = self.content_size.width
+        line = self._line(("Root ", "dim"), (self.root, ""))
+        if width and line.cell_len > width:  # narrow: the root's last folder, and what still does not fit cut with …
+            line = self._line((_short(self.root), ""))
+            line.truncate(width, overflow="ellipsis")
+        return line
+
+    def _line(self, *root: tuple[str, str]) -> Text:
         engine_style = {True: "green", False: "bold red", None: "yellow"}[self.engine_ok]
         return Text.assemble(
-            ("Root ", "dim"),
-            (self.root, ""),
+            *root,
             # Before the engine and GPU: it comes and goes, and must not be cut off on a narrow terminal.
             *((("  │  ", "dim"), (self.activity, "bold cyan")) if self.activity else ()),
             ("  │  ", "dim"),
@@ -35,3 +42,9 @@ class StatusLine(Static):
             ("  │  ", "dim"),
             (self.gpu, ""),
         )
+
+
+def _short(root: str) -> str:
+    """/home/me/aiui-data -> …/aiui-data"""
+    head, sep, tail = root.rstrip("/").rpartition("/")
+    return f"…/{tail}" if sep and head else root
