@@ -79,8 +79,10 @@ def run(ctx: Context) -> int:
     try:
         return asyncio.run(_download(ctx, request, state))
     except KeyboardInterrupt:
-        part = state.get("part")
-        kept = Path(str(part)).stat().st_size if part and Path(str(part)).exists() else 0
+        from aiui_tui.services.downloads.parts import kept_bytes
+
+        part, target, item_id = state.get("part"), state.get("target"), state.get("id")
+        kept = kept_bytes(Path(str(target)), str(item_id)) if part else 0  # a segmented part is preallocated
         ctx.out.warn(
             f"Interrupted: {human_bytes(kept)} kept in {part}." if part else "Interrupted.",
             "run the same command again to resume",
@@ -96,7 +98,7 @@ async def _download(ctx: Context, request: DownloadRequest, state: dict[str, obj
     async with download_service(ctx) as service:
         item, new = await service.submit(request, foreground=True)
         if item.target:
-            state["part"] = part_files(Path(item.target), item.id).data
+            state.update(part=part_files(Path(item.target), item.id).data, target=item.target, id=item.id)
         with DownloadBars(service.bus, ctx.out.err, {item.id: item.display_name}):
             try:
                 done = await service.run_one_shot(item.id, new=new)
