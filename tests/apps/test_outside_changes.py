@@ -111,3 +111,19 @@ async def test_manifests_added_edited_broken_and_removed_are_noticed(layout, bus
         assert "fooocus" in dashboard.names()  # the others never left
     finally:
         await dashboard.close()
+
+
+async def test_starting_a_running_app_again_reports_no_crash_of_the_replaced_container(layout, busybox_image, cleanup):
+    """The replaced container is killed and removed by the start itself: a stop, never a crash.
+    (Its events were sent before the removal returned; the new one's probe takes longer.)"""
+    (layout.user_apps_dir / "stand-in.toml").write_text(manifest("stand-in", busybox_image, free_port()))
+    dashboard, events = await dashboard_service(layout)
+    try:
+        first = await dashboard.start_app("stand-in")
+        events.seen.clear()
+        again = await dashboard.start_app("stand-in")
+        assert again.container_id != first.container_id and dashboard.status("stand-in").state == READY
+        assert EXITED not in states(events, "stand-in") and not events.of(Notice)
+        assert states(events, "stand-in")[-2:] == ["starting", "ready"]
+    finally:
+        await dashboard.close()

@@ -246,6 +246,9 @@ class AppService:
         if not name or name not in self._status:
             return
         status = self._status[name]
+        if action in ("kill", "die") and status.container_id not in (None, container_id):
+            self._stop_reader(container_id)  # the container this one replaced (a start removes it): old news
+            return
         if action == "kill" and attributes.get("signal") not in _NOT_STOPPING:
             self._killed.add(name)  # `docker stop` or another aiui-tui's stop: the "die" that follows is asked for
         elif action == "die":
