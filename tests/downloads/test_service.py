@@ -282,6 +282,15 @@ async def test_the_same_url_twice_is_one_item_and_another_url_to_the_same_name_i
         await service.enqueue(request(url + "?v=2", tmp_path, "d.bin"))
 
 
+async def test_a_failed_item_leaves_no_empty_part_behind(server, harness, tmp_path):
+    url = server.add("z.bin", payload(100_000), Fault(cut_at=[0, 0, 0]))  # every answer ends at once
+    dest = tmp_path / "dest"
+    item = await (await harness.open()).enqueue(request(url, dest, "z.bin"))
+    failed = await wait_for(lambda: _state_is(harness.services[0], item.id, FAILED))
+    assert "still failed after 1 retry" in failed.fix  # not "it will be retried"
+    assert list(dest.iterdir()) == []
+
+
 async def test_a_failed_item_is_replaced_by_a_corrected_url_to_the_same_name(server, harness, tmp_path):
     service = await harness.open()
     wrong = await service.enqueue(request(f"{server.base}/f/typo.bin", tmp_path, "d.bin"))

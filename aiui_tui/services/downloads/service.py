@@ -541,6 +541,10 @@ class DownloadService:
         except DiskFull:  # `exc` is what the user sees; the row is left active and resumes next start
             log.warning("download stop not recorded: the disk is full", id=item.id)
             row = None
+        if state == FAILED and item.name:  # a part with no byte in it is no use to a retry: nothing left behind
+            target = Path(item.dest_dir) / item.name
+            if await asyncio.to_thread(parts.kept_bytes, target, item.id) == 0:
+                await asyncio.to_thread(_remove_part, item)
         log.warning("download stopped", id=item.id, name=item.display_name, state=state, reason=exc.message)
         self.bus.publish(DownloadFailed(item.id, item.display_name, exc.message, exc.fix))
         if row is not None:

@@ -197,6 +197,14 @@ class Transfer:
                             f"Cannot reach {exc.url or self.job.url}, though the network is up.",
                             "check the URL: its host (or the one it redirects to) does not resolve or answer",
                         ) from exc
+                    if exc.retryable:  # its fix said "it will be retried": no longer true
+                        tries = f"{self.job.retries} retr{'y' if self.job.retries == 1 else 'ies'}"
+                        raise DownloadError(
+                            exc.message,
+                            f"it still failed after {tries}: try again later, or raise downloads.retries for a "
+                            "flaky server",
+                            retryable=True,
+                        ) from exc
                     raise
                 failures += 1
                 delay = (
