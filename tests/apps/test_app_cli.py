@@ -1,4 +1,4 @@
-"""`aiui-tui app ...` and `stats` as a user runs them (subprocesses, the real engine)."""
+"""`aiui-tui app ...` and `stats` as a user runs them (in this process, one start as a subprocess; the real engine)."""
 
 from __future__ import annotations
 
@@ -22,43 +22,57 @@ def app_root(tmp_path, docker_client):
 
 
 @pytest.mark.docker
-def test_app_start_status_logs_stats_stop(cli, app_root, busybox_image):
+def test_app_start_status_logs_stats_stop(cli, capsys, app_root, busybox_image):
     port = free_port()
     command = f'["sh", "-c", "echo hello from the stand-in; exec httpd -f -p 127.0.0.1:{port} -h /www"]'
     (app_root / "config" / "apps" / "stand-in.toml").write_text(manifest("stand-in", busybox_image, port, command))
     root = ("--root", str(app_root))
+    url = f"http://127.0.0.1:{port}/"
 
-    listing = json.loads(cli(*root, "app", "list", "--json").stdout)
+    listing = json.loads(run_main(capsys, *root, "app", "list", "--json").stdout)
     assert {"stand-in", "fooocus", "comfyui", "automatic1111"} <= {a["name"] for a in listing["apps"]}
 
-    started = cli(*root, "app", "start", "stand-in")
+    started = cli(*root, "app", "start", "stand-in")  # as installed: the URL alone on stdout
     assert started.returncode == 0, started.stderr
-    assert started.stdout.strip() == f"http://127.0.0.1:{port}/"
+    assert started.stdout.strip() == url
     assert "is ready" in started.stderr
 
-    status = json.loads(cli(*root, "app", "status", "stand-in", "--json").stdout)
-    assert status["apps"][0]["state"] == "ready" and status["apps"][0]["url"] == f"http://127.0.0.1:{port}/"
+    status = json.loads(run_main(capsys, *root, "app", "status", "stand-in", "--json").stdout)
+    assert status["apps"][0]["state"] == "ready" and status["apps"][0]["url"] == url
 
-    assert cli(*root, "app", "logs", "stand-in", "--tail", "5").stdout == "hello from the stand-in\n"
+    assert run_main(capsys, *root, "app", "logs", "stand-in", "--tail", "5").stdout == "hello from the stand-in\n"
 
-    stats = json.loads(cli(*root, "stats", "--json").stdout)
+    stats = json.loads(run_main(capsys, *root, "stats", "--json").stdout)
     assert [c["name"] for c in stats["containers"]] == ["stand-in"]
     assert stats["containers"][0]["memory_used"] > 0
 
-    stopped = cli(*root, "app", "stop", "stand-in")
+    stopped = run_main(capsys, *root, "app", "stop", "stand-in")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
-    assert json.loads(cli(*root, "app", "status", "--json").stdout)["apps"][-1]["state"] == "stopped"
+    assert json.loads(run_main(capsys, *root, "app", "status", "--json").stdout)["apps"][-1]["state"] == "stopped"
+
+    again = run_main(capsys, *root, "app", "start", "stand-in", "--json")  # for scripts (issue 16)
+    assert again.returncode == 0 and again.stderr == "", again.output
+    data = json.loads(again.stdout)
+    assert [(a["name"], a["state"], a["url"]) for a in data["apps"]] == [("stand-in", "ready", url)]
+    assert data["engine"]["available"] is True and "error" not in data
+    stopped = json.loads(run_main(capsys, *root, "app", "stop", "stand-in", "--json").stdout)
+    assert stopped["apps"][0]["state"] == "stopped"
 
 
 @pytest.mark.docker
-def test_app_start_failure_exits_one_with_the_last_log_lines(cli, app_root, busybox_image):
+def test_app_start_failure_exits_one_with_the_last_log_lines(capsys, app_root, busybox_image):
     command = '["sh", "-c", "echo torch not compiled with CUDA; exit 1"]'
     (app_root / "config" / "apps" / "bad.toml").write_text(manifest("bad", busybox_image, free_port(), command))
-    result = cli("--root", str(app_root), "app", "start", "bad")
+    result = run_main(capsys, "--root", str(app_root), "app", "start", "bad")
     assert result.returncode == 1
     assert "exited with code 1 while starting" in result.stderr
     assert "| torch not compiled with CUDA" in result.stderr
     assert "Traceback" not in result.output
+    failed = run_main(capsys, "--root", str(app_root), "app", "start", "bad", "--json")
+    data = json.loads(failed.stdout)
+    assert failed.returncode == 1 and data["apps"][0]["state"] == "exited" and data["apps"][0]["exit_code"] == 1
+    assert "exited with code 1" in data["error"]["message"]
+    assert data["error"]["last_lines"] == ["torch not compiled with CUDA"]
 
 
 def test_unreachable_engine_is_one_line_with_the_fix(capsys, layout, monkeypatch):
@@ -132,25 +146,23 @@ def test_unknown_app_lists_the_known_ones(capsys, layout, monkeypatch):
     assert result.returncode == 2 and "No app named 'nope'" in result.stderr and "fooocus" in result.stderr
 
 
-def test_app_options_show_set_and_refuse(cli, layout):
+def test_app_options_show_set_and_refuse(capsys, layout):
     root = layout.root
-    shown = cli("--root", str(root), "app", "options", "comfyui", "--json")
+    shown = run_main(capsys, "--root", str(root), "app", "options", "comfyui", "--json")
     assert shown.returncode == 0, shown.output
     data = json.loads(shown.stdout)
     rows = {r["option"]: r for r in data["options"]}
     assert rows["precision"]["value"] == "auto" and "bf16" in rows["precision"]["choices"]
     assert data["recommended_profile"] in ("cpu", "low", "normal", "high") and data["why"]
 
-    saved = cli("--root", str(root), "app", "options", "comfyui", "precision=fp8", "model_cache=none")
+    saved = run_main(capsys, "--root", str(root), "app", "options", "comfyui", "precision=fp8", "model_cache=none")
     assert saved.returncode == 0, saved.output
     text = (root / "config" / "aiui.toml").read_text()
     assert "[apps.overrides.comfyui.options]" in text and 'precision = "fp8"' in text
-    rows = {
-        r["option"]: r
-        for r in json.loads(cli("--root", str(root), "app", "options", "comfyui", "--json").stdout)["options"]
-    }
+    again = json.loads(run_main(capsys, "--root", str(root), "app", "options", "comfyui", "--json").stdout)
+    rows = {r["option"]: r for r in again["options"]}
     assert rows["precision"]["value"] == "fp8" and rows["model_cache"]["value"] == "none"
 
-    bad = cli("--root", str(root), "app", "options", "comfyui", "precision=fp64")
+    bad = run_main(capsys, "--root", str(root), "app", "options", "comfyui", "precision=fp64")
     assert bad.returncode == 2 and "choose one of: auto, fp16, bf16, fp8, fp32" in bad.stderr
     assert 'precision = "fp8"' in (root / "config" / "aiui.toml").read_text()  # nothing lost
