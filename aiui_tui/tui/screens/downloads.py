@@ -159,8 +159,12 @@ class DownloadsScreen(AiuiScreen):
                 self.intent(lambda: self.services.downloads.cancel(item.id), f"cancel {item.display_name}")
 
         def ask(kept: int) -> None:  # the bytes really on disk, not the last figure the row saved
-            what = f"Its part file ({human_bytes(kept)}) is deleted." if kept else "It has no part file yet."
-            self.app.push_screen(ConfirmScreen(f"Cancel {item.display_name}? {what}"), answered)
+            if item.state == "done":
+                question = f"Remove {item.display_name} from the queue? The downloaded file stays."
+            else:
+                what = f"Its part file ({human_bytes(kept)}) is deleted." if kept else "It has no part file yet."
+                question = f"Cancel {item.display_name}? {what}"
+            self.app.push_screen(ConfirmScreen(question), answered)
 
         self.intent(lambda: self.services.downloads.kept_bytes(item.id), f"look at {item.display_name}'s part", ask)
 
