@@ -38,7 +38,7 @@ from aiui_tui.core.throttle import Throttle
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services import engine
-from aiui_tui.services.apps import contract, listeners, manifest_watch, network
+from aiui_tui.services.apps import contract, listeners, manifest_watch, network, readiness
 from aiui_tui.services.apps.errors import AppError, unknown_app
 from aiui_tui.services.apps.host_files import chown_tree, invoking_ids, make_dirs, merge_json_settings, write_file
 from aiui_tui.services.apps.manifest import (
@@ -303,17 +303,12 @@ class AppService:
         except Exception as exc:  # removed meanwhile
             log.debug("probe: container gone", app=name, reason=str(exc)[:200])
             return
-        url = _container_url(manifest, container, self.config.network.bind_address)
+        url = readiness.container_url(manifest, container, self.config.network.bind_address)
         probe = url + manifest.ready.http_path.lstrip("/")
-        deadline = time.monotonic() + manifest.ready.timeout_s
-        async with _probe_session() as session:
-            while current() and time.monotonic() < deadline:
-                if await _answers(session, probe):
-                    if current():
-                        self._set(name, _replace(self._status[name], state=READY, url=url, reason=""))
-                    return
-                await asyncio.sleep(PROBE_EVERY_S)
-        if current():
+        answered = await readiness.answers_within(probe, manifest.ready.timeout_s, current, PROBE_EVERY_S)
+        if answered and current():
+            self._set(name, _replace(self._status[name], state=READY, url=url, reason=""))
+        elif current():
             reason = f"did not answer at {probe} within {manifest.ready.timeout_s:.0f} s"
             self._set(name, _replace(self._status[name], reason=reason), announce=True)
 
@@ -454,9 +449,9 @@ class AppService:
                 self._set(name, self._blank(loaded.manifest, NOT_CREATED))
 
     async def _url_if_ready(self, manifest: AppManifest, container: Any) -> str | None:
-        url = _container_url(manifest, container, self.config.network.bind_address)
-        async with _probe_session() as session:
-            return url if await _answers(session, url + manifest.ready.http_path.lstrip("/")) else None
+        url = readiness.container_url(manifest, container, self.config.network.bind_address)
+        async with readiness.probe_session() as session:
+            return url if await readiness.answers(session, url + manifest.ready.http_path.lstrip("/")) else None
 
     # -- intents ------------------------------------------------------------------------------
 
@@ -800,9 +795,9 @@ class AppService:
         probe = spec.url + manifest.ready.http_path.lstrip("/")
         deadline = time.monotonic() + manifest.ready.timeout_s
         last_check = 0.0
-        async with _probe_session() as session:
+        async with readiness.probe_session() as session:
             while True:
-                if await _answers(session, probe):
+                if await readiness.answers(session, probe):
                     return spec.url
                 now = time.monotonic()
                 if now - last_check >= 1.0:
@@ -1056,35 +1051,6 @@ def _split_image(image: str) -> tuple[str, str]:
         repository, tag = image.rsplit(":", 1)
         return repository, tag
     return image, "latest"
-
-
-def _container_url(manifest: AppManifest, container: Any, bind: str) -> str:
-    host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
-    if manifest.network == "host":
-        return f"http://{host}:{manifest.port}/"
-    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(f"{manifest.port}/tcp")
-    port = int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else manifest.published_port
-    host_ip = bindings[0].get("HostIp") if bindings else None
-    if host_ip and host_ip not in ("0.0.0.0", "::"):
-        host = host_ip
-    return f"http://{host}:{port}/"
-
-
-def _probe_session():
-    import aiohttp
-
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
-
-
-async def _answers(session, url: str) -> bool:
-    """The UI answers when a GET returns anything below 500."""
-    import aiohttp
-
-    try:
-        async with session.get(url, allow_redirects=False) as response:
-            return response.status < 500
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-        return False
 
 
 __all__ = ["AiuiError", "AppService", "invoking_ids", "merge_json_settings"]

@@ -1,0 +1,51 @@
+"""Is an app's UI answering? Its URL as the container publishes it, and HTTP probes of it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiui_tui.services.apps.manifest import AppManifest
+
+
+def container_url(manifest: AppManifest, container: Any, bind: str) -> str:
+    """Where users open the UI: the host port Docker published (or the port on the host network)."""
+    host = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
+    if manifest.network == "host":
+        return f"http://{host}:{manifest.port}/"
+    bindings = ((container.attrs.get("HostConfig") or {}).get("PortBindings") or {}).get(f"{manifest.port}/tcp")
+    port = int(bindings[0]["HostPort"]) if bindings and bindings[0].get("HostPort") else manifest.published_port
+    host_ip = bindings[0].get("HostIp") if bindings else None
+    if host_ip and host_ip not in ("0.0.0.0", "::"):
+        host = host_ip
+    return f"http://{host}:{port}/"
+
+
+def probe_session():
+    import aiohttp
+
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
+
+
+async def answers(session, url: str) -> bool:
+    """The UI answers when a GET returns anything below 500."""
+    import aiohttp
+
+    try:
+        async with session.get(url, allow_redirects=False) as response:
+            return response.status < 500
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+        return False
+
+
+async def answers_within(url: str, timeout_s: float, wanted: Callable[[], bool], every_s: float = 0.5) -> bool:
+    """Probe `url` until it answers (True), the time runs out or `wanted()` turns false (False)."""
+    deadline = time.monotonic() + timeout_s
+    async with probe_session() as session:
+        while wanted() and time.monotonic() < deadline:
+            if await answers(session, url):
+                return True
+            await asyncio.sleep(every_s)
+    return False
