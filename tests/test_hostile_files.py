@@ -48,7 +48,7 @@ def root(template, tmp_path):
     [
         ("config/aiui.toml", ("config", "show")),
         ("config/secrets.toml", ("config", "show")),
-        ("config/apps/huge.toml", ("app", "list")),
+        ("config/apps/huge.toml", ("app", "start", "huge")),  # `app list` lists it as broken, with this line
     ],
     ids=["settings", "secrets", "manifest"],
 )
