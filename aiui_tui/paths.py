@@ -204,7 +204,11 @@ def root_problem(root: Path) -> PathProblem | None:
     if os.path.lexists(root):
         if root.exists() and not root.is_dir():
             return PathProblem(f"{root} is a file, not a folder: it cannot be the data root.", ANOTHER_ROOT)
-        return folder_problem(root)
+        problem = folder_problem(root)
+        if problem is not None and root.is_dir() and not _holds_a_layout(root):
+            # Not a data root yet (`--root /etc`): its owner and mode are not ours to change.
+            return PathProblem(problem.message, ANOTHER_ROOT)
+        return problem
     above = _nearest_existing(root)
     if above is None:
         return None
@@ -219,6 +223,13 @@ def root_problem(root: Path) -> PathProblem | None:
             f"{ANOTHER_ROOT}, or have it made for you: sudo mkdir -p {root} && sudo chown {me}: {root}",
         )
     return None
+
+
+def _holds_a_layout(root: Path) -> bool:
+    try:
+        return (root / "config").is_dir() or (root / "models").is_dir()
+    except OSError:
+        return False
 
 
 def folder_problem(folder: Path) -> PathProblem | None:

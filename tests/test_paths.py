@@ -196,3 +196,20 @@ def test_layout_helpers(layout: Layout):
     assert layout.app_outputs_dir("x") == layout.root / "outputs" / "x"
     assert layout.config_file == layout.root / "config" / "aiui.toml"
     assert isinstance(layout.state_dir, Path)
+
+
+@needs_root
+def test_an_existing_folder_that_is_not_a_data_root_is_not_ours_to_chown(world_tmp):
+    """`--root /etc` as a user: never `sudo chown -R` it; a root of ours left owned by root: chown it back."""
+    foreign, ours = world_tmp / "etc", world_tmp / "ours"
+    foreign.mkdir()
+    ensure_layout(Layout(ours))
+    code = f"""
+from pathlib import Path
+from aiui_tui.paths import root_problem
+for root in ({str(foreign)!r}, {str(ours)!r}):
+    print(root_problem(Path(root)).fix)
+"""
+    foreign_fix, ours_fix = _run_as_nobody(code).stdout.strip().splitlines()
+    assert foreign_fix == "choose another data root with --root DIR or AIUI_ROOT"
+    assert ours_fix == f"take it back: sudo chown -R nobody: {ours}"
