@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 
 import pytest
+from textual.command import CommandList
 from textual.widgets import DataTable, Input, Select, Static
 
 from aiui_tui.bus import Bus
@@ -149,8 +150,13 @@ async def test_add_a_url_with_the_checks_of_queue_add(layout, clean_env, server)
             assert (layout.kind_dir("loras") / "added.bin").read_bytes() == data
 
             await pilot.press("1", "ctrl+p")  # the palette opens it from anywhere
-            await pilot.press(*"Add a download")
-            await pilot.pause(0.3)
+            app.screen.query_one(Input).value = "Add a download"
+            commands = app.screen.query_one(CommandList)
+            await until(
+                pilot,
+                lambda: commands.option_count and "Add a download" in str(commands.get_option_at_index(0).prompt),
+                what="the command",
+            )  # noqa: E501
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, AddDownloadDialog), what="the dialog from the palette")
             await pilot.press("escape")
