@@ -112,11 +112,17 @@ async def test_escape_changes_nothing_and_a_bad_value_writes_nothing(layout, cle
         assert await services.downloads.items() == []
 
 
-async def test_typed_text_stays_visible_in_a_focused_input(layout, clean_env):
-    """The inputs are one line high: a focus border would take that line and hide what is typed."""
+async def test_typed_text_is_visible_and_digits_never_leave_the_wizard(layout, clean_env):
+    """Inputs are one line high: a focus border would take that line and hide what is typed. The app's
+    digit keys switch screens; in the wizard they type into the focused input, or do nothing."""
     async with running_services(layout, run_downloads=False) as services:
         app = make_app(services, first_run=True)
         async with app.run_test(size=(120, 40)) as pilot:
+            await go_to(pilot, app, "Apps")
+            assert isinstance(app.focused, SelectionList)
+            await pilot.press("2", "3", "5")  # Models, Downloads, Settings outside the wizard
+            assert isinstance(app.screen, WizardScreen) and app.current_mode == "dashboard"
+
             await go_to(pilot, app, "Network")
             proxy = app.screen.query_one("#proxy", Input)
             proxy.focus()
@@ -124,19 +130,8 @@ async def test_typed_text_stays_visible_in_a_focused_input(layout, clean_env):
             await pilot.pause()
             assert app.focused is proxy and proxy.value == "http://p:3128"
             assert proxy.content_region.height == 1
-            shown = "".join(segment.text for segment in proxy.render_line(0))
-            assert "http://p:3128" in shown
+            assert "http://p:3128" in "".join(segment.text for segment in proxy.render_line(0))
 
-
-async def test_digits_typed_in_the_wizard_never_leave_it(layout, clean_env):
-    async with running_services(layout, run_downloads=False) as services:
-        app = make_app(services, first_run=True)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await go_to(pilot, app, "Apps")
-            assert isinstance(app.focused, SelectionList)
-            await pilot.press("2", "3", "5")  # the app's screen keys: Models, Downloads, Settings
-            assert isinstance(app.screen, WizardScreen) and app.current_mode == "dashboard"
-            await go_to(pilot, app, "Network")
             port = app.screen.query_one("#port-fooocus", Input)
             port.focus()
             await pilot.press("end", *["backspace"] * 6, "7", "9", "9", "9")
