@@ -52,6 +52,7 @@ async def app_doctor(ctx: Context, service) -> int:
         shown = " ".join(spec.command) if spec.command else "the image's own command"
         rows.append(Row("arguments", "info", shown))
     rows += await asyncio.to_thread(_mount_rows, spec)
+    rows.append(await asyncio.to_thread(_network_row, service, name))
     rows.append(await asyncio.to_thread(_port_row, service, name, spec))
     failed = any(r.status == "fail" for r in rows)
     if ctx.args.json:
@@ -74,6 +75,18 @@ def _mount_rows(spec) -> list[Row]:
         detail = f"{host} -> {mount['bind']} ({mount['mode']})" + ("" if state == "ok" else ", created at start")
         rows.append(Row("mount", state, detail))
     return rows
+
+
+def _network_row(service, name: str) -> Row:
+    """Bridge mode needs the engine's default bridge network (absent with dockerd --bridge=none)."""
+    from aiui_tui.services.apps.network import has_default_bridge, no_bridge_fix
+
+    if service.manifest(name).network == "host":
+        return Row("network", "info", "host: the UI listens on this machine's network (network.bind_address)")
+    if has_default_bridge(service.client):
+        return Row("network", "ok", "bridge: the engine has its default bridge network")
+    detail = "bridge, and this engine has no bridge network (dockerd runs with --bridge=none)"
+    return Row("network", "fail", detail, no_bridge_fix([service.apps[name].base]))
 
 
 def _port_row(service, name: str, spec) -> Row:

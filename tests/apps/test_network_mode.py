@@ -7,6 +7,7 @@ at once with the fix, `doctor` names the apps concerned, and the fix (network = 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -16,6 +17,7 @@ from aiui_tui.core.apps import READY
 from aiui_tui.services.apps.errors import AppError
 from aiui_tui.services.apps.network import has_default_bridge
 from aiui_tui.services.doctor import DoctorContext, check_docker
+from tests.apps.test_app_cli import run_main
 from tests.apps.test_docker_apps import free_port, manifest, open_service
 
 pytestmark = pytest.mark.docker
@@ -76,3 +78,14 @@ def test_doctor_names_the_apps_that_need_a_bridge(layout, no_bridge):
     (layout.user_apps_dir / "bridged.toml").unlink()
     checks = {c.name: c for c in check_docker(DoctorContext(layout=layout, config=config, env={}))}
     assert checks["docker network"].status == "ok" and "no enabled app needs one" in checks["docker network"].detail
+
+
+def test_app_doctor_says_the_bridge_is_missing(capsys, layout, no_bridge):
+    (layout.user_apps_dir / "bridged.toml").write_text(manifest("bridged", "x", free_port(), network="bridge"))
+    (layout.user_apps_dir / "hosted.toml").write_text(manifest("hosted", "x", free_port(), network="host"))
+    result = run_main(capsys, "--root", str(layout.root), "app", "doctor", "bridged", "--json")
+    rows = {row["name"]: row for row in json.loads(result.stdout)["checks"]}
+    assert result.returncode == 1 and rows["network"]["status"] == "fail"
+    assert 'apps.overrides.bridged.network = "host"' in rows["network"]["fix"]
+    hosted = run_main(capsys, "--root", str(layout.root), "app", "doctor", "hosted", "--json")
+    assert {row["name"]: row for row in json.loads(hosted.stdout)["checks"]}["network"]["status"] == "info"

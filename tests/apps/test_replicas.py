@@ -159,7 +159,8 @@ def test_app_doctor_shows_the_contract_of_the_pulled_image(replicas, docker_clie
     root = tmp_path / "root"
     assert cli("--root", str(root), "init", "--yes").returncode == 0
     config = root / "config" / "aiui.toml"
-    config.write_text(config.read_text() + f'\n[apps.overrides.fooocus]\nimage = "{replicas["fooocus"]}"\n')
+    override = f'\n[apps.overrides.fooocus]\nimage = "{replicas["fooocus"]}"\nnetwork = "host"\n'  # no bridge here
+    config.write_text(config.read_text() + override)
     good = cli("--root", str(root), "app", "doctor", "fooocus")
     assert good.returncode == 0, good.output
     assert "ok   contract.user" in good.stdout and "ok   contract.workdir" in good.stdout
