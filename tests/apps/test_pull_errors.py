@@ -118,3 +118,40 @@ def test_check_update_exits_zero_when_up_to_date_and_100_when_an_update_exists(
     finally:
         with contextlib.suppress(Exception):
             docker_client.images.remove(image, force=True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "what"),
+    [
+        (  # Docker Hub answers a missing repository as if it might be private
+            "pull access denied for nosuchuser/nosuchimage, repository does not exist or may require "
+            "'docker login': denied: requested access to the resource is denied",
+            "no such image on docker.io, or it is private",
+        ),
+        (
+            "toomanyrequests: You have reached your pull rate limit.",
+            "docker.io refused: its pull rate limit is reached",
+        ),
+        (
+            'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host',
+            "cannot reach docker.io (its name does not resolve)",
+        ),
+        (
+            'Get "https://registry-1.docker.io/v2/": net/http: TLS handshake timeout',
+            "cannot reach docker.io (timed out)",
+        ),
+        (
+            "failed to register layer: write /usr/lib/x.so: no space left on device",
+            "the Docker engine's disk is full",
+        ),
+        (  # a refusal on the engine's own disk is no login question
+            "failed to register layer: open /var/lib/docker/x: permission denied",
+            "the engine refused (its words are in logs/aiui.log)",
+        ),
+    ],
+)
+def test_the_engines_words_for_docker_hub_are_sorted_too(raw, what):
+    """Docker Hub cannot be reached from the tests: its answers, as the engine words them."""
+    from aiui_tui.services.apps.pull_errors import classify
+
+    assert classify("nosuchuser/nosuchimage:1", raw).what == what

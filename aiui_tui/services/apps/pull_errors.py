@@ -31,6 +31,10 @@ _UNREACHABLE = {
 }
 
 
+# A registry asking for credentials (distribution's UNAUTHORIZED and DENIED, the engine's own words).
+_LOGIN = ("unauthorized", "authentication required", "no basic auth credentials", "requested access", "access denied")
+
+
 @dataclass(frozen=True)
 class PullFailure:
     what: str  # a short phrase for a card: "no such image on 127.0.0.1:5000"
@@ -63,7 +67,7 @@ def classify(image: str, raw: str, app: str | None = None) -> PullFailure:
             f"no such image on {registry}, or it is private",
             f"check the name ({override}); for a private image run `docker login {registry}`",
         )
-    if any(word in text for word in ("unauthorized", "authentication required", "no basic auth", "denied")):
+    if any(word in text for word in _LOGIN):
         return PullFailure(f"{registry} needs a login", f"run `docker login {registry}` (as the engine's user), retry")
     if any(word in text for word in ("manifest unknown", "name unknown", "not found", "no such image")):
         return PullFailure(
