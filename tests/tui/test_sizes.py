@@ -15,7 +15,7 @@ from textual.widgets import Select
 
 from aiui_tui.tui.widgets.app_card import AppCard
 from tests.tui.conftest import until
-from tests.tui.test_snapshots import prepared_app
+from tests.tui.test_snapshots import cards_shown, prepared_app
 
 MIN_CARD = 40
 
@@ -40,7 +40,7 @@ def assert_inside(app, widget, where: str) -> None:
 async def test_every_screen_fits_the_terminal(tmp_path, clean_env):
     """80x24 first, then the same session resized to 200x60 (screens shown before follow the new size)."""
     async with prepared_app(tmp_path / "root") as app, app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: len(app.screen.query(AppCard)) == 3, what="the cards")
+        await until(pilot, lambda: app.ui.engine_ok is False and cards_shown(app), what="the cards")
         for size in ((80, 24), (200, 60)):
             await pilot.resize_terminal(*size)
             await pilot.pause(0.2)

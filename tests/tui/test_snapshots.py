@@ -96,7 +96,7 @@ async def shot(app, snapshot, *keys: str, wait=None, size: tuple[int, int] = (12
 
 
 async def test_dashboard(snapshot_app, snapshot):
-    await shot(snapshot_app, snapshot, wait=lambda app: len(app.screen.query("AppCard")) == 3)
+    await shot(snapshot_app, snapshot, wait=cards_shown)
 
 
 async def test_models_catalog(snapshot_app, snapshot):
@@ -142,7 +142,10 @@ SMALL, LARGE = (80, 24), (200, 60)
 
 
 def cards_shown(app) -> bool:
-    return len(app.screen.query("AppCard")) == 3
+    """Three cards, each showing why its app is in an unknown state (the engine's answer arrives after
+    the engine state itself)."""
+    cards = app.screen.query("AppCard")
+    return len(cards) == 3 and all(card.view.status.reason for card in cards)
 
 
 def catalog_shown(app) -> bool:

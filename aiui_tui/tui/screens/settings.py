@@ -43,6 +43,7 @@ class SettingsScreen(AiuiScreen):
     # shown (what the config holds) is a choice to save.
     shown: dict[str, object]
     plugins_found: dict = {}  # name -> PluginInfo, as last shown (replaced, never changed in place)
+    plugin_rows: list[tuple[str, ...]] | None = None  # the plugins table's rows, as last shown
 
     def services_ready(self) -> None:
         self.shown = {}
@@ -108,7 +109,7 @@ class SettingsScreen(AiuiScreen):
 
     def on_screen_resume(self) -> None:
         super().on_screen_resume()
-        if self.ready:
+        if self.ready and self.plugin_rows is not None:  # shown before: look again (the first load looks itself)
             self.run_worker(self.refresh_plugins, group="settings-plugins", exclusive=True)
 
     def on_service_event(self, message: ServiceEvent) -> None:
@@ -123,21 +124,25 @@ class SettingsScreen(AiuiScreen):
         self.show_plugins()
 
     def show_plugins(self) -> None:
-        table = self.query_one("#plugins", DataTable)
-        table.clear(columns=True)
-        table.add_columns("Plugin", "Version", "State", "Kind", "About")
         found = self.plugins_found
+        rows = []
         for info in found.values():
             state = info.state
             if info.enabled and state == "disabled":
                 state = "on at next start"
             elif not info.enabled and state == "loaded":
                 state = "loaded, off at next start"
-            table.add_row(
-                info.name, info.version or "-", state, info.kind, info.problem or info.description, key=info.name
-            )
+            rows.append((info.name, info.version or "-", state, info.kind, info.problem or info.description))
         if not found:
-            table.add_row("(none)", "", "", "", f"put plugins in {self.services.layout.plugins_dir}")
+            rows.append(("(none)", "", "", "", f"put plugins in {self.services.layout.plugins_dir}"))
+        if rows == self.plugin_rows:
+            return  # a look that found nothing new (each showing of the screen looks again)
+        self.plugin_rows = rows
+        table = self.query_one("#plugins", DataTable)
+        table.clear(columns=True)
+        table.add_columns("Plugin", "Version", "State", "Kind", "About")
+        for row in rows:
+            table.add_row(*row, key=row[0] if found else None)
 
     def on_select_changed(self, event: Select.Changed) -> None:
         widget_id = event.select.id or ""
