@@ -7,7 +7,7 @@ import re
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Input, RichLog, Sparkline, Static
 
@@ -29,7 +29,7 @@ class AppDetailScreen(Screen[None]):
     ]
     DEFAULT_CSS = """
     AppDetailScreen #top { height: 13; }
-    AppDetailScreen #info { width: 1fr; padding: 0 1; border: round $panel-lighten-2; }
+    AppDetailScreen #info-box { width: 1fr; padding: 0 1; border: round $panel-lighten-2; }
     AppDetailScreen #stats { width: 40; padding: 0 1; border: round $panel-lighten-2; }
     AppDetailScreen Sparkline { height: 2; }
     AppDetailScreen #search { display: none; }
@@ -47,7 +47,8 @@ class AppDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="top"):
-            yield Static(id="info")
+            with VerticalScroll(id="info-box"):  # on a small terminal: Tab to it, then scroll
+                yield Static(id="info")
             with Vertical(id="stats"):
                 yield Static("CPU %", id="cpu-label")
                 yield Sparkline([], id="cpu")
