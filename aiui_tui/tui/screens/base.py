@@ -54,6 +54,7 @@ class AiuiScreen(Screen[None]):
 
     # Width classes for app.tcss: -small is the classic 80-column terminal (up to 109), -large from 180.
     HORIZONTAL_BREAKPOINTS = [(0, "-small"), (110, "-medium"), (180, "-large"), (260, "-huge")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (50, "-tall")]  # -tall: room for longer histories
 
     def compose(self) -> ComposeResult:
         yield Header()
