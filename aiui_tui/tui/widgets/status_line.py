@@ -24,14 +24,18 @@ class StatusLine(Static):
     activity: reactive[str] = reactive("")  # e.g. "Hashing 2/5 40%" while the library works on files
 
     def render(self) -> Text:
+        """Root, activity, engine, GPU; when that is too wide the GPU summary is cut first (the dashboard
+        shows the GPU), and only when the engine's state would not fit the root shows as its last folder."""
         width = self.content_size.width
         line = self._line(("Root ", "dim"), (self.root, ""))
-        if width and line.cell_len > width:  # narrow: the root's last folder, and what still does not fit cut with …
-            line = self._line((_short(self.root), ""))
+        if width and line.cell_len > width:
+            head = self._line(("Root ", "dim"), (self.root, ""), gpu=False)
+            if head.cell_len > width:
+                line = self._line((_short(self.root), ""))
             line.truncate(width, overflow="ellipsis")
         return line
 
-    def _line(self, *root: tuple[str, str]) -> Text:
+    def _line(self, *root: tuple[str, str], gpu: bool = True) -> Text:
         engine_style = {True: "green", False: "bold red", None: "yellow"}[self.engine_ok]
         return Text.assemble(
             *root,
@@ -39,8 +43,7 @@ class StatusLine(Static):
             *((("  │  ", "dim"), (self.activity, "bold cyan")) if self.activity else ()),
             ("  │  ", "dim"),
             (self.engine, engine_style),
-            ("  │  ", "dim"),
-            (self.gpu, ""),
+            *((("  │  ", "dim"), (self.gpu, "")) if gpu else ()),
         )
 
 
