@@ -47,11 +47,10 @@ class KeysFooter(Footer):
                 mode_keys.append((binding, enabled, tooltip))
             else:
                 screen_keys.append((binding, enabled, tooltip))
-        palette = 0
-        if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
-            palette_key = cell_len(self.app.get_key_display(Binding(self.app.COMMAND_PALETTE_BINDING, "")))
-            palette = palette_key + len(" palette") + 4  # its padding and the separator before it
-        room = width - palette
+        room = width
+        palette = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
+        if palette is not None and self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
+            room -= self._fits([(palette.binding, True, "")], False) + 2  # its right padding, the separator
         for compact in (False, True):
             if self._fits(screen_keys + mode_keys + pinned, compact) <= room:
                 return compact, screen_keys + mode_keys + pinned
