@@ -38,13 +38,19 @@ def assert_inside(app, widget, where: str) -> None:
 
 
 async def test_every_screen_fits_the_terminal(tmp_path, clean_env):
-    """80x24 first, then the same session resized to 200x60 (screens shown before follow the new size)."""
+    """80x24 first, then the same session resized to 200x60 and 140x45 (screens shown before follow the new size)."""
     async with prepared_app(tmp_path / "root") as app, app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.ui.engine_ok is False and cards_shown(app), what="the cards")
         for size in ((80, 24), (200, 60)):
             await pilot.resize_terminal(*size)
             await pilot.pause(0.2)
             await check_every_screen(app, pilot, size)
+        await pilot.resize_terminal(140, 45)  # where the dashboard's, models' and downloads' footers cut "? Help"
+        for key, name in (("1", "dashboard"), ("2", "models"), ("3", "downloads")):
+            await pilot.press(key)
+            await until(pilot, lambda name=name: type(app.screen).__name__.lower().startswith(name), what=name)
+            await pilot.pause(0.1)
+            assert_footer_keeps_help_and_quit(app, name)
 
 
 async def check_every_screen(app, pilot, size: tuple[int, int]) -> None:
