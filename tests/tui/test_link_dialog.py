@@ -1,5 +1,5 @@
 """The link dialog takes a typed path from its first frame: it opened focused on an empty list of
-detected installs, so what the user typed at once was lost (issue 16: 12)."""
+detected installs, so what the user typed at once was lost (issue 16: 12); and it fits 80 columns."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ async def test_typing_at_once_goes_to_the_path_and_detection_does_not_take_the_f
     comfy = fake_comfyui(tmp_path / "ComfyUI")
     async with running_services(layout, run_downloads=False, library__other_ui_paths=[str(comfy)]) as services:
         app = make_app(services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             dialog = LinkDialog()
             await app.push_screen(dialog)
             await pilot.press(*"/opt/a")  # typed before detection answered
+            box = dialog.query_one("Vertical")
+            assert box.region.x >= 0 and box.region.right <= 80  # inside the classic terminal (it was 90 wide)
             options = dialog.query_one(OptionList)
             await until(pilot, lambda: options.option_count == 1, what="the detected ComfyUI")
             await pilot.press(*"1111")

@@ -13,7 +13,7 @@ class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll {
-        width: 80; height: 80%; border: thick $primary; background: $surface; padding: 0 1;
+        width: 80; max-width: 100%; height: 80%; border: thick $primary; background: $surface; padding: 0 1;
     }
     HelpScreen DataTable { height: auto; }
     """

@@ -20,7 +20,8 @@ class LinkDialog(ModalScreen[None]):
     DEFAULT_CSS = """
     LinkDialog { align: center middle; }
     LinkDialog > Vertical {
-        width: 90; height: auto; max-height: 80%; border: thick $primary; background: $surface; padding: 1 2;
+        width: 90; max-width: 100%; height: auto; max-height: 80%; border: thick $primary; background: $surface;
+        padding: 1 2;
     }
     LinkDialog OptionList { height: auto; max-height: 12; }
     """
