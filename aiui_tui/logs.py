@@ -99,8 +99,9 @@ def _quiet_until_configured() -> None:
 _quiet_until_configured()
 
 
-def setup_logging(log_file: Path, level: str = "INFO") -> None:
-    """Send all logging to `log_file` as redacted JSON lines; safe to call again (re-targets)."""
+def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = MAX_BYTES) -> None:
+    """Send all logging to `log_file` as redacted JSON lines, rotated at `max_bytes` (tests rotate
+    small files); safe to call again (re-targets)."""
     global _handler
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
     shared = [
@@ -129,7 +130,7 @@ def setup_logging(log_file: Path, level: str = "INFO") -> None:
         ],
     )
     handler = logging.handlers.RotatingFileHandler(
-        log_file, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
+        log_file, maxBytes=max_bytes, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
     )
     handler.setFormatter(formatter)
     root = logging.getLogger()

@@ -89,17 +89,35 @@ def test_secrets_redacted_wherever_they_appear(log_file):
     assert REDACTED in lines[-1]["exception"]
 
 
-def test_rotation_at_10_mb_keeps_five_old_files(log_file):
-    log = get_logger("bulk")
-    payload = "x" * 2000
-    for i in range((MAX_BYTES * 7) // 2100):
-        log.info("bulk", n=i, payload=payload)
-    files = sorted(log_file.parent.glob("aiui.log*"))
-    assert [f.name for f in files] == ["aiui.log"] + [f"aiui.log.{i}" for i in range(1, BACKUP_COUNT + 1)]
-    for f in files:
-        assert f.stat().st_size <= MAX_BYTES
-    assert all(f.stat().st_size > MAX_BYTES * 0.9 for f in files[1:])
-    # Every rotated file is still whole JSON lines.
-    for f in files:
-        for line in f.read_text().splitlines():
-            json.loads(line)
+def test_logs_rotate_at_10_mib_by_default(log_file):
+    import logging
+
+    from aiui_tui import logs
+
+    assert MAX_BYTES == 10 * 1024 * 1024
+    assert logs._handler is not None and logs._handler.maxBytes == MAX_BYTES
+    assert logs._handler.backupCount == BACKUP_COUNT
+    assert logs._handler in logging.getLogger().handlers
+
+
+def test_rotation_keeps_five_old_files_of_whole_lines(tmp_path):
+    # The size is a parameter so the rotation is tested on 200 KiB files, not 70 MB of writes.
+    limit = 200 * 1024
+    log_file = tmp_path / "aiui.log"
+    setup_logging(log_file, "DEBUG", max_bytes=limit)
+    try:
+        log = get_logger("bulk")
+        payload = "x" * 2000
+        for i in range((limit * 7) // 2100):
+            log.info("bulk", n=i, payload=payload)
+        files = sorted(log_file.parent.glob("aiui.log*"))
+        assert [f.name for f in files] == ["aiui.log"] + [f"aiui.log.{i}" for i in range(1, BACKUP_COUNT + 1)]
+        for f in files:
+            assert f.stat().st_size <= limit
+        assert all(f.stat().st_size > limit * 0.9 for f in files[1:])
+        # Every rotated file is still whole JSON lines.
+        for f in files:
+            for line in f.read_text().splitlines():
+                json.loads(line)
+    finally:
+        setup_logging(tmp_path / "after.log", "INFO")

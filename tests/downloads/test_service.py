@@ -537,19 +537,23 @@ async def test_an_unnamed_item_redirected_to_ftp_fails_once_in_the_queue_not_eve
     assert len(server.requests) == 1
 
 
-def test_a_write_that_meets_a_locked_queue_fails_once_and_the_next_works(tmp_path):
+def test_a_write_that_meets_a_locked_queue_fails_once_and_the_next_works(tmp_path, monkeypatch):
     """BEGIN IMMEDIATE failing on a lock held by another process must give the store's thread lock
-    back: a dashboard would otherwise hang on its next queue call."""
+    back: a dashboard would otherwise hang on its next queue call. (A 1 s busy timeout here: the
+    10 s one is waited out by tests/test_state_databases.py through the real command line.)"""
     import threading
 
     from aiui_tui.core.errors import DatabaseProblem
+    from aiui_tui.services import sqlite as state_sqlite
+
+    monkeypatch.setattr(state_sqlite, "BUSY_TIMEOUT_S", 1)
     from aiui_tui.services.downloads.store import QueueStore
     from tests.test_state_databases import _hold_lock
 
     store = QueueStore(tmp_path / "downloads.sqlite")
     holder = _hold_lock(tmp_path / "downloads.sqlite", exclusive_mode=False)
     try:
-        with pytest.raises(DatabaseProblem, match="locked by another process"):
+        with pytest.raises(DatabaseProblem, match=r"locked by another process.*still locked after 1 s"):
             store.delete("nothing")  # waits out the busy timeout, then one line
     finally:
         assert holder.stdin is not None
