@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiui_tui.core.errors import AiuiError, ConfigError
-from aiui_tui.core.format import human_bytes, human_duration, human_percent, human_rate
+from aiui_tui.core.format import human_bytes, human_duration, human_percent, human_rate, human_used_of
 from aiui_tui.core.throttle import Throttle
 
 
@@ -13,6 +13,14 @@ def test_human_bytes():
     assert human_bytes(7_105_348_592) == "6.6 GiB"
     assert human_bytes(None) == "?"
     assert human_rate(1024 * 1024 * 5) == "5.0 MiB/s"
+
+
+def test_used_of_total_is_in_the_totals_unit():
+    # A narrow panel has room for one shape: 778.7 MiB/23.5 GiB wrapped the 80-column dashboard.
+    assert human_used_of(778.7 * 2**20, 23.5 * 2**30) == "0.8/23.5 GiB"
+    assert human_used_of(9 * 2**30, 24 * 2**30) == "9.0/24.0 GiB"
+    assert human_used_of(100, 1000) == "100/1000 B"
+    assert human_used_of(None, 2**30) == "?/1.0 GiB"
 
 
 def test_human_duration():

@@ -16,6 +16,17 @@ def human_bytes(n: float | None) -> str:
     raise AssertionError("unreachable")
 
 
+def human_used_of(used: float | None, total: float | None) -> str:
+    """`used` of `total`, both in the total's unit: 0.8/23.5 GiB."""
+    whole = human_bytes(total)
+    if used is None or total is None:
+        return f"{human_bytes(used)}/{whole}"
+    unit = whole.partition(" ")[2]
+    if unit == "B":
+        return f"{used:.0f}/{whole}"
+    return f"{used / 1024 ** _UNITS.index(unit):.1f}/{whole}"
+
+
 def human_rate(bytes_per_s: float | None) -> str:
     return "?" if bytes_per_s is None else f"{human_bytes(bytes_per_s)}/s"
 

@@ -156,7 +156,7 @@ async def test_add_a_url_with_the_checks_of_queue_add(layout, clean_env, server)
                 pilot,
                 lambda: commands.option_count and "Add a download" in str(commands.get_option_at_index(0).prompt),
                 what="the command",
-            )  # noqa: E501
+            )
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, AddDownloadDialog), what="the dialog from the palette")
             await pilot.press("escape")

@@ -64,9 +64,7 @@ def check_data_root(ctx: DoctorContext) -> list[CheckResult]:
         return [CheckResult("data root", "fail", p.message, p.fix) for p in problems]
     if not os.path.lexists(ctx.layout.root):
         return [
-            CheckResult(
-                "data root", "warn", f"{ctx.layout.root} does not exist yet", f"create it: {ctx.init_command}"
-            )
+            CheckResult("data root", "warn", f"{ctx.layout.root} does not exist yet", f"create it: {ctx.init_command}")
         ]
     return [CheckResult("data root", "ok", f"{ctx.layout.root}: every folder writable")]
 

@@ -23,7 +23,8 @@ class SystemSampler:
 
     def sample(self) -> SystemStats:
         now_times = psutil.cpu_times(percpu=True)
-        per_core = tuple(busy_percent(a, b) for a, b in zip(self._cpu_times, now_times))
+        # A core brought online meanwhile has no earlier reading: it is left out of this sample.
+        per_core = tuple(busy_percent(a, b) for a, b in zip(self._cpu_times, now_times, strict=False))
         self._cpu_times = now_times
         memory = psutil.virtual_memory()
         swap = psutil.swap_memory()

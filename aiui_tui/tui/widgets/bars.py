@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from aiui_tui.core.format import human_bytes
-
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
@@ -24,13 +22,6 @@ def bar(fraction: float | None, width: int = 20, style: str = "cyan") -> Text:
 def bar_width(room: int, taken: int, least: int = 6, most: int = 24) -> int:
     """Cells for a bar on a line `room` cells wide of which the rest takes `taken`."""
     return max(least, min(most, room - taken))
-
-
-def used_of(used: int | None, total: int | None) -> str:
-    """Used of total, with one unit when both share it: 9.0/24.0 GiB; else 512.0 MiB/24.0 GiB."""
-    a, b = human_bytes(used), human_bytes(total)
-    number, _, unit = a.partition(" ")
-    return f"{number}/{b}" if b.endswith(" " + unit) else f"{a}/{b}"
 
 
 def meter_style(percent: float) -> str:

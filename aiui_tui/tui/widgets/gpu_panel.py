@@ -9,10 +9,10 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from aiui_tui.core.format import human_bytes
+from aiui_tui.core.format import human_bytes, human_used_of
 from aiui_tui.core.monitor import GpuStats
 from aiui_tui.tui.state import UiState
-from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style, used_of
+from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
 
 
 def gpu_line(g: GpuStats, width: int = 52) -> Text:
@@ -21,7 +21,7 @@ def gpu_line(g: GpuStats, width: int = 52) -> Text:
         return Text(f"GPU {g.index} {g.name}: lost (driver reloaded?) — restart the apps using it", style="bold red")
     util = g.utilization or 0
     vram = 100 * (g.memory_used or 0) / g.memory_total if g.memory_total else 0
-    memory = used_of(g.memory_used, g.memory_total)
+    memory = human_used_of(g.memory_used, g.memory_total)
     cells = bar_width(width, 8 + 1 + len(memory))
     text = Text.assemble((f"GPU {g.index} ", "bold"), (g.name, ""), "\n")
     text.append_text(Text.assemble(("  util  ", "dim"), bar(util / 100, cells, meter_style(util)), f" {util:3d}%\n"))

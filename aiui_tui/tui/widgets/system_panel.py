@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from aiui_tui.core.format import human_bytes
+from aiui_tui.core.format import human_bytes, human_used_of
 from aiui_tui.tui.state import UiState
-from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style, used_of
+from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
 
 LABEL = 8  # "outputs ", " core 12"
 WIDTH = 52  # the content width before the panel is laid out
@@ -42,7 +42,7 @@ def memory_text(state: UiState, width: int = WIDTH) -> Group | Text:
     s = state.system
     if s is None:
         return Text("")
-    memory = used_of(s.memory_used, s.memory_total)
+    memory = human_used_of(s.memory_used, s.memory_total)
     disks = [(d, f"{human_bytes(d.free)} free") for d in s.disks]
     figure = max([len(memory)] + [len(text) for _d, text in disks])
     cells = bar_width(width, LABEL + 1 + figure)
