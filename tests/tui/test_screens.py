@@ -91,7 +91,7 @@ async def test_pause_resume_and_cancel_with_confirmation(layout, clean_env, serv
     url = server.add("slow.safetensors", data, Fault(rate=256 * 1024))
     async with running_services(layout) as services:
         app = make_app(services)
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=(80, 24)) as pilot:
             from aiui_tui.core.requests import DownloadRequest
 
             await services.downloads.enqueue(DownloadRequest(url=url, kind="loras", name="slow.safetensors"))
@@ -111,6 +111,11 @@ async def test_pause_resume_and_cancel_with_confirmation(layout, clean_env, serv
             await pilot.press("y")
             await until(pilot, lambda: table.row_count == 0, what="the row to go")
             assert "queue is empty" in str(app.screen.query_one("#totals", Static).render())
+            await pilot.pause()
+            from tests.tui.test_sizes import screen_lines
+
+            shown = " ".join(line.strip() for line in screen_lines(app))
+            assert "`aiui-tui models add`." in shown, f"the empty queue's hint is cut at {app.size}"  # wraps, whole
         assert not list(layout.kind_dir("loras").glob("slow*"))
 
 

@@ -119,7 +119,8 @@ class DownloadsScreen(AiuiScreen):
         text.append("  ".join(f"{n} {s}" for s, n in counts.items() if n), style="dim")
         if not items:
             text = Text(
-                "The queue is empty. Queue models from the model browser (2) or `aiui-tui models add`.", style="dim"
+                "The queue is empty: a adds a URL, the model browser (2) queues models, or `aiui-tui models add`.",
+                style="dim",
             )
         return text
 
