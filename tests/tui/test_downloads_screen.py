@@ -140,7 +140,11 @@ async def test_add_a_url_with_the_checks_of_queue_add(layout, clean_env, server)
             assert isinstance(app.screen, AddDownloadDialog)  # what was typed stays
             assert dialog.query_one("#url", Input).value == url
             dialog.query_one("#sha256", Input).value = ""
-            assert dialog.query_one("#kind", Select).prompt.startswith("none: save in ")  # no kind: where it goes
+            # No kind: not a library model, so it goes where a browser puts files (never the cwd).
+            import platformdirs
+
+            assert dialog.query_one("#kind", Select).prompt == f"none: save in {platformdirs.user_downloads_path()}"
+            assert dialog.request().dest_dir == platformdirs.user_downloads_path()
             dialog.query_one("#kind", Select).value = "loras"
             dialog.query_one("#url", Input).focus()
             await pilot.press("enter")

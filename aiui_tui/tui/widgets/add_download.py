@@ -7,7 +7,6 @@ name already queued from another URL) is one line in the dialog, and what was ty
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,7 +43,11 @@ class AddDownloadDialog(ModalScreen[DownloadItem | None]):
     def __init__(self, submit: Submit) -> None:
         super().__init__()
         self.submit = submit
-        self.cwd = Path.cwd()
+        # Without a kind the file is not a model of the library: it goes where a browser would put
+        # it, not into whatever folder the dashboard happened to be started from.
+        import platformdirs
+
+        self.folder = platformdirs.user_downloads_path()
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -56,7 +59,7 @@ class AddDownloadDialog(ModalScreen[DownloadItem | None]):
                 yield Label("Kind")
                 yield Select(
                     [(kind, kind) for kind in kind_names()],
-                    prompt=f"none: save in {self.cwd}",
+                    prompt=f"none: save in {self.folder}",
                     id="kind",
                 )
             with Horizontal():
@@ -82,7 +85,7 @@ class AddDownloadDialog(ModalScreen[DownloadItem | None]):
         return make_request(
             self.value("url"),
             kind=kind if isinstance(kind, str) else None,
-            dest=None if isinstance(kind, str) else self.cwd,
+            dest=None if isinstance(kind, str) else self.folder,
             name=self.value("name"),
             sha256=self.value("sha256"),
         )
