@@ -132,3 +132,28 @@ def test_a_missing_root_is_a_warning_naming_the_command_that_creates_it(tmp_path
     (result,) = check_data_root(ctx)
     assert (result.status, result.fix) == ("warn", "create it: scripts/run init")
     assert result.detail == f"{tmp_path / 'new'} does not exist yet" and not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(("size", "status"), [("1g", "fail"), ("20g", "warn"), ("60g", "ok")])
+def test_disk_check_on_a_filesystem_of_that_size_in_gib(tmp_path, size, status):
+    """A real tmpfs of each size holds the models folder (a tmpfs reserves nothing until written)."""
+    import subprocess
+
+    from aiui_tui.services.doctor import check_disk
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)]).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")  # the suite runs as root in CI
+    try:
+        layout = Layout(mount / "root")
+        result = check_disk(DoctorContext(layout=layout, config=Config(), env={}))
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+    assert result.status == status
+    assert result.detail.startswith(f"{size[:-1]}.0 GiB free in {mount}")
+    assert " GB" not in f"{result.detail} {result.fix}"  # one unit system: GiB, as every other figure
+    if status == "fail":
+        assert "one SDXL checkpoint is 6.5 GiB" in result.detail
+    if status == "warn":
+        assert result.fix == "keep 50.0 GiB free for a comfortable model library"

@@ -77,12 +77,15 @@ def check_disk(ctx: DoctorContext) -> CheckResult:
         return CheckResult(
             "disk",
             "fail",
-            detail + " (one SDXL model needs about 7 GB)",
+            detail + " (one SDXL checkpoint is 6.5 GiB)",
             "free some space, or move the data root to a larger disk (--root / AIUI_ROOT)",
         )
     if free < DISK_WARN_BYTES:
         return CheckResult(
-            "disk", "warn", detail + " (enough for a few models)", "keep 50 GB free for a comfortable model library"
+            "disk",
+            "warn",
+            detail + " (enough for a few models)",
+            f"keep {human_bytes(DISK_WARN_BYTES)} free for a comfortable model library",
         )
     return CheckResult("disk", "ok", detail)
 
