@@ -1,59 +1,30 @@
-"""Notice manifests added, edited or removed in `config/apps/` while the dashboard runs.
-
-A cheap poll: every couple of seconds the folder's `*.toml` entries are stat'ed (in a thread) and
-compared with the last look; a change calls back. A dozen small files cost microseconds, need no
-inotify (which misses edits on network filesystems and in some containers) and no dependency.
-"""
+"""Notice manifests added, edited or removed in `config/apps/` while the dashboard runs (a poll,
+see services/folder_watch.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from aiui_tui.logs import get_logger
+from aiui_tui.services import folder_watch
 
-log = get_logger(__name__)
-POLL_S = 2.0
+POLL_S = folder_watch.POLL_S
 
-Snapshot = dict[str, tuple[int, int, int, int]]
+Snapshot = dict[str, folder_watch.Stat]
 
 
 def snapshot(folder: Path) -> Snapshot:
-    """Each `*.toml` in the folder: (inode, size, mtime_ns, ctime_ns); empty when the folder is absent."""
-    found: Snapshot = {}
+    """Each `*.toml` in the folder with its stat; empty when the folder is absent."""
     try:
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if not entry.name.endswith(".toml"):
-                    continue
-                try:
-                    st = entry.stat()
-                except OSError:
-                    continue  # removed meanwhile
-                found[entry.name] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        names = [name for name in os.listdir(folder) if name.endswith(".toml")]
     except OSError:
         return {}
-    return found
+    return {name: st for name in names if (st := folder_watch.stat_of(folder / name)) is not None}
 
 
 async def watch(
     folder: Path, on_change: Callable[[], Awaitable[None]], every_s: float = POLL_S, first: Snapshot | None = None
 ) -> None:
-    """Call `on_change` after each change of the folder's manifests, until cancelled.
-
-    The next look is scheduled when the previous one finished (re-armed, never stacked); a failing
-    callback is logged and the watch goes on.
-    """
-    last = first if first is not None else await asyncio.to_thread(snapshot, folder)
-    while True:
-        await asyncio.sleep(every_s)
-        now = await asyncio.to_thread(snapshot, folder)
-        if now == last:
-            continue
-        last = now
-        try:
-            await on_change()
-        except Exception:
-            log.exception("reloading the app manifests failed", folder=str(folder))
+    """Call `on_change` after each change of the folder's manifests, until cancelled."""
+    await folder_watch.poll(lambda: snapshot(folder), on_change, what=str(folder), every_s=every_s, first=first)
