@@ -151,6 +151,16 @@ def docker_client():
     client.close()
 
 
+@pytest.fixture
+async def cleanup(docker_client, layout):
+    """Remove the containers the test created for its data root (apps and dashboard tests)."""
+    from aiui_tui.services.apps.spec import LABEL_ROOT
+
+    yield
+    for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ROOT}={layout.root}"}):
+        c.remove(force=True)
+
+
 def static_busybox() -> Path:
     for candidate in (os.environ.get("AIUI_TEST_BUSYBOX"), "/bin/busybox", "/usr/bin/busybox"):
         if candidate and Path(candidate).is_file():
