@@ -152,6 +152,11 @@ async def test_add_a_url_with_the_checks_of_queue_add(layout, clean_env, server)
             await until(pilot, lambda: "Queued added.bin." in [n.message for n in app._notifications], what="toast")
             await until(pilot, lambda: cell_texts(app.screen.query_one(DataTable))[0][1] == "done", what="done")
             assert (layout.kind_dir("loras") / "added.bin").read_bytes() == data
+            from tests.tui.test_sizes import screen_lines
+
+            await pilot.pause()  # cells that grew (100%, the size) widen their columns, not cut them
+            row = next(line for line in screen_lines(app) if "added.bin" in line)
+            assert "100%" in row and "1000 B" in row, row
 
             await pilot.press("1", "ctrl+p")  # the palette opens it from anywhere
             app.screen.query_one(Input).value = "Add a download"
@@ -195,3 +200,33 @@ def test_a_snapshot_keeps_a_row_this_process_changed_after_it_was_read():
     assert ui.downloads["d1"].state == "done" and ui.downloads["d2"] == added
     ui.apply(DownloadQueueChanged(()))
     assert ui.downloads == {}
+
+
+async def test_a_long_name_gives_way_on_80_columns_so_speed_and_eta_show(layout, server, clean_env):
+    """At 80x24 a long name is cut (the detail view has it whole) and the bar is shorter, so the
+    speed and ETA of an active item are on screen; at 200 columns the name is whole again."""
+    from tests.tui.test_sizes import screen_lines
+
+    name = "juggernautXL_v8Rundiffusion_with_a_long_name_v2.bin"
+    url = server.add(name, payload(8 * MiB), Fault(rate=256 * 1024))
+    async with running_services(layout) as services:
+        app = make_app(services)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await services.downloads.enqueue(DownloadRequest(url=url, kind="loras", name=name))
+            await pilot.press("3")
+            table = app.screen.query_one(DataTable)
+            await until(pilot, lambda: names(app) and cell_texts(table)[0][5] != "", what="an ETA")
+
+            def row_on_screen() -> str:
+                return next((line for line in screen_lines(app) if "juggernautXL" in line), "")
+
+            def speed_and_eta_shown() -> bool:
+                _name, _state, _bar, _size, speed, eta, _reason = cell_texts(table)[0]
+                line = row_on_screen()
+                return bool(speed and eta) and speed in line and line.index(speed) < line.index(eta, line.index(speed))
+
+            await until(pilot, speed_and_eta_shown, what="the speed and the ETA on screen")
+            assert name not in row_on_screen() and names(app)[0].endswith("…")
+            await pilot.resize_terminal(200, 60)
+            await until(pilot, lambda: names(app) == [name], what="the whole name at 200 columns")
+            await until(pilot, lambda: name in row_on_screen(), what="the whole name on screen")

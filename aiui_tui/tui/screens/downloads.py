@@ -25,6 +25,9 @@ from aiui_tui.tui.widgets.download_detail import DownloadDetail
 
 STATE_STYLE = {"pending": "blue", "active": "cyan", "paused": "yellow", "failed": "bold red", "done": "green"}
 COLUMNS = ("Name", "State", "Progress", "Size", "Speed", "ETA", "Reason")
+WIDE = 120  # from here every column has its room; below, long names are cut and the bar is shorter
+NARROW_BAR, WIDE_BAR = 8, 18
+FIXED_CELLS = 64  # state, progress, size, speed, ETA and the cells' padding on a narrow terminal
 
 
 class DownloadsScreen(AiuiScreen):
@@ -41,12 +44,22 @@ class DownloadsScreen(AiuiScreen):
 
     def compose_body(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(id="queue", cursor_type="row", zebra_stripes=True)
-        for column in COLUMNS:
-            table.add_column(column, key=column.lower())
+        self.add_columns(table)
         yield table
         yield Static(id="totals")
 
     TICK_S = 0.5
+    narrow: bool | None = None  # the layout the table's rows were made for
+
+    @staticmethod
+    def add_columns(table: DataTable) -> None:
+        for column in COLUMNS:
+            table.add_column(column, key=column.lower())
+
+    def fit_name(self, name: str) -> str:
+        """A long name cut on a narrow terminal, so speed and ETA stay on screen (Enter shows it whole)."""
+        room = max(12, self.size.width - FIXED_CELLS)
+        return name if not self.narrow or len(name) <= room else name[: room - 1] + "…"
 
     def services_ready(self) -> None:
         self.reload()
@@ -78,9 +91,9 @@ class DownloadsScreen(AiuiScreen):
         eta = progress.eta if progress and item.state == "active" else None
         pct = f" {100 * fraction:3.0f}%" if fraction is not None else "    "
         return (
-            item.display_name,
+            self.fit_name(item.display_name),
             Text(item.state, style=STATE_STYLE.get(item.state, "")),
-            Text.assemble(bar(fraction if item.state != "done" else 1.0, 18), pct),
+            Text.assemble(bar(fraction if item.state != "done" else 1.0, NARROW_BAR if self.narrow else WIDE_BAR), pct),
             human_bytes(total) if total else "?",
             human_rate(speed) if speed else "",
             human_duration(eta) if eta else "",
@@ -92,9 +105,15 @@ class DownloadsScreen(AiuiScreen):
         items = sorted(self.ui.downloads.values(), key=lambda i: (i.state == "done", i.position))
         keys = [i.id for i in items]
         current = [str(k.value) for k in table.rows]
+        cursor = table.cursor_row
+        selected = current[cursor] if 0 <= cursor < len(current) else None
+        narrow = self.size.width < WIDE
+        if narrow != self.narrow:  # columns keep the widest cell they ever held: start them afresh
+            self.narrow = narrow
+            table.clear(columns=True)
+            self.add_columns(table)
+            current = []
         if current != keys:
-            cursor = table.cursor_row
-            selected = current[cursor] if 0 <= cursor < len(current) else None
             table.clear()
             for item in items:
                 table.add_row(*self.row(item), key=item.id)
@@ -103,7 +122,7 @@ class DownloadsScreen(AiuiScreen):
         else:
             for item in items:
                 for column, value in zip(COLUMNS, self.row(item), strict=True):
-                    table.update_cell(item.id, column.lower(), value)
+                    table.update_cell(item.id, column.lower(), value, update_width=True)
         self.query_one("#totals", Static).update(self.totals(items))
 
     def totals(self, items: list[DownloadItem]) -> Text:
