@@ -34,9 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("id", help="the id shown by `queue list` (a unique prefix is enough)")
+        action.add_argument("--json", action="store_true", help="print the item as JSON")
     move = actions.add_parser("move", help="move a download up or down the queue")
     move.add_argument("id")
     move.add_argument("direction", choices=["up", "down"])
+    move.add_argument("--json", action="store_true", help="print the moved item as JSON")
     actions.add_parser("run", help="download everything queued, here, until the queue is empty")
     parser.set_defaults(handler=run)
 
@@ -65,15 +67,19 @@ async def _run(ctx: Context) -> int:
             if not _queue_running(service):
                 ctx.out.info("Start the dashboard (aiui-tui) or run `aiui-tui queue run` to download it.")
             return 0
-        if action == "move":
-            await service.move(ctx.args.id, -1 if ctx.args.direction == "up" else 1)
-            ctx.out.success(f"Moved {ctx.args.id} {ctx.args.direction}.")
-            return 0
         if action == "run":
             return await _run_queue(ctx, service)
-        item = await getattr(service, action)(ctx.args.id)
-        past = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry": "Retrying"}[action]
-        ctx.out.success(f"{past} {item.display_name} ({item.id}).")
+        if action == "move":
+            item = await service.move(ctx.args.id, -1 if ctx.args.direction == "up" else 1)
+            said = f"Moved {item.display_name} ({item.id}) {ctx.args.direction}."
+        else:
+            item = await getattr(service, action)(ctx.args.id)
+            past = {"pause": "Paused", "resume": "Resumed", "cancel": "Cancelled", "retry": "Retrying"}[action]
+            said = f"{past} {item.display_name} ({item.id})."
+        if ctx.args.json:  # the shape of `download --json`; a cancelled item is gone from the queue
+            print(json.dumps({"item": asdict(item)} | ({"removed": True} if action == "cancel" else {}), indent=2))
+        else:
+            ctx.out.success(said)
         return 0
 
 

@@ -83,3 +83,35 @@ async def test_queue_add_and_download_print_json_for_scripts(server, layout, cap
     assert code == 0, err
     done = json.loads(out)["item"]
     assert done["state"] == "done" and done["result_sha256"] == sha and done["id"] == added["item"]["id"]
+
+
+async def test_every_queue_change_prints_json_for_scripts(server, layout, capsys, clean_env, tmp_path):
+    """pause, resume, move, cancel and retry answer with the item, like `download --json`."""
+    ids = []
+    for name in ("a.bin", "b.bin"):
+        url = server.add(name, payload(1000))
+        code, out, err = await run(layout.root, capsys, "queue", "add", url, "--dest", str(tmp_path), "--json")
+        assert code == 0, err
+        ids.append(json.loads(out)["item"]["id"])
+    first, second = ids
+
+    async def answer(*args: str) -> dict:
+        code, out, err = await run(layout.root, capsys, "queue", *args, "--json")
+        assert code == 0, err
+        return json.loads(out)["item"]
+
+    assert (await answer("pause", first))["state"] == "paused"
+    assert (await answer("resume", first))["state"] == "pending"
+    moved = await answer("move", second, "up")
+    assert moved["id"] == second and [i["id"] for i in await queue_items(layout.root, capsys)][:2] == [second, first]
+    code, out, err = await run(layout.root, capsys, "queue", "cancel", second, "--json")
+    assert code == 0, err
+    cancelled = json.loads(out)
+    assert cancelled["item"]["id"] == second and cancelled["removed"] is True
+    assert [i["id"] for i in await queue_items(layout.root, capsys)] == [first]
+    code, out, err = await run(layout.root, capsys, "queue", "retry", first, "--json")
+    assert code == 2 and out == ""  # one line, no JSON
+    assert err == (
+        f"Error: Download {first} is pending; only a failed or paused download can be retried."
+        " Fix: see `aiui-tui queue list`\n"
+    )

@@ -128,7 +128,7 @@ async def test_pause_resume_cancel_retry_and_move(server, harness, tmp_path):
     kept = part_of(tmp_path, "slow.bin").stat().st_size
     assert kept > 0  # pausing keeps the part
 
-    with pytest.raises(UsageError, match="is paused; cannot make it paused"):
+    with pytest.raises(UsageError, match="is paused; only a pending, active or failed download can be paused"):
         await service.pause(item.id)
 
     server.faults["slow.bin"].rate = None

@@ -224,13 +224,13 @@ class DownloadService:
         return updated
 
     async def pause(self, item_id: str) -> DownloadItem:
-        return await self._set_state(item_id, PAUSED, allowed=(PENDING, ACTIVE, FAILED), reason="paused")
+        return await self._set_state(item_id, PAUSED, allowed=(PENDING, ACTIVE, FAILED), reason="paused", verb="paused")
 
     async def resume(self, item_id: str) -> DownloadItem:
-        return await self._set_state(item_id, PENDING, allowed=(PAUSED, FAILED), reason="")
+        return await self._set_state(item_id, PENDING, allowed=(PAUSED, FAILED), reason="", verb="resumed")
 
     async def retry(self, item_id: str) -> DownloadItem:
-        return await self._set_state(item_id, PENDING, allowed=(FAILED, PAUSED), reason="")
+        return await self._set_state(item_id, PENDING, allowed=(FAILED, PAUSED), reason="", verb="retried")
 
     async def cancel(self, item_id: str) -> DownloadItem:
         """Remove the item and its partial file (a running transfer stops within a second)."""
@@ -246,22 +246,27 @@ class DownloadService:
         self.bus.publish(DownloadStateChanged(item.id, "cancelled", item))
         return item
 
-    async def move(self, item_id: str, delta: int) -> None:
+    async def move(self, item_id: str, delta: int) -> DownloadItem:
+        """Move an item `delta` places in the queue; the item at its new place."""
         store = self._require_store()
         item = await asyncio.to_thread(store.resolve, item_id)
         await asyncio.to_thread(store.move, item.id, delta)
         await self._publish_queue()
+        return await asyncio.to_thread(store.get, item.id)
 
     async def _publish_queue(self) -> None:
         items = await asyncio.to_thread(self._require_store().items)
         self.bus.publish(DownloadQueueChanged(tuple(items)))
 
-    async def _set_state(self, item_id: str, state: str, *, allowed: tuple[str, ...], reason: str) -> DownloadItem:
+    async def _set_state(
+        self, item_id: str, state: str, *, allowed: tuple[str, ...], reason: str, verb: str
+    ) -> DownloadItem:
         store = self._require_store()
         item = await asyncio.to_thread(store.resolve, item_id)
         if item.state not in allowed:
             raise UsageError(
-                f"Download {item.id} is {item.state}; cannot make it {state}.", "see `aiui-tui queue list`"
+                f"Download {item.id} is {item.state}; only a {_either(allowed)} download can be {verb}.",
+                "see `aiui-tui queue list`",
             )
         updated = await asyncio.to_thread(store.update, item.id, state=state, reason=reason, fix="")
         assert updated is not None
@@ -709,6 +714,11 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+def _either(states: tuple[str, ...]) -> str:
+    """pending, active or failed"""
+    return " or ".join(filter(None, (", ".join(states[:-1]), states[-1])))
 
 
 def _remove_part(item: DownloadItem) -> None:
