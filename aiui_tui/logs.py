@@ -1,22 +1,27 @@
 """Structured logging: JSON lines in `logs/aiui.log`, rotated, with secrets redacted.
 
-Everything (our structlog calls and the standard logging of aiohttp, docker, urllib3...) goes
-through one stdlib handler, so redaction applies to every line, tracebacks included. Nothing is
-written to the terminal: under the TUI the screen belongs to Textual.
+Everything (our calls and the standard logging of aiohttp, docker, urllib3...) goes through one
+stdlib handler, so redaction applies to every line, tracebacks included. Nothing is written to the
+terminal: under the TUI the screen belongs to Textual.
+
+The structured API is structlog's (`log.info("message", key=value)`, `log.exception(...)`, `bind`),
+written here on the standard library: importing structlog costs ~0.1 s at every start (its
+development renderer loads rich's traceback module), more than the rest of a quick command.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import logging.handlers
 import re
 import sys
 import threading
+import traceback
 from collections.abc import MutableMapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-
-import structlog
 
 MAX_BYTES = 10 * 1024 * 1024
 BACKUP_COUNT = 5  # aiui.log plus aiui.log.1 ... aiui.log.5
@@ -74,7 +79,7 @@ def _redact_value(key: str | None, value: Any) -> Any:
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    """structlog processor: mask secrets by key name and by content, everywhere in the event."""
+    """Mask secrets by key name and by content, everywhere in the event (a structlog-style processor)."""
     for key in list(event_dict):
         if key.startswith("_"):
             continue
@@ -83,17 +88,92 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
 
 
 _handler: logging.Handler | None = None
+_FIELDS = "aiui_fields"  # the LogRecord attribute that carries a structured call's key=value pairs
+
+
+class BoundLogger:
+    """A structured logger over a stdlib one: `log.info("event", key=value)`, like structlog's."""
+
+    __slots__ = ("_context", "_logger")
+
+    def __init__(self, logger: logging.Logger, context: dict[str, Any] | None = None) -> None:
+        self._logger = logger
+        self._context = context or {}
+
+    def bind(self, **values: Any) -> BoundLogger:
+        return BoundLogger(self._logger, {**self._context, **values})
+
+    def new(self, **values: Any) -> BoundLogger:
+        return BoundLogger(self._logger, dict(values))
+
+    def unbind(self, *keys: str) -> BoundLogger:
+        return BoundLogger(self._logger, {k: v for k, v in self._context.items() if k not in keys})
+
+    def _log(self, level: int, event: Any, args: tuple, values: dict[str, Any]) -> None:
+        if not self._logger.isEnabledFor(level):
+            return
+        exc_info = values.pop("exc_info", None)
+        stack_info = bool(values.pop("stack_info", False))
+        message = str(event)
+        if args:  # structlog's positional arguments: %-formatting of the event
+            message = message % args
+        fields = {**self._context, **values}
+        self._logger.log(level, "%s", message, exc_info=exc_info, stack_info=stack_info, extra={_FIELDS: fields})
+
+    def debug(self, event: Any = "", *args: Any, **values: Any) -> None:
+        self._log(logging.DEBUG, event, args, values)
+
+    def info(self, event: Any = "", *args: Any, **values: Any) -> None:
+        self._log(logging.INFO, event, args, values)
+
+    msg = info
+
+    def warning(self, event: Any = "", *args: Any, **values: Any) -> None:
+        self._log(logging.WARNING, event, args, values)
+
+    warn = warning
+
+    def error(self, event: Any = "", *args: Any, **values: Any) -> None:
+        self._log(logging.ERROR, event, args, values)
+
+    def critical(self, event: Any = "", *args: Any, **values: Any) -> None:
+        self._log(logging.CRITICAL, event, args, values)
+
+    fatal = critical
+
+    def exception(self, event: Any = "", *args: Any, **values: Any) -> None:
+        values.setdefault("exc_info", True)
+        self._log(logging.ERROR, event, args, values)
+
+    def log(self, level: int, event: Any = "", *args: Any, **values: Any) -> None:
+        self._log(level, event, args, values)
+
+    def isEnabledFor(self, level: int) -> bool:  # the stdlib logger's name
+        return self._logger.isEnabledFor(level)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: event, the call's fields, level, logger, timestamp (UTC), then the
+    traceback as `exception` (and `stack`); every value passed through the redactor."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {"event": record.getMessage()}
+        data.update(getattr(record, _FIELDS, None) or {})
+        data["level"] = record.levelname.lower()
+        data["logger"] = record.name
+        data["timestamp"] = datetime.fromtimestamp(record.created, timezone.utc).isoformat().replace("+00:00", "Z")
+        if record.stack_info:
+            data["stack"] = record.stack_info
+        if record.exc_info:
+            data["exception"] = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        elif record.exc_text:
+            data["exception"] = record.exc_text
+        return json.dumps(redact(None, "", data), default=str)
 
 
 def _quiet_until_configured() -> None:
     """Before `setup_logging`, log records go nowhere: never to the terminal."""
     logging.getLogger().addHandler(logging.NullHandler())
-    structlog.configure(
-        processors=[structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
 
 
 _quiet_until_configured()
@@ -103,36 +183,10 @@ def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = MAX_B
     """Send all logging to `log_file` as redacted JSON lines, rotated at `max_bytes` (tests rotate
     small files); safe to call again (re-targets)."""
     global _handler
-    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    shared = [
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        timestamper,
-    ]
-    structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,
-    )
-    formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
-        processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info,
-            redact,
-            structlog.processors.JSONRenderer(default=str),
-        ],
-    )
     handler = logging.handlers.RotatingFileHandler(
         log_file, maxBytes=max_bytes, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
     )
-    handler.setFormatter(formatter)
+    handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     if _handler is not None:
         root.removeHandler(_handler)
@@ -153,5 +207,5 @@ def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = MAX_B
     _handler = handler
 
 
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+def get_logger(name: str | None = None) -> BoundLogger:
+    return BoundLogger(logging.getLogger(name))

@@ -1,27 +1,32 @@
-"""The subcommands, in the order `--help` lists them. Each module has `register(subparsers)`."""
+"""The subcommands, in the order `--help` lists them, with the help line `--help` shows for each.
 
-from aiui_tui.cli import (
-    app_cmd,
-    bench_cmd,
-    config_cmd,
-    doctor_cmd,
-    download_cmd,
-    init_cmd,
-    models_cmd,
-    plugins_cmd,
-    queue_cmd,
-    stats_cmd,
-)
+A command's module (which has `register(subparsers)`) is imported only when that command is run or its
+own help is asked for: `aiui-tui --version` or `aiui-tui queue list --json` do not pay for the others.
+Each module registers its parser with the same help as here (tests/test_cli_startup.py checks it).
+"""
 
-COMMANDS = [
-    init_cmd,
-    doctor_cmd,
-    config_cmd,
-    app_cmd,
-    stats_cmd,
-    download_cmd,
-    queue_cmd,
-    models_cmd,
-    bench_cmd,
-    plugins_cmd,
-]
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# name -> (module, help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("aiui_tui.cli.init_cmd", "create the data root, its folders and the default config"),
+    "doctor": ("aiui_tui.cli.doctor_cmd", "check the system: Docker, NVIDIA runtime, GPU, disk, network"),
+    "config": ("aiui_tui.cli.config_cmd", "show or change settings in config/aiui.toml"),
+    "app": ("aiui_tui.cli.app_cmd", "start, stop and watch the web UIs (Docker)"),
+    "stats": ("aiui_tui.cli.stats_cmd", "one sample of CPU, memory, disks, GPUs and app containers"),
+    "download": ("aiui_tui.cli.download_cmd", "download one file now (resumable, verified)"),
+    "queue": ("aiui_tui.cli.queue_cmd", "the download queue shared with the dashboard"),
+    "models": ("aiui_tui.cli.models_cmd", "the shared model library: list, search, add, verify, link other UIs"),
+    "bench": (
+        "aiui_tui.cli.bench_cmd",
+        "time image generation through a running app's API (s/image, it/s, peak VRAM and RAM)",
+    ),
+    "plugins": ("aiui_tui.cli.plugins_cmd", "list, enable, disable and inspect plugins"),
+}
+
+
+def command_module(name: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[name][0])

@@ -1,42 +1,67 @@
 """Coloured console output for the non-TUI commands.
 
 Green success, yellow warnings, red errors, blue information. rich drops colours by itself when
-the output is not a terminal or NO_COLOR is set, so piped output is plain text.
+the output is not a terminal or NO_COLOR is set, so piped output is plain text. rich is imported
+when the first line is printed: a command that answers in JSON never loads it.
 """
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from aiui_tui.core.errors import AiuiError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 class Output:
     def __init__(self, out: Console | None = None, err: Console | None = None) -> None:
-        self.out = out or Console(highlight=False, soft_wrap=True)
-        self.err = err or Console(stderr=True, highlight=False, soft_wrap=True)
+        self._out = out
+        self._err = err
+
+    @property
+    def out(self) -> Console:
+        if self._out is None:
+            from rich.console import Console
+
+            self._out = Console(highlight=False, soft_wrap=True)
+        return self._out
+
+    @property
+    def err(self) -> Console:
+        if self._err is None:
+            from rich.console import Console
+
+            self._err = Console(stderr=True, highlight=False, soft_wrap=True)
+        return self._err
 
     @property
     def interactive(self) -> bool:
         return self.out.is_terminal
 
     def success(self, message: str, *, stderr: bool = False) -> None:
-        (self.err if stderr else self.out).print(f"[green]{escape(message)}[/green]")
+        (self.err if stderr else self.out).print(f"[green]{_escape(message)}[/green]")
 
     def info(self, message: str) -> None:
-        self.out.print(f"[blue]{escape(message)}[/blue]")
+        self.out.print(f"[blue]{_escape(message)}[/blue]")
 
     def plain(self, message: str) -> None:
-        self.out.print(escape(message))
+        self.out.print(_escape(message))
 
     def warn(self, message: str, fix: str = "") -> None:
         text = f"Warning: {message}" + (f" Fix: {fix}" if fix else "")
-        self.err.print(f"[yellow]{escape(text)}[/yellow]")
+        self.err.print(f"[yellow]{_escape(text)}[/yellow]")
 
     def error(self, message: str, fix: str = "") -> None:
         text = f"Error: {message}" + (f" Fix: {fix}" if fix else "")
-        self.err.print(f"[bold red]{escape(text)}[/bold red]")
+        self.err.print(f"[bold red]{_escape(text)}[/bold red]")
 
     def failure(self, exc: AiuiError) -> None:
         self.error(exc.message, exc.fix)

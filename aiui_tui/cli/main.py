@@ -10,7 +10,7 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from aiui_tui import __version__
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_USAGE, AiuiError
@@ -28,7 +28,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command's options, or (`load` given) with only those commands' modules
+    imported and registered: the others are listed by name and help, which is all `aiui-tui --help`
+    shows of them. `load=()` for `--version`, `--help` or an unknown command."""
     parser = _Parser(
         prog=os.environ.get("AIUI_PROG") or "aiui-tui",  # scripts/run names itself
         description="Run Stable Diffusion web UIs in Docker and keep one model library for all of them. "
@@ -42,24 +45,53 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="log level for this run (default: general.log_level in config/aiui.toml)",
     )
-    from aiui_tui.cli.commands import COMMANDS
+    from aiui_tui.cli.commands import COMMANDS, command_module
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for module in COMMANDS:
-        module.register(sub)
+    for name, (_module, help_text) in COMMANDS.items():
+        if load is None or name in load:
+            command_module(name).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command the arguments name (after the global options), or None."""
+    from aiui_tui.cli.commands import COMMANDS
+
+    try:
+        _args, rest = _QuietParser().parse_known_args(list(argv))
+    except _NotQuick:  # e.g. `--root` without its value: the full parser says what is wrong
+        return None
+    words = [w for w in rest if not w.startswith("-")]
+    return words[0] if words and words[0] in COMMANDS else None
+
+
+class _QuietParser(argparse.ArgumentParser):
+    """The global options only, for a first look at the arguments: it prints nothing, and a problem
+    raises `_NotQuick` (the full parser then says what is wrong)."""
+
+    def __init__(self) -> None:
+        super().__init__(add_help=False)
+        self.add_argument("--root")
+        self.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _NotQuick(message)
+
+
+class _NotQuick(Exception):
+    pass
 
 
 def _dashboard_args(argv: Sequence[str]) -> argparse.Namespace | None:
     """The global options when no command is given (the dashboard's fast path), else None."""
     if any(a in ("-h", "--help", "--version") for a in argv):
         return None
-    quick = argparse.ArgumentParser(add_help=False)
-    quick.add_argument("--root")
-    quick.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     try:
-        args, rest = quick.parse_known_args(list(argv))
-    except SystemExit:
+        args, rest = _QuietParser().parse_known_args(list(argv))
+    except _NotQuick:
         return None
     return None if rest else args
 
@@ -83,13 +115,15 @@ def _main(argv: Sequence[str] | None) -> int:
         from aiui_tui.cli.tui_cmd import run_tui
 
         return run_tui(dashboard.root, dashboard.log_level)
+    command = _command_named(argv)
+    parser = build_parser(load=() if command is None else (command,))
+    args = parser.parse_args(argv)
+    # Imported after parsing: `--version` and `--help` end above without config, logging or rich.
     from aiui_tui.cli.console import Output
     from aiui_tui.cli.context import Context, bootstrap
     from aiui_tui.logs import get_logger, redact_text
 
     log = get_logger("aiui_tui.cli")
-    parser = build_parser()
-    args = parser.parse_args(argv)
     out = Output()
     try:
         if args.command is None:  # e.g. `aiui-tui --root` with a bad value reached argparse
