@@ -39,6 +39,7 @@ from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout
 from aiui_tui.services import engine
 from aiui_tui.services.apps import contract, listeners, manifest_watch, network, readiness
+from aiui_tui.services.apps.cgroup_stats import CGROUP_ROOT, CgroupPoll, locate
 from aiui_tui.services.apps.errors import AppError, unknown_app
 from aiui_tui.services.apps.host_files import chown_tree, invoking_ids, make_dirs, merge_json_settings, write_file
 from aiui_tui.services.apps.manifest import (
@@ -84,6 +85,7 @@ class AppService:
         gpu_memory: Callable[[], int | None] | None = None,
         gpu_memory_by_container: Callable[[str], int | None] | None = None,
         gpu_probe: Callable[[], Any] | None = None,
+        cgroup_root: Path = CGROUP_ROOT,
     ) -> None:
         self.layout = layout
         self.config = config
@@ -103,6 +105,10 @@ class AppService:
         self._connected = asyncio.Event()
         self._status: dict[str, AppStatus] = {}
         self._readers: dict[str, threading.Event] = {}  # container id -> stop flag of its stats reader
+        # Container figures: one poll of the cgroup files for all (a local engine), else a stream each.
+        self.cgroup_root = cgroup_root
+        self.stats_poll = CgroupPoll(bus.publish, lambda cid: self._gpu_by_container(cid))
+        self._streams: set[str] = set()  # containers whose figures come from a Docker stats stream
         self._events_stream: Any = None
         self._stopping: set[str] = set()  # apps we are stopping: their "die" is not a crash
         self._gpu_runtime: bool | None = None
@@ -136,6 +142,7 @@ class AppService:
         self._closing.set()
         for stop in self._readers.values():
             stop.set()
+        await self.stats_poll.close()
         stream = self._events_stream
         if stream is not None:
             with contextlib.suppress(Exception):
@@ -962,12 +969,35 @@ class AppService:
         return tuple(raw.decode("utf-8", "replace").splitlines()[-tail:])
 
     def _start_reader(self, name: str, container_id: str) -> None:
-        """One streaming stats reader per running container (a one-shot poll costs about a second)."""
+        """Figures of a running container: the cgroup poll where its files are readable, else a stream."""
         if container_id in self._readers or self.client is None:
             return
         stop = threading.Event()
         self._readers[container_id] = stop
-        client = self.client
+        task = asyncio.ensure_future(self._watch_stats(name, container_id, stop, self.client))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def stats_source(self, container_id: str) -> str | None:
+        """Where a container's figures come from: "cgroup" (the poll), "stream" (Docker's), or None."""
+        if self.stats_poll.watching(container_id):
+            return "cgroup"
+        return "stream" if container_id in self._streams and container_id in self._readers else None
+
+    async def _watch_stats(self, name: str, container_id: str, stop: threading.Event, client: Any) -> None:
+        files = None
+        if self.address.startswith("unix://"):  # the engine's processes and cgroups are on this machine
+            try:
+                pid = await asyncio.to_thread(lambda: client.api.inspect_container(container_id)["State"]["Pid"])
+                files = await asyncio.to_thread(locate, container_id, pid, root=self.cgroup_root)
+            except Exception as exc:
+                log.debug("container cgroup not found", container=container_id[:12], reason=str(exc)[:200])
+        if stop.is_set() or self._closing.is_set():
+            return
+        if files is not None:
+            self.stats_poll.add(name, container_id, files, stop)
+            return
+        self._streams.add(container_id)
 
         def read() -> None:
             try:
@@ -980,6 +1010,8 @@ class AppService:
                     self.bus.publish_threadsafe(sample)
             except Exception as exc:
                 log.debug("stats reader ended", app=name, reason=str(exc)[:200])
+            finally:
+                self._streams.discard(container_id)
 
         threading.Thread(target=read, name=f"stats {name}", daemon=True).start()
 
@@ -987,6 +1019,7 @@ class AppService:
         stop = self._readers.pop(container_id, None)
         if stop is not None:
             stop.set()
+        self.stats_poll.remove(container_id)
 
     def _blank(self, manifest: AppManifest, state: str, container_id: str | None = None) -> AppStatus:
         loaded = self.apps.get(manifest.name)

@@ -1,0 +1,251 @@
+"""Container figures from the cgroup files: the parsers on real file text, and one poll for all
+containers against the real Docker engine (the stream only where the files cannot be read)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from aiui_tui.core.apps import READY
+from aiui_tui.core.events import ContainerStats
+from aiui_tui.services.apps.cgroup_stats import (
+    CgroupFiles,
+    CgroupPoll,
+    Reading,
+    cpu_percent,
+    locate,
+    parse_blkio,
+    parse_flat_keyed,
+    parse_io_stat,
+    parse_memory_max,
+    parse_net_dev,
+    read_files,
+)
+from tests.apps.test_docker_apps import free_port, manifest, open_service
+
+CID = "c" * 64
+GiB = 1 << 30
+
+# --- file text: v1 copied from this machine's /sys/fs/cgroup (a busybox container holding 32 MiB) ---
+
+V1_MEMORY_STAT = """cache 1986560|rss 33783808|rss_huge 0|shmem 0|mapped_file 0|dirty 1982464|writeback 0|
+workingset_refault_anon 0|workingset_refault_file 1|swap 0|swapcached 0|pgpgin 50102|pgpgout 41814|
+pgfault 50569|pgmajfault 0|inactive_anon 33714176|active_anon 4096|inactive_file 1982464|active_file 4096|
+unevictable 0|hierarchical_memory_limit 9223372036854771712|hierarchical_memsw_limit 9223372036854771712|
+total_cache 1986560|total_rss 33783808|total_rss_huge 0|total_shmem 0|total_mapped_file 0|total_dirty 1982464|
+total_writeback 0|total_workingset_refault_anon 0|total_workingset_refault_file 1|total_swap 0|
+total_swapcached 0|total_pgpgin 50102|total_pgpgout 41814|total_pgfault 50569|total_pgmajfault 0|
+total_inactive_anon 33714176|total_active_anon 4096|total_inactive_file 1982464|total_active_file 4096|
+total_unevictable 0""".replace("\n", "").replace("|", "\n")  # memory/docker/<id>/memory.stat
+V1_USAGE = "36569088\n"  # memory.usage_in_bytes
+V1_LIMIT = "9223372036854771712\n"  # memory.limit_in_bytes: no limit set
+V1_CPUACCT = "314930316\n"  # cpuacct/docker/<id>/cpuacct.usage (ns)
+# blkio.throttle.io_service_bytes in the kernel documentation's format (this machine's read "Total 0").
+V1_BLKIO = "8:16 Read 4096\n8:16 Write 8192\n8:16 Sync 8192\n8:16 Async 4096\n8:16 Discard 0\n8:16 Total 12288\n"
+V1_BLKIO += "8:0 Read 100\n8:0 Write 0\n8:0 Total 100\nTotal 12388\n"
+
+# --- v2: cpu.stat copied from this machine (/sys/fs/cgroup/unified/docker/<id>/cpu.stat); the
+# memory and io files (no v2 memory controller here) written in the kernel documentation's format.
+V2_CPU_STAT = "usage_usec 285862\nuser_usec 152996\nsystem_usec 132865\nnice_usec 0\n"
+V2_MEMORY_STAT = (
+    "anon 33554432\nfile 4194304\nkernel 262144\nkernel_stack 16384\npagetables 98304\nsock 0\nshmem 0\n"
+    "file_mapped 0\nfile_dirty 0\nfile_writeback 0\nanon_thp 0\ninactive_anon 33550336\nactive_anon 4096\n"
+    "inactive_file 3145728\nactive_file 1048576\nunevictable 0\nslab_reclaimable 65536\nslab 131072\n"
+    "pgfault 9000\npgmajfault 0\n"
+)
+V2_IO_STAT = (
+    "8:16 rbytes=1459200 wbytes=314773504 rios=192 wios=353 dbytes=0 dios=0\n"
+    "8:0 rbytes=90430464 wbytes=299008000 rios=8950 wios=1252 dbytes=50331648 dios=3021\n"
+)
+NET_DEV = "\n".join(  # /proc/<pid>/net/dev
+    (
+        "Inter-|   Receive                                                |  Transmit",
+        " face |bytes    packets errs drop fifo frame compressed multicast"
+        "|bytes    packets errs drop fifo colls carrier compressed",
+        "    lo: 14987672569  730439    0    0    0     0          0         0"
+        " 14987672569  730439    0    0    0     0       0          0",
+        "  eth0: 1089002403   35738    0    0    0     0          0         0"
+        "  2670195   22676    0    0    0     0       0          0",
+        "  eth1:     100       1    0    0    0     0          0         0"
+        "      50       1    0    0    0     0       0          0",
+    )
+)
+
+
+def test_v1_text():
+    stat = parse_flat_keyed(V1_MEMORY_STAT)
+    assert stat["total_inactive_file"] == 1982464 and stat["total_rss"] == 33783808
+    assert parse_memory_max(V1_LIMIT, 24 * GiB) == 24 * GiB  # no limit: the host's memory, as Docker shows
+    assert parse_memory_max("1073741824\n", 24 * GiB) == GiB
+    assert parse_blkio(V1_BLKIO) == (4196, 8192)
+
+
+def test_v2_text():
+    assert parse_flat_keyed(V2_CPU_STAT)["usage_usec"] == 285862
+    assert parse_flat_keyed(V2_MEMORY_STAT)["inactive_file"] == 3145728
+    assert parse_io_stat(V2_IO_STAT) == (1459200 + 90430464, 314773504 + 299008000)
+    assert parse_memory_max("max\n", 24 * GiB) == 24 * GiB
+    assert parse_net_dev(NET_DEV) == (1089002403 + 100, 2670195 + 50)  # `lo` left out, as Docker counts
+
+
+def write(folder, files: dict[str, str]):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text)
+
+
+def test_a_v2_tree_is_found_and_read_as_docker_stats_shows_it(tmp_path):
+    root = tmp_path / "cgroup"
+    write(root, {"cgroup.controllers": "cpu io memory pids\n"})
+    folder = root / "system.slice" / f"docker-{CID}.scope"  # the systemd driver
+    files = {"cpu.stat": V2_CPU_STAT, "memory.current": "40000000\n", "memory.stat": V2_MEMORY_STAT}
+    write(folder, {**files, "memory.max": "max\n", "io.stat": V2_IO_STAT})
+    found = locate(CID, None, root=root, proc=tmp_path / "proc")
+    assert found == CgroupFiles(2, folder / "cpu.stat", folder, folder / "io.stat", None)
+    reading = read_files(found, 24 * GiB)
+    assert reading.cpu_ns == 285862000
+    assert reading.memory_used == 40000000 - 3145728 and reading.memory_limit == 24 * GiB
+    assert (reading.block_read, reading.block_write) == (91889664, 613781504)
+
+
+def test_a_v1_tree_is_found_through_the_process_cgroup_file(tmp_path):
+    root, proc = tmp_path / "cgroup", tmp_path / "proc"
+    rel = f"docker/{CID}"
+    write(root / "cpuacct" / rel, {"cpuacct.usage": V1_CPUACCT})
+    write(root / "memory" / rel, {"memory.usage_in_bytes": V1_USAGE, "memory.limit_in_bytes": V1_LIMIT})
+    write(root / "memory" / rel, {"memory.stat": V1_MEMORY_STAT})
+    write(root / "blkio" / rel, {"blkio.throttle.io_service_bytes": V1_BLKIO})
+    write(proc / "42", {"cgroup": f"4:memory:/{rel}\n2:cpu,cpuacct:/{rel}\n7:blkio:/{rel}\n0::/{rel}\n"})
+    found = locate(CID, 42, root=root, proc=proc)
+    assert found is not None and found.version == 1
+    assert found.io == root / "blkio" / rel / "blkio.throttle.io_service_bytes"
+    reading = read_files(found, 24 * GiB)
+    assert reading.cpu_ns == 314930316
+    assert reading.memory_used == 36569088 - 1982464  # what `docker stats` showed: 32.98 MiB
+    assert reading.memory_limit == 24 * GiB and (reading.block_read, reading.block_write) == (4196, 8192)
+
+
+def test_no_files_no_cgroup(tmp_path):
+    assert locate(CID, None, root=tmp_path) is None
+    write(tmp_path / "memory" / "docker" / CID, {"memory.usage_in_bytes": "1\n"})  # the CPU file is missing
+    assert locate(CID, None, root=tmp_path) is None
+
+
+def test_cpu_percent_is_cpu_time_over_wall_time():
+    before = Reading(0, 0, 0, 0, 0, 0, 0, 0)
+    after = Reading(2_000_000_000, 3_000_000_000, 0, 0, 0, 0, 0, 0)  # 3 s of CPU in 2 s: 1.5 cores
+    assert cpu_percent(before, after) == 150.0
+    assert cpu_percent(None, after) == 0.0  # the first reading has nothing to compare with
+
+
+async def test_a_container_whose_cgroup_went_away_is_no_longer_polled(tmp_path):
+    folder = tmp_path / "cgroup" / "memory"
+    write(folder, {"memory.usage_in_bytes": V1_USAGE, "memory.limit_in_bytes": V1_LIMIT})
+    write(folder, {"memory.stat": V1_MEMORY_STAT, "cpuacct.usage": V1_CPUACCT})
+    seen: list[ContainerStats] = []
+    poll = CgroupPoll(seen.append, lambda cid: 123, interval_s=3600)
+    poll.add("one", CID, CgroupFiles(1, folder / "cpuacct.usage", folder, None, None), threading.Event())
+    try:
+        [sample] = await poll.poll_once()
+        assert sample.name == "one" and sample.memory_used == 36569088 - 1982464 and sample.gpu_memory == 123
+        (folder / "cpuacct.usage").unlink()  # the container stopped: the kernel removed its cgroup
+        assert await poll.poll_once() == [] and not poll.watching(CID)
+    finally:
+        await poll.close()
+
+
+# --- against the real engine ----------------------------------------------------------------------
+
+BUSY = '["sh", "-c", "httpd -p 127.0.0.1:{port} -h /www; while :; do :; done"]'
+# A shell variable doubled to 32 MiB: anonymous memory the container really holds.
+HOLD = '["sh", "-c", "httpd -p 127.0.0.1:{port} -h /www; s=x; while [ ${#s} -lt 33554432 ]; do s=$s$s; done; while :; do sleep 1; done"]'  # noqa: E501
+
+
+async def wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def stream_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("stats ")]
+
+
+@pytest.mark.docker
+async def test_one_poll_reads_cpu_and_memory_of_every_container(layout, busybox_image, cleanup, docker_client):
+    for name, command in (("busy", BUSY), ("holder", HOLD)):
+        (layout.user_apps_dir / f"{name}.toml").write_text(manifest(name, busybox_image, free_port(), command))
+    service, events = await open_service(layout)
+    try:
+        assert (await service.start_app("busy")).state == READY
+        assert (await service.start_app("holder")).state == READY
+        busy, holder = service.status("busy").container_id, service.status("holder").container_id
+        await wait_for(lambda: service.stats_source(busy) == "cgroup" and service.stats_source(holder) == "cgroup")
+        assert not {"stats busy", "stats holder"} & set(stream_threads())  # no Docker stats stream: the poll reads both
+        hot = await events.wait(lambda e: isinstance(e, ContainerStats) and e.name == "busy" and e.cpu_percent > 30)
+        assert hot.memory_limit > 0
+        held = await events.wait(
+            lambda e: isinstance(e, ContainerStats) and e.name == "holder" and e.memory_used > 32 * (1 << 20)
+        )
+        assert held.cpu_percent < 50
+        # One Docker `stats --no-stream` agrees on memory (same formula, taken a moment apart).
+        raw = await asyncio.to_thread(docker_client.api.stats, holder, stream=False)
+        memory = raw["memory_stats"]
+        cache = memory["stats"].get("total_inactive_file", memory["stats"].get("inactive_file", 0))
+        docker_used = memory["usage"] - cache
+        latest = [e for e in events.of(ContainerStats) if e.name == "holder"][-1]
+        assert abs(latest.memory_used - docker_used) < 4 * (1 << 20)
+        assert latest.memory_limit == memory["limit"]
+        ticks = service.stats_poll.ticks
+        await service.stop_app("busy")
+        assert not service.stats_poll.watching(busy) and service.stats_source(busy) is None
+        await wait_for(lambda: service.stats_poll.ticks > ticks + 1)
+        assert service.stats_poll.watching(holder)  # the other one still is
+    finally:
+        await service.close()
+
+
+@pytest.mark.docker
+async def test_unreadable_cgroups_fall_back_to_the_docker_stream(layout, busybox_image, cleanup, tmp_path):
+    from aiui_tui.bus import Bus
+    from aiui_tui.config import Config
+    from aiui_tui.services.apps import AppService
+    from tests.apps.test_docker_apps import Events
+
+    (layout.user_apps_dir / "stand-in.toml").write_text(manifest("stand-in", busybox_image, free_port()))
+    bus = Bus()
+    bus.bind_loop(asyncio.get_running_loop())
+    events = Events(bus)
+    service = AppService(layout, Config(), bus, cgroup_root=tmp_path / "no-cgroups")  # as a remote engine is
+    await service.start(supervise=True)
+    try:
+        await service.start_app("stand-in")
+        cid = service.status("stand-in").container_id
+        await wait_for(lambda: service.stats_source(cid) == "stream")
+        stats = await events.wait(lambda e: isinstance(e, ContainerStats) and e.name == "stand-in")
+        assert stats.memory_used > 0 and stats.memory_limit > 0
+        assert "stats stand-in" in stream_threads() and not service.stats_poll.watching(cid)
+    finally:
+        await service.close()
+
+
+@pytest.mark.docker
+async def test_a_container_killed_from_outside_stops_being_polled(layout, busybox_image, cleanup, docker_client):
+    (layout.user_apps_dir / "stand-in.toml").write_text(manifest("stand-in", busybox_image, free_port()))
+    service, _ = await open_service(layout)
+    try:
+        await service.start_app("stand-in")
+        cid = service.status("stand-in").container_id
+        await wait_for(lambda: service.stats_poll.watching(cid))
+        await asyncio.to_thread(docker_client.containers.get(cid).kill)
+        await wait_for(lambda: not service.stats_poll.watching(cid))
+        assert service.stats_source(cid) is None
+    finally:
+        await service.close()
