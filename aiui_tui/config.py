@@ -14,10 +14,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from aiui_tui.core.errors import ConfigError
 from aiui_tui.paths import Layout
+from aiui_tui.schema import InvalidSettings, Section, validator
+from aiui_tui.schema import field as Field
+from aiui_tui.tomlcompat import tomllib
 from aiui_tui.tomledit import (
     atomic_write,
     parse_cli_value,
@@ -33,17 +34,12 @@ Profile = Literal["auto", "low", "normal", "high", "cpu"]
 HF_ENDPOINT_ENV = "HF_ENDPOINT"
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
 class General(Section):
     log_level: LogLevel = "INFO"
     theme: str = "textual-dark"
 
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, v: Any) -> Any:
+    @validator("log_level", mode="before")
+    def _upper(v: Any) -> Any:
         return v.upper() if isinstance(v, str) else v
 
 
@@ -52,15 +48,13 @@ class Network(Section):
     proxy: str = ""
     check_timeout_s: float = Field(3.0, gt=0, le=60)
 
-    @field_validator("bind_address")
-    @classmethod
-    def _ip(cls, v: str) -> str:
+    @validator("bind_address")
+    def _ip(v: str) -> str:
         ipaddress.ip_address(v)  # raises ValueError with a clear message
         return v
 
-    @field_validator("proxy")
-    @classmethod
-    def _proxy(cls, v: str) -> str:
+    @validator("proxy")
+    def _proxy(v: str) -> str:
         if v and not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// (or be empty)")
         return v
@@ -75,9 +69,8 @@ class Docker(Section):
     host: str = ""
     timeout_s: int = Field(60, gt=0, le=3600)
 
-    @field_validator("host")
-    @classmethod
-    def _scheme(cls, v: str) -> str:
+    @validator("host")
+    def _scheme(v: str) -> str:
         if v and not v.startswith(("unix://", "tcp://", "ssh://", "http://", "https://", "npipe://")):
             raise ValueError("must start with unix://, tcp://, ssh:// or https:// (or be empty)")
         return v
@@ -112,9 +105,8 @@ class Sources(Section):
     huggingface_url: str = "https://huggingface.co"
     civitai_url: str = "https://civitai.com"
 
-    @field_validator("huggingface_url", "civitai_url")
-    @classmethod
-    def _http(cls, v: str) -> str:
+    @validator("huggingface_url", "civitai_url")
+    def _http(v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v.rstrip("/")
@@ -170,24 +162,30 @@ def load_config(layout: Layout, env: Mapping[str, str] | None = None) -> Config:
 
 
 def _validate(path: Path, text: str) -> Config:
-    doc = parse_document(path, text)
-    text = doc.as_string()
+    """tomllib reads the file (fast); tomlkit only when tomllib refuses it, for its error's words."""
+    text = text.removeprefix("\ufeff")  # as parse_document does
     try:
-        return Config.model_validate(doc.unwrap())
-    except ValidationError as exc:
+        data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+        doc = parse_document(path, text)  # raises the ConfigError with line and column
+        text = doc.as_string()
+        data = doc.unwrap()
+    try:
+        return Config.model_validate(data)
+    except InvalidSettings as exc:
         raise validation_error(path, text, exc) from None
 
 
 def get_value(config: Config, dotted_key: str) -> Any:
     node: Any = config
     for part in dotted_key.split("."):
-        if isinstance(node, BaseModel) and part in type(node).model_fields:
+        if isinstance(node, Section) and part in type(node).model_fields:
             node = getattr(node, part)
         elif isinstance(node, dict) and part in node:
             node = node[part]
         else:
             raise ConfigError(f"Unknown setting: {dotted_key}.", "run `aiui-tui config show` to list the keys")
-    return node.model_dump() if isinstance(node, BaseModel) else node
+    return node.model_dump() if isinstance(node, Section) else node
 
 
 def set_values(layout: Layout, values: Mapping[str, Any]) -> Config:
@@ -204,7 +202,7 @@ def set_values(layout: Layout, values: Mapping[str, Any]) -> Config:
     text = doc.as_string()
     try:
         config = Config.model_validate(doc.unwrap())
-    except ValidationError as exc:
+    except InvalidSettings as exc:
         raise validation_error(path, text, exc) from None
     write_settings(path, text)
     return config

@@ -1,6 +1,7 @@
 """Tokens for the model sites: from the environment or `config/secrets.toml` (mode 0600).
 
-Values are held as pydantic `SecretStr`, so a repr, a log line or a crash report shows `**********`.
+Values are held as `SecretStr` (pydantic's interface), so a repr, a log line or a crash report shows
+`**********`.
 Every token loaded is registered with the log redactor.
 """
 
@@ -12,12 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomlkit
-from pydantic import SecretStr
-
 from aiui_tui.core.errors import SecretsError
 from aiui_tui.logs import register_secret
 from aiui_tui.paths import Layout, invoking_ids
+from aiui_tui.tomlcompat import tomllib
 from aiui_tui.tomledit import chown_arg, file_status, parse_document, read_text, user_name, write_settings
 
 # secrets.toml key -> environment variables that override it, first found wins.
@@ -29,6 +28,33 @@ _HEADER = """\
 # aiui-tui secrets. Keep this file private (mode 0600); aiui-tui refuses it when others can read or change it.
 # HF_TOKEN and CIVITAI_API_TOKEN in the environment take precedence over these values.
 """
+
+
+class SecretStr:
+    """A token that never shows itself: pydantic's `SecretStr` interface, without importing pydantic."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __str__(self) -> str:
+        return "**********" if self._value else ""
+
+    def __repr__(self) -> str:
+        return f"SecretStr('{self}')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretStr) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value)
 
 
 @dataclass(frozen=True)
@@ -58,8 +84,11 @@ def _read_secrets_file(layout: Layout) -> dict[str, str]:
     if st is None:
         return {}
     check_private(path, st)
-    doc = parse_document(path, read_text(path, error=SecretsError))
-    data = doc.unwrap()
+    text = read_text(path, error=SecretsError)
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+        data = parse_document(path, text).unwrap()  # raises the error with line and column
     unknown = sorted(set(data) - set(ENV_NAMES))
     if unknown:
         raise SecretsError(f"{path}: unknown key {unknown[0]!r}.", f"use only {', '.join(ENV_NAMES)}")
@@ -110,6 +139,8 @@ def save_secret(layout: Layout, key: str, value: str) -> None:
         check_private(path, st)
         doc = parse_document(path, read_text(path, error=SecretsError))
     else:
+        import tomlkit
+
         doc = tomlkit.parse(_HEADER)
     if value:
         doc[key] = value

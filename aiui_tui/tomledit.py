@@ -14,15 +14,14 @@ import stat
 import tempfile
 from collections.abc import Iterable, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any
-
-import tomlkit
-import tomlkit.exceptions
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from aiui_tui.core.errors import AiuiError, ConfigError
 from aiui_tui.core.format import human_bytes
 from aiui_tui.tomlcompat import tomllib
+
+if TYPE_CHECKING:  # tomlkit (~50 ms) is imported by the functions that edit or report, not at start-up
+    import tomlkit
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*((?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+)(?:\s*\.\s*(?:"[^"]*"|'[^']*'|[A-Za-z0-9_-]+))*)\s*=""")
@@ -47,6 +46,9 @@ def parse_document(path: Path, text: str | None = None) -> tomlkit.TOMLDocument:
     elif len(text) > MAX_TOML_BYTES:
         raise _too_big(path, len(text), ConfigError)
     text = text.removeprefix(_BOM)
+    import tomlkit
+    import tomlkit.exceptions
+
     try:
         return tomlkit.parse(text)
     except (tomlkit.exceptions.TOMLKitError, ValueError, RecursionError) as exc:
@@ -60,6 +62,8 @@ def syntax_error(path: Path, text: str, exc: Exception) -> ConfigError:
     repeated table one line late; the standard library's parser places both exactly.
     """
     detail = str(exc).split(" at line ")[0].rstrip(".") or type(exc).__name__
+    import tomlkit.exceptions
+
     line: int | None = getattr(exc, "line", None) if isinstance(exc, tomlkit.exceptions.ParseError) else None
     column: int | None = getattr(exc, "col", None) if line else None
     reference = _reference_error(text)
@@ -220,8 +224,9 @@ def chown_arg(uid: int) -> str:
         return str(uid)
 
 
-def validation_error(path: Path, text: str, exc: ValidationError) -> ConfigError:
-    """Turn pydantic's error list into one line naming file, line and key."""
+def validation_error(path: Path, text: str, exc: Any) -> ConfigError:
+    """Turn pydantic's error list (`exc.errors()`: a ValidationError or aiui_tui.schema's
+    InvalidSettings) into one line naming file, line and key."""
     errors = exc.errors()
     first = errors[0]
     loc = [str(p) for p in first["loc"]]
@@ -286,6 +291,8 @@ def set_in_document(doc: tomlkit.TOMLDocument, dotted_key: Iterable[str], value:
     keys = list(dotted_key)
     if not keys or not all(k.strip() for k in keys):
         raise ConfigError(f"{'.'.join(keys)!r} is not a setting's name.", "run `aiui-tui config show` to list the keys")
+    import tomlkit
+
     container: Any = doc
     for part in keys[:-1]:
         if part not in container:
@@ -299,6 +306,8 @@ def set_in_document(doc: tomlkit.TOMLDocument, dotted_key: Iterable[str], value:
 def parse_cli_value(raw: str) -> Any:
     """`8190` -> 8190, `true` -> True, `["a"]` -> list; anything that is not a TOML value is a string."""
     try:
+        import tomlkit
+
         return tomlkit.parse(f"v = {raw}")["v"].unwrap()
     except Exception:
         return raw

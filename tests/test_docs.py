@@ -7,10 +7,9 @@ import os
 import subprocess
 import sys
 
-from pydantic import BaseModel
-
 from aiui_tui.cli.reference import render
 from aiui_tui.config import Config
+from aiui_tui.schema import Section
 from tests.conftest import REPO
 
 DOCS = REPO / "docs"
@@ -42,11 +41,11 @@ def test_screenshots_in_the_docs_are_the_current_snapshots():
         )
 
 
-def _keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+def _keys(model: type[Section], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if isinstance(annotation, type) and issubclass(annotation, Section):
             keys += _keys(annotation, f"{prefix}{name}.")
         else:
             keys.append(prefix + name)

@@ -1,0 +1,316 @@
+"""Settings classes that validate without importing pydantic on the common path.
+
+A `Section` declares its fields like a pydantic model (annotations, `field(default, ge=..)`,
+`@validator`). Values that already have the exact type and meet every constraint (a settings file
+as written by `init` or edited sensibly) are checked here, in microseconds, without pydantic
+(~0.2 s to import and build the models at every start). Anything else (a value pydantic would
+convert, such as "3" for an int, or a bad one) goes to a pydantic model built from the same
+declaration, so conversions and error messages are pydantic's own: a bad value raises
+`InvalidSettings` carrying pydantic's error list (`errors()`), which `tomledit.validation_error`
+turns into file, line, key and fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Union
+
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field's declaration: its type (resolved annotation), default and numeric bounds."""
+
+    annotation: Any
+    default: Any = _MISSING
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    def bounds(self) -> dict[str, float]:
+        return {k: v for k, v in (("gt", self.gt), ("ge", self.ge), ("lt", self.lt), ("le", self.le)) if v is not None}
+
+    def within(self, value: Any) -> bool:
+        return (
+            (self.gt is None or value > self.gt)
+            and (self.ge is None or value >= self.ge)
+            and (self.lt is None or value < self.lt)
+            and (self.le is None or value <= self.le)
+        )
+
+
+@dataclass(frozen=True)
+class _Declared:
+    default: Any
+    bounds: dict[str, float]
+
+
+def field(default: Any, *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+          le: float | None = None) -> Any:  # fmt: skip
+    """A default with numeric bounds, as pydantic's `Field(default, ge=...)`."""
+    bounds = {k: v for k, v in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le)) if v is not None}
+    return _Declared(default, bounds)
+
+
+def validator(*names: str, mode: Literal["before", "after"] = "after") -> Callable:
+    """Mark a function `(value) -> value` (raising ValueError) as a validator of these fields."""
+
+    def mark(func: Callable) -> Any:
+        func.__validates__ = (names, mode)  # type: ignore[attr-defined]
+        return staticmethod(func)
+
+    return mark
+
+
+class InvalidSettings(ValueError):
+    """pydantic's verdict on values the fast check could not accept; `errors()` is pydantic's list."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(str(exc))
+        self.cause = exc
+
+    def errors(self) -> list[dict[str, Any]]:
+        return self.cause.errors()  # type: ignore[attr-defined]
+
+
+class _NotPlain(Exception):
+    """The value needs pydantic: a conversion or an error."""
+
+
+class Section:
+    """Plain settings: attribute access, `==`, `model_dump()`, `model_validate()`, assignment checked."""
+
+    model_fields: ClassVar[dict[str, FieldSpec]]
+    _validators: ClassVar[dict[str, list[tuple[str, Callable]]]]
+    _pydantic: ClassVar[Any] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._pydantic = None
+        validators: dict[str, list[tuple[str, Callable]]] = {}
+        for value in cls.__dict__.values():
+            func = getattr(value, "__func__", None)
+            marked = getattr(func, "__validates__", None)
+            if marked:
+                names, mode = marked
+                for name in names:
+                    validators.setdefault(name, []).append((mode, func))
+        cls._validators = validators
+        hints = typing.get_type_hints(cls, include_extras=False)
+        fields: dict[str, FieldSpec] = {}
+        for name in inspect.get_annotations(cls):
+            if name.startswith("_") or typing.get_origin(hints[name]) is ClassVar:
+                continue
+            declared = cls.__dict__.get(name, _MISSING)
+            if isinstance(declared, _Declared):
+                fields[name] = FieldSpec(hints[name], declared.default, **declared.bounds)
+            else:
+                fields[name] = FieldSpec(hints[name], declared)
+            if name in cls.__dict__:
+                delattr(cls, name)  # the value lives on each instance
+        cls.model_fields = fields
+
+    def __init__(self, **values: Any) -> None:
+        checked = type(self)._check(values)
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def _make(cls, checked: dict[str, Any]) -> Any:
+        obj = cls.__new__(cls)
+        for name, value in checked.items():
+            object.__setattr__(obj, name, value)
+        return obj
+
+    @classmethod
+    def model_validate(cls, data: Any) -> Any:
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, dict):
+            return cls._pydantic_check(data)
+        return cls(**data)
+
+    @classmethod
+    def _check(cls, values: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return cls._plain(values)
+        except _NotPlain:
+            return cls._plain(cls._pydantic_dump(values))
+
+    @classmethod
+    def _plain(cls, values: dict[str, Any]) -> dict[str, Any]:
+        if not set(values) <= cls.model_fields.keys():
+            raise _NotPlain
+        out = {}
+        for name, spec in cls.model_fields.items():
+            if name in values:
+                out[name] = cls._plain_field(name, spec, values[name])
+            elif spec.default is _MISSING:
+                raise _NotPlain
+            else:
+                out[name] = copy.deepcopy(spec.default)
+        return out
+
+    @classmethod
+    def _plain_field(cls, name: str, spec: FieldSpec, value: Any) -> Any:
+        hooks = cls._validators.get(name, ())
+        try:
+            for mode, func in hooks:
+                if mode == "before":
+                    value = func(value)
+            value = _plain_value(spec.annotation, value)
+            if value is not None and spec.bounds() and not spec.within(value):
+                raise _NotPlain
+            for mode, func in hooks:
+                if mode == "after":
+                    value = func(value)
+        except (ValueError, TypeError, AssertionError) as exc:
+            raise _NotPlain from exc
+        return value
+
+    @classmethod
+    def _pydantic_dump(cls, values: Any) -> dict[str, Any]:
+        return cls._pydantic_check(values).model_dump()
+
+    @classmethod
+    def _pydantic_check(cls, values: Any) -> Any:
+        from pydantic import ValidationError
+
+        try:
+            return pydantic_model(cls).model_validate(_dump(values))
+        except ValidationError as exc:
+            raise InvalidSettings(exc) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        spec = type(self).model_fields.get(name)
+        if spec is None:
+            raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
+        try:
+            value = type(self)._plain_field(name, spec, value)
+        except _NotPlain:
+            value = type(self)._check({**self.model_dump(), name: value})[name]
+        object.__setattr__(self, name, value)
+
+    def model_dump(self) -> dict[str, Any]:
+        return {name: _dump(getattr(self, name)) for name in type(self).model_fields}
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> Any:
+        return type(self)(**{**self.model_dump(), **(update or {})})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self.model_dump() == other.model_dump()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={getattr(self, name)!r}" for name in type(self).model_fields)
+        return f"{type(self).__name__}({inner})"
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, Section):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value
+
+
+def _plain_value(tp: Any, value: Any) -> Any:
+    """`value` when it has exactly type `tp` (an int for a float becomes a float, as pydantic does)."""
+    origin = typing.get_origin(tp)
+    if isinstance(tp, type) and issubclass(tp, Section):
+        if isinstance(value, tp):
+            return value
+        if type(value) is dict:
+            return tp._make(tp._plain(value))
+        raise _NotPlain
+    if origin is Literal:
+        if any(type(value) is type(choice) and value == choice for choice in typing.get_args(tp)):
+            return value
+        raise _NotPlain
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _plain_value(arg, value)
+            except _NotPlain:
+                pass
+        raise _NotPlain
+    if origin is list:
+        if type(value) is not list:
+            raise _NotPlain
+        (item,) = typing.get_args(tp)
+        return [_plain_value(item, v) for v in value]
+    if origin is dict:
+        if type(value) is not dict:
+            raise _NotPlain
+        key_type, item = typing.get_args(tp)
+        return {_plain_value(key_type, k): _plain_value(item, v) for k, v in value.items()}
+    if tp is float:
+        if type(value) is float or type(value) is int:
+            return float(value)
+        raise _NotPlain
+    if tp in (str, int, bool):
+        if type(value) is tp:
+            return value
+        raise _NotPlain
+    raise _NotPlain
+
+
+def pydantic_model(cls: type[Section]) -> Any:
+    """The pydantic model of a section, built once from the same declaration."""
+    if cls.__dict__.get("_pydantic") is not None:
+        return cls._pydantic
+    from pydantic import ConfigDict, Field, create_model, field_validator
+
+    fields: dict[str, Any] = {}
+    for name, spec in cls.model_fields.items():
+        annotation = _pydantic_type(spec.annotation)
+        if isinstance(spec.default, Section):
+            default = spec.default
+            model = pydantic_model(type(default))
+            info = Field(default_factory=lambda d=default, m=model: m.model_validate(d.model_dump()))
+        elif spec.default is _MISSING:
+            info = Field(**spec.bounds())
+        else:
+            info = Field(spec.default, **spec.bounds())
+        fields[name] = (annotation, info)
+    checks = {}
+    for name, hooks in cls._validators.items():
+        for i, (mode, func) in enumerate(hooks):
+            checks[f"_{name}_{i}"] = field_validator(name, mode=mode)(_as_classmethod(func))
+    cls._pydantic = create_model(  # type: ignore[call-overload]
+        cls.__name__, __config__=ConfigDict(extra="forbid"), __validators__=checks, **fields
+    )
+    return cls._pydantic
+
+
+def _as_classmethod(func: Callable) -> Callable:
+    def check(cls: Any, value: Any) -> Any:
+        return func(value)
+
+    return check
+
+
+def _pydantic_type(tp: Any) -> Any:
+    if isinstance(tp, type) and issubclass(tp, Section):
+        return pydantic_model(tp)
+    origin = typing.get_origin(tp)
+    if origin in (list, dict):
+        return origin[tuple(_pydantic_type(a) for a in typing.get_args(tp))]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_pydantic_type(a) for a in typing.get_args(tp))]  # noqa: UP007
+    return tp
