@@ -18,11 +18,11 @@ from aiui_tui.services.apps.cgroup_stats import (
     cpu_percent,
     locate,
     parse_blkio,
-    parse_flat_keyed,
     parse_io_stat,
     parse_memory_max,
     parse_net_dev,
     read_files,
+    stat_value,
 )
 from tests.apps.test_docker_apps import free_port, manifest, open_service
 
@@ -76,19 +76,21 @@ NET_DEV = "\n".join(  # /proc/<pid>/net/dev
 
 
 def test_v1_text():
-    stat = parse_flat_keyed(V1_MEMORY_STAT)
-    assert stat["total_inactive_file"] == 1982464 and stat["total_rss"] == 33783808
-    assert parse_memory_max(V1_LIMIT, 24 * GiB) == 24 * GiB  # no limit: the host's memory, as Docker shows
-    assert parse_memory_max("1073741824\n", 24 * GiB) == GiB
-    assert parse_blkio(V1_BLKIO) == (4196, 8192)
+    stat = V1_MEMORY_STAT.encode()
+    assert stat_value(stat, b"total_inactive_file") == 1982464 and stat_value(stat, b"inactive_file") == 1982464
+    assert stat_value(stat, b"cache") == 1986560 and stat_value(stat, b"total_unevictable") == 0  # first, last
+    assert stat_value(stat, b"no_such_key") == 0
+    assert parse_memory_max(V1_LIMIT.encode(), 24 * GiB) == 24 * GiB  # no limit: the host's memory, as Docker shows
+    assert parse_memory_max(b"1073741824\n", 24 * GiB) == GiB
+    assert parse_blkio(V1_BLKIO.encode()) == (4196, 8192)
 
 
 def test_v2_text():
-    assert parse_flat_keyed(V2_CPU_STAT)["usage_usec"] == 285862
-    assert parse_flat_keyed(V2_MEMORY_STAT)["inactive_file"] == 3145728
-    assert parse_io_stat(V2_IO_STAT) == (1459200 + 90430464, 314773504 + 299008000)
-    assert parse_memory_max("max\n", 24 * GiB) == 24 * GiB
-    assert parse_net_dev(NET_DEV) == (1089002403 + 100, 2670195 + 50)  # `lo` left out, as Docker counts
+    assert stat_value(V2_CPU_STAT.encode(), b"usage_usec") == 285862
+    assert stat_value(V2_MEMORY_STAT.encode(), b"inactive_file") == 3145728
+    assert parse_io_stat(V2_IO_STAT.encode()) == (1459200 + 90430464, 314773504 + 299008000)
+    assert parse_memory_max(b"max\n", 24 * GiB) == 24 * GiB
+    assert parse_net_dev(NET_DEV.encode()) == (1089002403 + 100, 2670195 + 50)  # `lo` left out, as Docker counts
 
 
 def write(folder, files: dict[str, str]):

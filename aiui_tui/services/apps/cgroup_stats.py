@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiui_tui.core.events import ContainerStats
@@ -30,68 +30,73 @@ from aiui_tui.core.events import ContainerStats
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC = Path("/proc")
 POLL_S = 1.0
+_V2_MEMORY = ("memory.current", "memory.stat", "memory.max")
+_V1_MEMORY = ("memory.usage_in_bytes", "memory.stat", "memory.limit_in_bytes")
 _V1_BLKIO = ("blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes")
 
 
 # --- parsers (file text -> numbers) ----------------------------------------------------------
 
 
-def parse_flat_keyed(text: str) -> dict[str, int]:
-    """`key value` lines (cpu.stat, memory.stat): the integer values by key."""
-    values: dict[str, int] = {}
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        with contextlib.suppress(ValueError):
-            values[key] = int(value)
-    return values
+def stat_value(data: bytes, key: bytes) -> int:
+    """One value of a `key value` file (cpu.stat, memory.stat); 0 when the key is absent."""
+    needle = key + b" "
+    if data.startswith(needle):
+        at = 0
+    else:
+        at = data.find(b"\n" + needle) + 1
+        if at == 0:
+            return 0
+    end = data.find(b"\n", at)
+    return int(data[at + len(needle) : end if end >= 0 else len(data)])
 
 
-def parse_io_stat(text: str) -> tuple[int, int]:
+def parse_io_stat(data: bytes) -> tuple[int, int]:
     """cgroup v2 io.stat (`8:0 rbytes=1 wbytes=2 rios=...` per device): bytes read and written, all devices."""
     read = write = 0
-    for line in text.splitlines():
-        for field in line.split()[1:]:
-            key, _, value = field.partition("=")
-            if key == "rbytes":
+    for line in data.splitlines():
+        for pair in line.split()[1:]:
+            key, _, value = pair.partition(b"=")
+            if key == b"rbytes":
                 read += int(value)
-            elif key == "wbytes":
+            elif key == b"wbytes":
                 write += int(value)
     return read, write
 
 
-def parse_blkio(text: str) -> tuple[int, int]:
+def parse_blkio(data: bytes) -> tuple[int, int]:
     """cgroup v1 blkio.throttle.io_service_bytes (`8:0 Read 4096` per device, then `Total n`): read, written."""
     read = write = 0
-    for line in text.splitlines():
+    for line in data.splitlines():
         parts = line.split()
         if len(parts) != 3:
             continue  # "Total 8192", the sum of every op
-        if parts[1] == "Read":
+        if parts[1] == b"Read":
             read += int(parts[2])
-        elif parts[1] == "Write":
+        elif parts[1] == b"Write":
             write += int(parts[2])
     return read, write
 
 
-def parse_net_dev(text: str) -> tuple[int, int]:
+def parse_net_dev(data: bytes) -> tuple[int, int]:
     """/proc/<pid>/net/dev: bytes received and sent on every interface but `lo` (as Docker counts)."""
     rx = tx = 0
-    for line in text.splitlines()[2:]:
-        name, _, counters = line.partition(":")
+    for line in data.splitlines()[2:]:
+        name, _, counters = line.partition(b":")
         fields = counters.split()
-        if name.strip() == "lo" or len(fields) < 9:
+        if name.strip() == b"lo" or len(fields) < 9:
             continue
         rx += int(fields[0])
         tx += int(fields[8])
     return rx, tx
 
 
-def parse_memory_max(text: str, host_total: int) -> int:
+def parse_memory_max(data: bytes, host_total: int) -> int:
     """memory.max ("max": no limit) or v1 memory.limit_in_bytes (a huge number): Docker shows the host's memory."""
-    text = text.strip()
-    if text == "max":
+    data = data.strip()
+    if data == b"max":
         return host_total
-    limit = int(text)
+    limit = int(data)
     return min(limit, host_total) if host_total > 0 else limit
 
 
@@ -115,6 +120,13 @@ class CgroupFiles:
     memory: Path  # the memory controller's directory of the container
     io: Path | None  # v2 io.stat, v1 blkio.throttle.io_service_bytes[_recursive]; None: not readable
     net: Path | None
+    # The paths as strings, made once: joining Paths every tick cost as much as reading the files.
+    paths: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = _V2_MEMORY if self.version == 2 else _V1_MEMORY
+        memory = tuple(str(self.memory / name) for name in names)
+        object.__setattr__(self, "paths", (str(self.cpu), *memory, str(self.io or ""), str(self.net or "")))
 
 
 def _v1_paths(cgroup_text: str) -> dict[str, str]:
@@ -208,31 +220,36 @@ class Reading:
     net_tx: int
 
 
-def _text(path: Path) -> str:
-    with open(path) as f:
-        return f.read()
+def _read(path: str) -> bytes:
+    # os.read: a tenth of the CPU of open().read() in text mode (no buffer, no decoder), 60 reads a tick.
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
 
 
 def read_files(files: CgroupFiles, host_total: int) -> Reading:
     """One reading; OSError when the container is gone (its cgroup removed)."""
-    cpu_text = _text(files.cpu)
+    cpu_path, usage_path, stat_path, limit_path, io_path, net_path = files.paths
+    cpu = _read(cpu_path)
     at = time.monotonic_ns()
+    usage = int(_read(usage_path))
+    stat = _read(stat_path)
+    limit = parse_memory_max(_read(limit_path), host_total)
+    io = _read(io_path) if io_path else b""
     if files.version == 2:
-        cpu_ns = parse_flat_keyed(cpu_text).get("usage_usec", 0) * 1000
-        usage = int(_text(files.memory / "memory.current"))
-        cache = parse_flat_keyed(_text(files.memory / "memory.stat")).get("inactive_file", 0)
-        limit = parse_memory_max(_text(files.memory / "memory.max"), host_total)
-        read, write = parse_io_stat(_text(files.io)) if files.io else (0, 0)
+        cpu_ns = stat_value(cpu, b"usage_usec") * 1000
+        cache = stat_value(stat, b"inactive_file")
+        read, write = parse_io_stat(io)
     else:
-        cpu_ns = int(cpu_text)
-        usage = int(_text(files.memory / "memory.usage_in_bytes"))
-        cache = parse_flat_keyed(_text(files.memory / "memory.stat")).get("total_inactive_file", 0)
-        limit = parse_memory_max(_text(files.memory / "memory.limit_in_bytes"), host_total)
-        read, write = parse_blkio(_text(files.io)) if files.io else (0, 0)
+        cpu_ns = int(cpu)
+        cache = stat_value(stat, b"total_inactive_file")
+        read, write = parse_blkio(io)
     rx = tx = 0
-    if files.net is not None:
+    if net_path:
         with contextlib.suppress(OSError):
-            rx, tx = parse_net_dev(_text(files.net))
+            rx, tx = parse_net_dev(_read(net_path))
     # Docker subtracts the cache only when it is smaller than the usage.
     used = usage - cache if cache < usage else usage
     return Reading(at, cpu_ns, used, limit, read, write, rx, tx)
