@@ -322,60 +322,67 @@ class Transfer:
     ) -> int:
         """Copy the body to the part at `offset` (up to `end`), in batches, off the loop; the end position.
 
+        The chunks are aiohttp's own (no join, no copy): a batch is a list of them, written with one
+        `pwritev` on the writer thread and offered to the hasher as they are.
         A network failure keeps what arrived before it (a resume will not fetch it again); a disk
         failure (OSError from the writer) propagates as it is.
         """
-        buf = bytearray()
+        batch: list[bytes] = []
+        size = 0  # bytes in batch
         position = offset
         sniffed = not sniff_first
         loop = asyncio.get_running_loop()
         last_flush = loop.time()
-        chunks = response.content.iter_chunked(BATCH).__aiter__()
+        readchunk = response.content.readchunk  # one received chunk at a time (readany joins what is buffered)
         network_error: BaseException | None = None
         while True:
             try:
-                chunk = await chunks.__anext__()
-            except StopAsyncIteration:
-                break
+                chunk, http_chunk_end = await readchunk()
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                network_error = exc
+                network_error, http_chunk_end = exc, False
                 chunk = _salvage(response)
-                if not chunk:
-                    break
-            if end is not None and position + len(buf) + len(chunk) > end:
-                chunk = chunk[: end - position - len(buf)]
-            buf += chunk
-            if not sniffed and len(buf) >= SNIFF_BYTES:
-                sniff.check_first_bytes(bytes(buf[:SNIFF_BYTES]), self.job.target.name)
+            if not chunk:
+                if http_chunk_end:  # the end of a chunk of a chunked body, not of the body
+                    continue
+                break
+            if type(chunk) is not bytes:  # the hasher keeps chunks: they must not change
+                chunk = bytes(chunk)
+            if end is not None and position + size + len(chunk) > end:
+                chunk = chunk[: end - position - size]
+            batch.append(chunk)
+            size += len(chunk)
+            if not sniffed and size >= SNIFF_BYTES:
+                sniff.check_first_bytes(_head(batch, SNIFF_BYTES), self.job.target.name)
                 sniffed = True
             if network_error is not None:
                 break
             if (
-                len(buf) >= BATCH
-                or (end is not None and position + len(buf) >= end)
+                size >= BATCH
+                or (end is not None and position + size >= end)
                 or loop.time() - last_flush >= FLUSH_AFTER_S
             ):
-                if not sniffed and len(buf) < SNIFF_BYTES:
+                if not sniffed:
                     continue
-                position = await self._flush(writer, buf, position, piece)
+                position = await self._flush(writer, batch, size, position, piece)
+                batch, size = [], 0
                 last_flush = loop.time()
                 if end is not None and position >= end:
                     return position
         if not sniffed and network_error is None:
-            sniff.check_first_bytes(bytes(buf), self.job.target.name)
-        if buf:
-            position = await self._flush(writer, buf, position, piece)
+            sniff.check_first_bytes(_head(batch, SNIFF_BYTES), self.job.target.name)
+        if batch:
+            position = await self._flush(writer, batch, size, position, piece)
         if network_error is not None:
             raise connection_error(self.job.url, network_error) from network_error
         return position
 
-    async def _flush(self, writer: PartWriter, buf: bytearray, position: int, piece: Piece | None) -> int:
-        data = bytes(buf)
-        buf.clear()
-        await writer.write(position, data, piece)
-        self.done += len(data)
+    async def _flush(
+        self, writer: PartWriter, batch: list[bytes], size: int, position: int, piece: Piece | None
+    ) -> int:
+        await writer.write(position, batch, piece)
+        self.done += size
         self.on_progress(self.done, self.state.total if self.state else None)
-        return position + len(data)
+        return position + size
 
     async def _run_pieces(self, writer: PartWriter, first: aiohttp.ClientResponse | None) -> None:
         state = self.state
@@ -504,6 +511,16 @@ def _range_end(response: aiohttp.ClientResponse) -> int | None:
     """The end (exclusive) of the range a 206 answered, or None."""
     match = _CONTENT_RANGE.match(response.headers.get("Content-Range", "")) if response.status == 206 else None
     return int(match.group(2)) + 1 if match else None
+
+
+def _head(chunks: list[bytes], n: int) -> bytes:
+    """The first `n` bytes of `chunks` (joins only the chunks it needs)."""
+    head = b""
+    for chunk in chunks:
+        head += chunk[: n - len(head)]
+        if len(head) >= n:
+            break
+    return head
 
 
 def _salvage(response: aiohttp.ClientResponse) -> bytes:

@@ -1,0 +1,190 @@
+"""The part writer and the stream hasher: batches of chunks land byte-exact, writeback starts as the
+file grows, and the hasher's inbox is bounded by bytes (a slow hasher makes the writer wait)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from aiui_tui.services.downloads import writer as writer_module
+from aiui_tui.services.downloads.state import PartState
+from aiui_tui.services.downloads.writer import IOV_MAX, PartWriter, StreamHasher, pwritev_all
+from tests.downloads.conftest import payload
+
+KiB = 1024
+MiB = 1024 * KiB
+
+
+def chunks_of(data: bytes, sizes: list[int]) -> list[bytes]:
+    out, position, i = [], 0, 0
+    while position < len(data):
+        size = sizes[i % len(sizes)]
+        out.append(data[position : position + size])
+        position += size
+        i += 1
+    return out
+
+
+def wait_for(condition, what: str) -> None:
+    """Poll for a positive condition (never a timed assertion: the bound only ends a hung test)."""
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.002)
+
+
+def test_pwritev_all_writes_more_buffers_than_one_call_takes(tmp_path: Path):
+    data = payload(3 * IOV_MAX * 7 + 5)
+    buffers = chunks_of(data, [1, 7, 13, 0, 29])  # empty buffers too
+    assert len(buffers) > 2 * IOV_MAX
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 100)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        assert pwritev_all(fd, buffers, 100) == len(data)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"x" * 100 + data
+
+
+async def test_a_batch_of_many_chunks_lands_byte_exact_at_its_offset_also_after_a_resume(tmp_path: Path):
+    data = payload(2 * MiB + 777)
+    part, sidecar = tmp_path / "p", tmp_path / "p.json"
+    cut = MiB + 4321
+    state = PartState(url="http://127.0.0.1/x")
+    hasher = StreamHasher(part)
+    try:
+        w = PartWriter(part, sidecar, state, hasher)
+        await w.open(0)
+        position = 0
+        for batch in [chunks_of(data[:cut][i : i + 300 * KiB], [1000, 65536, 3]) for i in range(0, cut, 300 * KiB)]:
+            await w.write(position, batch)
+            position += sum(map(len, batch))
+        await w.close()
+        assert part.read_bytes() == data[:cut]
+    finally:
+        hasher.close()
+
+    # A resume: a new attempt (and hasher) goes on from the part's end; the prefix is read back.
+    hasher = StreamHasher(part)
+    try:
+        w = PartWriter(part, sidecar, state, hasher)
+        await w.open(cut)
+        await w.write(cut, chunks_of(data[cut:], [4096, 17, 100_000]))
+        await w.close()
+        assert part.read_bytes() == data
+        assert hasher.result(len(data)) == hashlib.sha256(data).hexdigest()
+    finally:
+        hasher.close()
+
+
+async def test_writeback_is_started_as_the_file_grows(tmp_path: Path):
+    part = tmp_path / "p"
+    hasher = StreamHasher(part)
+    try:
+        w = PartWriter(part, tmp_path / "p.json", PartState(url="u"), hasher, writeback_bytes=64 * KiB)
+        await w.open(0)
+        data = payload(320 * KiB)
+        for position in range(0, len(data), 32 * KiB):
+            await w.write(position, [data[position : position + 32 * KiB]])
+            if position == 64 * KiB:  # 96 KiB written: one 64 KiB range started, the rest not yet
+                await w.drain()
+                assert w.writebacks == [(0, 64 * KiB)]
+        await w.close()
+        assert w.writebacks == [(i * 64 * KiB, (i + 1) * 64 * KiB) for i in range(5)]
+        assert part.read_bytes() == data
+    finally:
+        hasher.close()
+
+
+async def test_writeback_falls_back_to_fdatasync_without_sync_file_range(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(writer_module, "_sync_file_range", False)  # as on a system without it
+    synced: list[int] = []
+    real = writer_module.os.fdatasync
+    monkeypatch.setattr(writer_module.os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
+    part = tmp_path / "p"
+    hasher = StreamHasher(part)
+    try:
+        w = PartWriter(part, tmp_path / "p.json", PartState(url="u"), hasher, writeback_bytes=64 * KiB)
+        await w.open(0)
+        await w.write(0, [payload(200 * KiB)])
+        await w.close()
+    finally:
+        hasher.close()
+    assert len(synced) == 1 and w.writebacks == [(0, 200 * KiB)]
+
+
+class GatedHasher(StreamHasher):
+    """A hasher that hashes nothing until the gate opens: as a hasher that has fallen far behind."""
+
+    def __init__(self, path: Path, **kwargs) -> None:
+        self.gate = threading.Event()
+        super().__init__(path, **kwargs)
+
+    def _update(self, data) -> None:
+        self.gate.wait()
+        super()._update(data)
+
+
+def test_a_slow_hasher_makes_the_writer_wait_instead_of_growing_memory(tmp_path: Path):
+    chunk, limit = 64 * KiB, 256 * KiB
+    data = payload(40 * chunk)
+    hasher = GatedHasher(tmp_path / "unused", inbox_bytes=limit)
+    offered = 0
+
+    def writer_thread() -> None:
+        nonlocal offered
+        for i in range(0, len(data), chunk):
+            hasher.offer_chunks(i, [data[i : i + chunk]])
+            hasher.advance(i + chunk)
+            offered += 1
+
+    thread = threading.Thread(target=writer_thread)
+    thread.start()
+    try:
+        # Four chunks fit; the fifth goes over the bound, so its offer waits for the hasher.
+        wait_for(lambda: hasher.queued == limit + chunk, "the inbox filled up")
+        assert offered == 4 and thread.is_alive()
+        assert hasher.queued <= limit + chunk
+    finally:
+        hasher.gate.set()
+    thread.join(20)
+    assert offered == 40
+    assert hasher.result(len(data)) == hashlib.sha256(data).hexdigest()
+    assert hasher.read_back == 0  # nothing was dropped and read back from the file (it does not exist)
+    hasher.close()
+
+
+def test_a_hasher_that_fails_never_leaves_the_writer_waiting(tmp_path: Path):
+    class Broken(StreamHasher):
+        def _update(self, data) -> None:
+            raise ValueError("broken")
+
+    hasher = Broken(tmp_path / "unused", inbox_bytes=KiB)
+    for i in range(10):  # would wait forever on a full inbox if the dead hasher were waited for
+        hasher.offer_chunks(i * 4 * KiB, [b"x" * 4 * KiB])
+    with pytest.raises(ValueError, match="broken"):
+        hasher.result(40 * KiB)
+    hasher.close()
+
+
+async def test_a_sequential_download_with_a_slow_hasher_hashes_from_memory_only(server, runner, monkeypatch):
+    """A hasher that falls behind makes the download wait: it never drops chunks to read them back."""
+    monkeypatch.setattr(writer_module, "INBOX_BYTES", 128 * KiB)
+
+    def slow_update(self, data) -> None:
+        time.sleep(0.001)  # a slow hasher (not a timing assertion)
+        self._sha.update(data)
+
+    monkeypatch.setattr(StreamHasher, "_update", slow_update)
+    data = payload(3 * MiB + 99)
+    url = server.add("slow-hash.bin", data)
+    transfer = runner.transfer(runner.job(url, "slow-hash.bin", expected_sha256=hashlib.sha256(data).hexdigest()))
+    result = await transfer.run()
+    assert result.verified and (runner.folder / "slow-hash.bin").read_bytes() == data
+    assert transfer.hasher.read_back == 0
