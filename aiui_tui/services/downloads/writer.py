@@ -26,7 +26,7 @@ from aiui_tui.services.downloads.state import PartState, Piece
 READ_BLOCK = 8 * 1024 * 1024
 MAX_PENDING_WRITES = 8
 INBOX_BYTES = 32 * 1024 * 1024  # chunks waiting for the hasher; past this the writer thread waits
-WRITEBACK_BYTES = 32 * 1024 * 1024  # start writing dirty pages back every this many bytes written
+WRITEBACK_BYTES = 8 * 1024 * 1024  # start writing dirty pages back every this many bytes written
 IOV_MAX = 1024  # buffers per pwritev (Linux's limit)
 
 
@@ -271,9 +271,7 @@ class PartWriter:
         self._dirty_to = max(self._dirty_to, position)
         self._unsynced += position - offset
         if self._unsynced >= self.writeback_bytes:
-            start_writeback(self._fd, self._dirty_from, self._dirty_to - self._dirty_from)
-            self.writebacks.append((self._dirty_from, self._dirty_to))
-            self._unsynced, self._dirty_from, self._dirty_to = 0, 1 << 62, 0
+            self._start_writeback()
         if piece is None:
             self.written = position
             frontier = position
@@ -284,6 +282,12 @@ class PartWriter:
             frontier = self.state.frontier()
         self.hasher.offer_chunks(offset, chunks)  # may wait for the hasher: back-pressure
         self.hasher.advance(frontier)
+
+    def _start_writeback(self) -> None:
+        assert self._fd is not None
+        start_writeback(self._fd, self._dirty_from, self._dirty_to - self._dirty_from)
+        self.writebacks.append((self._dirty_from, self._dirty_to))
+        self._unsynced, self._dirty_from, self._dirty_to = 0, 1 << 62, 0
 
     async def write(self, offset: int, data: bytes | list[bytes], piece: Piece | None = None) -> None:
         """Queue a write of `data` (one buffer, or chunks written one after the other) at `offset`;
@@ -310,6 +314,8 @@ class PartWriter:
             return
         if fsync:
             os.fsync(self._fd)
+        elif self._unsynced:  # the tail too: the hash finishes meanwhile, then the commit's fsync is short
+            self._start_writeback()
         os.close(self._fd)
         self._fd = None
         if self._progress_fd is not None:
