@@ -89,6 +89,7 @@ def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> 
 
 _handler: logging.Handler | None = None
 _FIELDS = "aiui_fields"  # the LogRecord attribute that carries a structured call's key=value pairs
+_EVENT = "aiui_event"  # ... and the one with its event (the record's message has the fields too)
 
 
 class BoundLogger:
@@ -118,7 +119,10 @@ class BoundLogger:
         if args:  # structlog's positional arguments: %-formatting of the event
             message = message % args
         fields = {**self._context, **values}
-        self._logger.log(level, "%s", message, exc_info=exc_info, stack_info=stack_info, extra={_FIELDS: fields})
+        # Other handlers (pytest's caplog, a debugging StreamHandler) see the event with its fields.
+        text = " ".join([message, *(f"{k}={v!r}" for k, v in fields.items())])
+        extra = {_FIELDS: fields, _EVENT: message}
+        self._logger.log(level, "%s", text, exc_info=exc_info, stack_info=stack_info, extra=extra, stacklevel=3)
 
     def debug(self, event: Any = "", *args: Any, **values: Any) -> None:
         self._log(logging.DEBUG, event, args, values)
@@ -157,7 +161,8 @@ class JsonFormatter(logging.Formatter):
     traceback as `exception` (and `stack`); every value passed through the redactor."""
 
     def format(self, record: logging.LogRecord) -> str:
-        data: dict[str, Any] = {"event": record.getMessage()}
+        event = getattr(record, _EVENT, None)
+        data: dict[str, Any] = {"event": record.getMessage() if event is None else event}
         data.update(getattr(record, _FIELDS, None) or {})
         data["level"] = record.levelname.lower()
         data["logger"] = record.name

@@ -52,7 +52,7 @@ class _Declared:
     bounds: dict[str, float]
 
 
-def field(default: Any, *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+def field(default: Any = _MISSING, *, gt: float | None = None, ge: float | None = None, lt: float | None = None,
           le: float | None = None) -> Any:  # fmt: skip
     """A default with numeric bounds, as pydantic's `Field(default, ge=...)`."""
     bounds = {k: v for k, v in (("gt", gt), ("ge", ge), ("lt", lt), ("le", le)) if v is not None}
@@ -67,6 +67,13 @@ def validator(*names: str, mode: Literal["before", "after"] = "after") -> Callab
         return staticmethod(func)
 
     return mark
+
+
+def model_check(func: Callable) -> Callable:
+    """Mark a method `(self) -> None` (raising ValueError) that checks the whole section once its
+    fields are valid (pydantic's `model_validator(mode="after")`)."""
+    func.__model_check__ = True  # type: ignore[attr-defined]
+    return func
 
 
 class InvalidSettings(ValueError):
@@ -88,12 +95,20 @@ class Section:
     """Plain settings: attribute access, `==`, `model_dump()`, `model_validate()`, assignment checked."""
 
     model_fields: ClassVar[dict[str, FieldSpec]]
-    _validators: ClassVar[dict[str, list[tuple[str, Callable]]]]
-    _pydantic: ClassVar[Any] = None
+    _s_validators: ClassVar[dict[str, list[tuple[str, Callable]]]]
+    _s_model_checks: ClassVar[list[Callable]] = []
+    _s_pydantic: ClassVar[Any] = None
+    _s_frozen: ClassVar[bool] = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, frozen: bool | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._pydantic = None
+        cls._s_pydantic = None
+        if frozen is not None:
+            cls._s_frozen = frozen
+        cls._s_model_checks = [
+            *cls._s_model_checks,
+            *(v for v in cls.__dict__.values() if getattr(v, "__model_check__", False)),
+        ]
         validators: dict[str, list[tuple[str, Callable]]] = {}
         for value in cls.__dict__.values():
             func = getattr(value, "__func__", None)
@@ -102,7 +117,7 @@ class Section:
                 names, mode = marked
                 for name in names:
                     validators.setdefault(name, []).append((mode, func))
-        cls._validators = validators
+        cls._s_validators = validators
         hints = typing.get_type_hints(cls, include_extras=False)
         fields: dict[str, FieldSpec] = {}
         for name in inspect.get_annotations(cls):
@@ -118,15 +133,29 @@ class Section:
         cls.model_fields = fields
 
     def __init__(self, **values: Any) -> None:
-        checked = type(self)._check(values)
+        try:
+            checked = type(self)._s_plain(values)
+            self._s_fill(checked)
+            self._s_run_checks()
+        except _NotPlain:
+            self._s_fill(type(self)._s_plain(type(self)._s_pydantic_dump(values)))
+
+    def _s_fill(self, checked: dict[str, Any]) -> None:
         for name, value in checked.items():
             object.__setattr__(self, name, value)
 
+    def _s_run_checks(self) -> None:
+        try:
+            for check in type(self)._s_model_checks:
+                check(self)
+        except (ValueError, TypeError, AssertionError) as exc:
+            raise _NotPlain from exc
+
     @classmethod
-    def _make(cls, checked: dict[str, Any]) -> Any:
+    def _s_make(cls, checked: dict[str, Any]) -> Any:
         obj = cls.__new__(cls)
-        for name, value in checked.items():
-            object.__setattr__(obj, name, value)
+        obj._s_fill(checked)
+        obj._s_run_checks()
         return obj
 
     @classmethod
@@ -134,24 +163,24 @@ class Section:
         if isinstance(data, cls):
             return data
         if not isinstance(data, dict):
-            return cls._pydantic_check(data)
+            return cls._s_pydantic_check(data)
         return cls(**data)
 
     @classmethod
-    def _check(cls, values: dict[str, Any]) -> dict[str, Any]:
+    def _s_check(cls, values: dict[str, Any]) -> dict[str, Any]:
         try:
-            return cls._plain(values)
+            return cls._s_plain(values)
         except _NotPlain:
-            return cls._plain(cls._pydantic_dump(values))
+            return cls._s_plain(cls._s_pydantic_dump(values))
 
     @classmethod
-    def _plain(cls, values: dict[str, Any]) -> dict[str, Any]:
+    def _s_plain(cls, values: dict[str, Any]) -> dict[str, Any]:
         if not set(values) <= cls.model_fields.keys():
             raise _NotPlain
         out = {}
         for name, spec in cls.model_fields.items():
             if name in values:
-                out[name] = cls._plain_field(name, spec, values[name])
+                out[name] = cls._s_field(name, spec, values[name])
             elif spec.default is _MISSING:
                 raise _NotPlain
             else:
@@ -159,8 +188,8 @@ class Section:
         return out
 
     @classmethod
-    def _plain_field(cls, name: str, spec: FieldSpec, value: Any) -> Any:
-        hooks = cls._validators.get(name, ())
+    def _s_field(cls, name: str, spec: FieldSpec, value: Any) -> Any:
+        hooks = cls._s_validators.get(name, ())
         try:
             for mode, func in hooks:
                 if mode == "before":
@@ -176,11 +205,11 @@ class Section:
         return value
 
     @classmethod
-    def _pydantic_dump(cls, values: Any) -> dict[str, Any]:
-        return cls._pydantic_check(values).model_dump()
+    def _s_pydantic_dump(cls, values: Any) -> dict[str, Any]:
+        return cls._s_pydantic_check(values).model_dump()
 
     @classmethod
-    def _pydantic_check(cls, values: Any) -> Any:
+    def _s_pydantic_check(cls, values: Any) -> Any:
         from pydantic import ValidationError
 
         try:
@@ -189,20 +218,31 @@ class Section:
             raise InvalidSettings(exc) from None
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if type(self)._s_frozen:
+            raise AttributeError(f"{type(self).__name__} is frozen: use model_copy(update=...)")
         spec = type(self).model_fields.get(name)
         if spec is None:
             raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
         try:
-            value = type(self)._plain_field(name, spec, value)
+            value = type(self)._s_field(name, spec, value)
         except _NotPlain:
-            value = type(self)._check({**self.model_dump(), name: value})[name]
+            value = type(self)._s_check({**self.model_dump(), name: value})[name]
         object.__setattr__(self, name, value)
 
-    def model_dump(self) -> dict[str, Any]:
-        return {name: _dump(getattr(self, name)) for name in type(self).model_fields}
+    def model_dump(self, *, exclude: set[str] | None = None, exclude_none: bool = False) -> dict[str, Any]:
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if (exclude and name in exclude) or (exclude_none and value is None):
+                continue
+            out[name] = _dump(value, exclude_none)
+        return out
 
     def model_copy(self, *, update: dict[str, Any] | None = None) -> Any:
-        return type(self)(**{**self.model_dump(), **(update or {})})
+        """A shallow copy with `update` applied, not checked again (as pydantic's)."""
+        obj = type(self).__new__(type(self))
+        obj._s_fill({**{name: getattr(self, name) for name in type(self).model_fields}, **(update or {})})
+        return obj
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and self.model_dump() == other.model_dump()  # type: ignore[attr-defined]
@@ -214,24 +254,26 @@ class Section:
         return f"{type(self).__name__}({inner})"
 
 
-def _dump(value: Any) -> Any:
+def _dump(value: Any, exclude_none: bool = False) -> Any:
     if isinstance(value, Section):
-        return value.model_dump()
+        return value.model_dump(exclude_none=exclude_none)
     if isinstance(value, dict):
-        return {k: _dump(v) for k, v in value.items()}
+        return {k: _dump(v, exclude_none) for k, v in value.items()}
     if isinstance(value, list):
-        return [_dump(v) for v in value]
+        return [_dump(v, exclude_none) for v in value]
     return value
 
 
 def _plain_value(tp: Any, value: Any) -> Any:
     """`value` when it has exactly type `tp` (an int for a float becomes a float, as pydantic does)."""
     origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
     if isinstance(tp, type) and issubclass(tp, Section):
         if isinstance(value, tp):
             return value
         if type(value) is dict:
-            return tp._make(tp._plain(value))
+            return tp._s_make(tp._s_plain(value))
         raise _NotPlain
     if origin is Literal:
         if any(type(value) is type(choice) and value == choice for choice in typing.get_args(tp)):
@@ -272,8 +314,8 @@ def _plain_value(tp: Any, value: Any) -> Any:
 
 def pydantic_model(cls: type[Section]) -> Any:
     """The pydantic model of a section, built once from the same declaration."""
-    if cls.__dict__.get("_pydantic") is not None:
-        return cls._pydantic
+    if cls.__dict__.get("_s_pydantic") is not None:
+        return cls._s_pydantic
     from pydantic import ConfigDict, Field, create_model, field_validator
 
     fields: dict[str, Any] = {}
@@ -288,14 +330,18 @@ def pydantic_model(cls: type[Section]) -> Any:
         else:
             info = Field(spec.default, **spec.bounds())
         fields[name] = (annotation, info)
+    from pydantic import model_validator
+
     checks = {}
-    for name, hooks in cls._validators.items():
+    for name, hooks in cls._s_validators.items():
         for i, (mode, func) in enumerate(hooks):
-            checks[f"_{name}_{i}"] = field_validator(name, mode=mode)(_as_classmethod(func))
-    cls._pydantic = create_model(  # type: ignore[call-overload]
-        cls.__name__, __config__=ConfigDict(extra="forbid"), __validators__=checks, **fields
+            checks[f"check_{name}_{i}"] = field_validator(name, mode=mode)(_as_classmethod(func))
+    for i, check in enumerate(cls._s_model_checks):
+        checks[f"check_model_{i}"] = model_validator(mode="after")(_returning_self(check))
+    cls._s_pydantic = create_model(  # type: ignore[call-overload]
+        cls.__name__, __config__=ConfigDict(extra="forbid", frozen=cls._s_frozen), __validators__=checks, **fields
     )
-    return cls._pydantic
+    return cls._s_pydantic
 
 
 def _as_classmethod(func: Callable) -> Callable:
@@ -303,6 +349,14 @@ def _as_classmethod(func: Callable) -> Callable:
         return func(value)
 
     return check
+
+
+def _returning_self(check: Callable) -> Callable:
+    def run(self: Any) -> Any:
+        check(self)
+        return self
+
+    return run
 
 
 def _pydantic_type(tp: Any) -> Any:

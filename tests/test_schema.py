@@ -80,3 +80,28 @@ def test_default_config_file_loads_without_pydantic(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("data", "loc"),
+    [
+        ({"network": {"bind_address": "localhost"}}, ("network", "bind_address")),  # a validator's ValueError
+        ({"downloads": {"concurrent": 0}}, ("downloads", "concurrent")),  # a bound
+        ({"apps": {"overrides": {"x": {"host_port": 70000}}}}, ("apps", "overrides", "x", "host_port")),
+        ({"docker": {"hots": ""}}, ("docker", "hots")),  # an unknown key
+    ],
+)
+def test_bad_values_are_refused_with_their_place(data, loc):
+    with pytest.raises(InvalidSettings) as err:
+        Config.model_validate(data)
+    assert err.value.errors()[0]["loc"] == loc
+
+
+def test_a_whole_section_check_runs_on_both_paths(tmp_path):
+    from aiui_tui.services.apps.manifest import AppManifest
+
+    good = {"name": "x", "image": "i", "port": 1, "args_to": "env", "args_env": "ARGS"}
+    assert AppManifest.model_validate(good).arguments_go_to == "env"
+    for data in ({**good, "args_env": None}, {**good, "port": "1", "args_env": None}):  # plain, then pydantic
+        with pytest.raises(InvalidSettings, match="args_env"):
+            AppManifest.model_validate(data)

@@ -8,15 +8,22 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
-from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-from aiui_tui.bus import Bus
-from aiui_tui.cli.context import Context
-from aiui_tui.core.apps import AppStatus
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK, AiuiError
-from aiui_tui.core.events import AppPullProgress, AppStateChanged, Notice
+
+if TYPE_CHECKING:  # imported where used: `app list --json` loads neither rich nor the event classes
+    from aiui_tui.cli.context import Context
+    from aiui_tui.core.apps import AppStatus
+
+READ_ONLY = ("list", "status")  # actions that only look: the light engine client, no GPU sampler
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 
 _STYLE = {
     "ready": "green",
@@ -83,13 +90,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 @contextlib.asynccontextmanager
-async def app_service(ctx: Context, *, need_engine: bool = True) -> AsyncIterator:
+async def app_service(ctx: Context, *, need_engine: bool = True, read_only: bool = False) -> AsyncIterator:
+    """The app service for one command; `read_only` (list, status) asks the engine through the light
+    client and starts no GPU sampler."""
+    from aiui_tui.bus import Bus
     from aiui_tui.services.apps import AppService
-    from aiui_tui.services.monitor.gpu import GpuSampler
 
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
-    gpu = GpuSampler()
+    gpu = None
+    if not read_only:
+        from aiui_tui.services.monitor.gpu import GpuSampler
+
+        gpu = GpuSampler()
     plugins = ctx.plugins
     from aiui_tui.services.monitor.nvml import probe_gpus
 
@@ -98,11 +111,11 @@ async def app_service(ctx: Context, *, need_engine: bool = True) -> AsyncIterato
         ctx.config,
         bus,
         extra_manifests=plugins.manifests,
-        gpu_memory=gpu.memory_total_max,
+        gpu_memory=gpu.memory_total_max if gpu is not None else None,
         gpu_probe=probe_gpus,
     )
     plugins.attach(bus)
-    await service.start(supervise=False)
+    await service.start(supervise=False, read_only=read_only)
     try:
         if need_engine and service.engine_problem is not None:
             raise service.engine_problem
@@ -110,7 +123,8 @@ async def app_service(ctx: Context, *, need_engine: bool = True) -> AsyncIterato
     finally:
         await plugins.drain()
         await service.close()
-        await asyncio.to_thread(gpu.close)
+        if gpu is not None:
+            await asyncio.to_thread(gpu.close)
 
 
 def run(ctx: Context) -> int:
@@ -131,7 +145,7 @@ def run(ctx: Context) -> int:
 
 async def _run(ctx: Context) -> int:
     action = ctx.args.action
-    async with app_service(ctx, need_engine=False) as service:
+    async with app_service(ctx, need_engine=False, read_only=action in READ_ONLY) as service:
         name = getattr(ctx.args, "name", None)
         if name and not (action == "status" and name in service.broken):
             service.manifest(name)  # an unknown name or a broken manifest is said before any engine problem
@@ -302,6 +316,9 @@ async def _check_update(ctx: Context, service) -> int:
 
 
 async def _start(ctx: Context, service, *, restart: bool) -> int:
+    from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from aiui_tui.core.events import AppPullProgress, AppStateChanged, Notice
     from aiui_tui.services.apps.errors import AppError
 
     name = ctx.args.name

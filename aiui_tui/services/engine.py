@@ -6,14 +6,18 @@ DOCKER_CERT_PATH), else the local socket. Every call here blocks: run it in a th
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-import docker
-import docker.errors
-
-from aiui_tui.config import Docker as DockerSettings
 from aiui_tui.core.errors import AiuiError, EngineUnavailable
+
+if TYPE_CHECKING:
+    from aiui_tui.config import Docker as DockerSettings
 
 MIN_ENGINE_VERSION = (20, 10)
 
@@ -25,6 +29,8 @@ def engine_address(settings: DockerSettings, env: Mapping[str, str] | None = Non
 
 def connect(settings: DockerSettings, env: Mapping[str, str] | None = None, timeout: float | None = None):
     """A connected `docker.DockerClient`, or EngineUnavailable naming the address and the fix."""
+    import docker  # ~0.2 s with requests and urllib3: imported by the commands that need it
+
     env = os.environ if env is None else env
     address = engine_address(settings, env)
     timeout = timeout or settings.timeout_s
@@ -65,16 +71,19 @@ def engine_problem(address: str, exc: BaseException) -> EngineUnavailable:
 def engine_refusal(exc: BaseException, address: str) -> AiuiError | None:
     """An answer of the engine that no intent turned into its own error (a container removed
     meanwhile, a conflict, a lost connection), as one line; None when it is no Docker error."""
-    if isinstance(exc, docker.errors.NotFound):
+    errors = sys.modules.get("docker.errors")  # not imported: no docker SDK call was made, so none of its errors
+    if errors is None:
+        return engine_problem(address, exc) if isinstance(exc, (ReadOnlyEngine.Error, ConnectionError)) else None
+    if isinstance(exc, errors.NotFound):
         return AiuiError(
             f"Docker no longer knows what was asked for: {_short(_explanation(exc))}.",
             "someone removed it meanwhile; run the command again (aiui-tui app status shows the state)",
         )
-    if isinstance(exc, docker.errors.APIError):
+    if isinstance(exc, errors.APIError):
         return AiuiError(
             f"The Docker engine at {address} refused: {_short(_explanation(exc))}.", "see logs/aiui.log, then retry"
         )
-    if isinstance(exc, (docker.errors.DockerException, ConnectionError)):
+    if isinstance(exc, (errors.DockerException, ReadOnlyEngine.Error, ConnectionError)):
         return engine_problem(address, exc)
     return None
 
@@ -110,9 +119,101 @@ def has_nvidia_runtime(info: Mapping) -> bool:
     return any("nvidia.com/gpu" in str(d.get("ID", "")) for d in devices if isinstance(d, Mapping))
 
 
+class _Containers:
+    def __init__(self, engine: ReadOnlyEngine) -> None:
+        self._engine = engine
+
+    def list(self, *, all: bool = False, filters: Mapping[str, Any] | None = None) -> list[_Container]:
+        query = "all=1" if all else "all=0"
+        if filters:
+            wanted = {k: v if isinstance(v, list) else [v] for k, v in filters.items()}
+            query += "&filters=" + quote(json.dumps(wanted))
+        found = self._engine.get(f"/containers/json?{query}")
+        # Inspected one by one, as the SDK does: the list's fields are not the inspection's.
+        return [_Container(self._engine.get(f"/containers/{quote(c['Id'])}/json")) for c in found]
+
+
+class _Container:
+    """The fields of `docker.models.containers.Container` that listing reads."""
+
+    def __init__(self, attrs: dict) -> None:
+        self.attrs = attrs
+        self.id: str = attrs["Id"]
+
+    @property
+    def name(self) -> str:
+        return str(self.attrs.get("Name", "")).lstrip("/")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return (self.attrs.get("Config") or {}).get("Labels") or {}
+
+    @property
+    def status(self) -> str:
+        return (self.attrs.get("State") or {}).get("Status", "")
+
+
+class ReadOnlyEngine:
+    """The few reads a listing needs (ping, info, containers.list), over the local socket with the
+    standard library: no docker SDK (requests, urllib3: ~0.2 s to import), one request each."""
+
+    class Error(ConnectionError):
+        pass
+
+    def __init__(self, socket_path: str, timeout: float) -> None:
+        self.socket_path = socket_path
+        self.timeout = timeout
+        self.containers = _Containers(self)
+
+    def get(self, path: str) -> Any:
+        import http.client
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(self.socket_path)
+            conn = http.client.HTTPConnection("localhost", timeout=self.timeout)
+            conn.sock = sock
+            conn.request("GET", path, headers={"Host": "docker"})
+            response = conn.getresponse()
+            body = response.read()
+        except OSError as exc:
+            raise ReadOnlyEngine.Error(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            sock.close()
+        if response.status >= 400:
+            raise ReadOnlyEngine.Error(f"{response.status} {body[:200].decode('utf-8', 'replace')}")
+        return json.loads(body) if body and path != "/_ping" else body
+
+    def ping(self) -> bool:
+        return self.get("/_ping") == b"OK"
+
+    def info(self) -> dict:
+        return self.get("/info")
+
+    def close(self) -> None:
+        pass
+
+
+def connect_read_only(settings: DockerSettings, env: Mapping[str, str] | None = None):
+    """For commands that only look (`app list`, `app status`): a `ReadOnlyEngine` on a local socket,
+    else (tcp://, ssh://, TLS) the docker SDK's client as `connect` gives it."""
+    env = os.environ if env is None else env
+    address = engine_address(settings, env)
+    if not address.startswith("unix://"):
+        return connect(settings, env)
+    client = ReadOnlyEngine(address.removeprefix("unix://"), settings.timeout_s)
+    try:
+        client.ping()
+    except Exception as exc:
+        raise engine_problem(address, exc) from exc
+    return client
+
+
 __all__ = [
+    "ReadOnlyEngine",
     "connect",
-    "docker",
+    "connect_read_only",
     "engine_address",
     "engine_problem",
     "engine_refusal",

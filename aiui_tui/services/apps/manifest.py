@@ -12,27 +12,27 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
 from aiui_tui.core.errors import AiuiError, ConfigError
 from aiui_tui.kinds import kind_names
+from aiui_tui.schema import InvalidSettings, Section, model_check, validator
+from aiui_tui.schema import field as Field
+from aiui_tui.tomlcompat import tomllib
 from aiui_tui.tomledit import parse_document, read_text, validation_error
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 PROFILES = ("low", "normal", "high", "cpu")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(Section, frozen=True):
+    """Unknown keys refused, frozen; checked without pydantic unless a value needs it (aiui_tui.schema)."""
 
 
 class Ready(_Strict):
     http_path: str = "/"
     timeout_s: float = Field(600, gt=0, le=7200)
 
-    @field_validator("http_path")
-    @classmethod
-    def _path(cls, v: str) -> str:
+    @validator("http_path")
+    def _path(v: str) -> str:
         if not v.startswith("/"):
             raise ValueError("must start with /")
         return v
@@ -44,9 +44,8 @@ class ModelPathsFile(_Strict):
     format: Literal["comfyui"]  # ComfyUI's extra_model_paths.yaml (the app's args name it)
     file: str  # relative to the app's config folder; `{model_paths}` in args/env is its container path
 
-    @field_validator("file")
-    @classmethod
-    def _inside(cls, v: str) -> str:
+    @validator("file")
+    def _inside(v: str) -> str:
         return _relative(v)
 
 
@@ -60,17 +59,15 @@ class Mounts(_Strict):
     models_read_only: bool = False  # some UIs rewrite files they think are corrupt
     model_paths: ModelPathsFile | None = None
 
-    @field_validator("config_subdirs")
-    @classmethod
-    def _subdirs(cls, v: dict[str, str]) -> dict[str, str]:
+    @validator("config_subdirs")
+    def _subdirs(v: dict[str, str]) -> dict[str, str]:
         for sub, path in v.items():
             _relative(sub)
             _absolute(path)
         return v
 
-    @field_validator("models")
-    @classmethod
-    def _kinds(cls, v: dict[str, str]) -> dict[str, str]:
+    @validator("models")
+    def _kinds(v: dict[str, str]) -> dict[str, str]:
         unknown = sorted(set(v) - set(kind_names()))
         if unknown:
             raise ValueError(f"unknown model kind {unknown[0]!r}; known kinds: {', '.join(kind_names())}")
@@ -78,12 +75,11 @@ class Mounts(_Strict):
             _absolute(path)
         return v
 
-    @field_validator("outputs", "config")
-    @classmethod
-    def _abs(cls, v: str | None) -> str | None:
+    @validator("outputs", "config")
+    def _abs(v: str | None) -> str | None:
         return _absolute(v) if v is not None else v
 
-    @model_validator(mode="after")
+    @model_check
     def _distinct(self) -> Mounts:
         seen: dict[str, str] = {}
         places = [
@@ -138,14 +134,14 @@ class PerfOption(_Strict):
     gpu_only: bool = False  # ignored in the cpu profile (whose own arguments decide)
     choices: dict[str, Choice]
 
-    @field_validator("choices")
-    @classmethod
-    def _some(cls, v: dict[str, Choice]) -> dict[str, Choice]:
+    @validator("choices")
+    def _some(v: dict[str, Choice]) -> dict[str, Choice]:
         if not v:
             raise ValueError("needs at least one choice")
         return v
 
-    def model_post_init(self, _context: Any) -> None:
+    @model_check
+    def _default_is_a_choice(self) -> None:
         if self.default not in self.choices:
             raise ValueError(f"default {self.default!r} is not one of the choices ({', '.join(self.choices)})")
 
@@ -156,9 +152,8 @@ class Performance(_Strict):
     settings_file: str | None = None  # e.g. "config.json": A1111 reads its checkpoint cache settings there
     options: dict[str, PerfOption] = {}
 
-    @field_validator("settings_file")
-    @classmethod
-    def _plain(cls, v: str | None) -> str | None:
+    @validator("settings_file")
+    def _plain(v: str | None) -> str | None:
         if v is not None and ("/" in v or v.startswith(".")):
             raise ValueError("must be a plain file name in the app's config folder")
         return v
@@ -200,12 +195,11 @@ class AppManifest(_Strict):
     docs: str = ""  # a line on what the image needs (e.g. "runs as root: outputs are chowned")
     contract: Contract = Contract()
 
-    @field_validator("workdir")
-    @classmethod
-    def _workdir(cls, v: str | None) -> str | None:
+    @validator("workdir")
+    def _workdir(v: str | None) -> str | None:
         return _absolute(v) if v is not None else v
 
-    @model_validator(mode="after")
+    @model_check
     def _arguments(self) -> AppManifest:
         if self.args_to == "env" and not self.args_env:
             raise ValueError('args_to = "env" needs args_env, the variable the image reads its arguments from')
@@ -221,16 +215,14 @@ class AppManifest(_Strict):
             return "env"
         return "command" if self.command is not None else "image-command"
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
+    @validator("name")
+    def _name(v: str) -> str:
         if not NAME.match(v):
             raise ValueError("must be lowercase letters, digits and dashes (e.g. my-ui)")
         return v
 
-    @field_validator("profiles")
-    @classmethod
-    def _profiles(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+    @validator("profiles")
+    def _profiles(v: dict[str, list[str]]) -> dict[str, list[str]]:
         unknown = sorted(set(v) - set(PROFILES))
         if unknown:
             raise ValueError(f"unknown profile {unknown[0]!r}; profiles are {', '.join(PROFILES)}")
@@ -294,10 +286,13 @@ def _normal(path: str) -> str:
 
 def parse_manifest(path: Path, text: str | None = None) -> AppManifest:
     text = read_text(path) if text is None else text
-    doc = parse_document(path, text)
+    try:  # tomllib reads it; tomlkit only when tomllib refuses it, for its error's words
+        data = tomllib.loads(text.removeprefix("\ufeff"))
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError):
+        data = parse_document(path, text).unwrap()
     try:
-        manifest = AppManifest.model_validate(doc.unwrap())
-    except ValidationError as exc:
+        manifest = AppManifest.model_validate(data)
+    except InvalidSettings as exc:
         raise validation_error(path, text, exc) from None
     if manifest.name != path.stem:
         raise ConfigError(

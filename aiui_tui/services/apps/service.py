@@ -116,12 +116,16 @@ class AppService:
         self._killed: set[str] = set()  # apps someone (another process) asked to stop: their "die" is no crash
         self._probes: dict[str, asyncio.Task] = {}  # readiness probes of containers another process started
         self._watch: asyncio.Task | None = None
+        self._read_only = False  # see `start`
 
     # -- lifetime -----------------------------------------------------------------------------
 
-    async def start(self, *, supervise: bool = True) -> None:
-        """Load manifests and connect; `supervise` keeps watching the engine (the dashboard does)."""
+    async def start(self, *, supervise: bool = True, read_only: bool = False) -> None:
+        """Load manifests and connect; `supervise` keeps watching the engine (the dashboard does).
+        `read_only` (app list, app status): statuses only, through the light engine client
+        (`engine.connect_read_only`), with no stats readers."""
         self._loop = asyncio.get_running_loop()
+        self._read_only = read_only
         folder = self.layout.user_apps_dir
         first = await asyncio.to_thread(manifest_watch.snapshot, folder) if supervise else None
         found = await asyncio.to_thread(load_manifests, folder, self.extra_manifests)
@@ -177,13 +181,15 @@ class AppService:
 
     async def _connect_once(self) -> bool:
         try:
-            self.client = await asyncio.to_thread(engine.connect, self.config.docker)
+            connect = engine.connect_read_only if self._read_only else engine.connect
+            self.client = await asyncio.to_thread(connect, self.config.docker)
         except EngineUnavailable as exc:
             self._engine_lost(exc)
             return False
         self.engine_problem = None
-        info = await asyncio.to_thread(self.client.info)
-        self._gpu_runtime = engine.has_nvidia_runtime(info)
+        if not self._read_only:  # whether GPUs can be given to containers: for starts only
+            info = await asyncio.to_thread(self.client.info)
+            self._gpu_runtime = engine.has_nvidia_runtime(info)
         await self._adopt()
         self._connected.set()
         self.bus.publish(EngineStateChanged(True, self.address))
@@ -970,7 +976,7 @@ class AppService:
 
     def _start_reader(self, name: str, container_id: str) -> None:
         """Figures of a running container: the cgroup poll where its files are readable, else a stream."""
-        if container_id in self._readers or self.client is None:
+        if container_id in self._readers or self.client is None or self._read_only:
             return
         stop = threading.Event()
         self._readers[container_id] = stop
