@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
+from aiui_tui.cli.console import escape
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK, AiuiError
 
 if TYPE_CHECKING:  # imported where used: `app list --json` loads neither rich nor the event classes
@@ -17,12 +18,6 @@ if TYPE_CHECKING:  # imported where used: `app list --json` loads neither rich n
     from aiui_tui.core.apps import AppStatus
 
 READ_ONLY = ("list", "status")  # actions that only look: the light engine client, no GPU sampler
-
-
-def escape(text: str) -> str:
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
 
 
 _STYLE = {
@@ -98,14 +93,13 @@ async def app_service(ctx: Context, *, need_engine: bool = True, read_only: bool
 
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
-    gpu = None
-    if not read_only:
+    gpu = probe_gpus = None
+    if not read_only:  # imported before the plugins load (their guard puts back modules they replace)
         from aiui_tui.services.monitor.gpu import GpuSampler
+        from aiui_tui.services.monitor.nvml import probe_gpus
 
         gpu = GpuSampler()
     plugins = ctx.plugins
-    from aiui_tui.services.monitor.nvml import probe_gpus
-
     service = AppService(
         ctx.layout,
         ctx.config,

@@ -9,8 +9,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 
-from rich.markup import escape
-
+from aiui_tui.cli.console import escape
 from aiui_tui.cli.context import Context
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK
 

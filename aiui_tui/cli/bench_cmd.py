@@ -8,8 +8,6 @@ import json
 import re
 from urllib.parse import urlsplit
 
-from rich.table import Table
-
 from aiui_tui.cli.context import Context
 from aiui_tui.core.errors import EXIT_OK, UsageError
 from aiui_tui.core.format import human_bytes
@@ -123,6 +121,8 @@ async def _bench(ctx: Context, width: int, height: int) -> int:
 
 
 def _table(ctx: Context, r) -> None:
+    from rich.table import Table
+
     table = Table(title=f"{r.app} ({r.api}) {r.width}x{r.height}, {r.steps} steps", title_justify="left")
     table.add_column("measure")
     table.add_column("value", justify="right")

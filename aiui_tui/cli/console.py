@@ -15,10 +15,11 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
+def escape(text: str) -> str:
+    """rich's markup escape, importing rich on first use."""
+    from rich.markup import escape as rich_escape
 
-    return escape(text)
+    return rich_escape(text)
 
 
 class Output:
@@ -47,21 +48,21 @@ class Output:
         return self.out.is_terminal
 
     def success(self, message: str, *, stderr: bool = False) -> None:
-        (self.err if stderr else self.out).print(f"[green]{_escape(message)}[/green]")
+        (self.err if stderr else self.out).print(f"[green]{escape(message)}[/green]")
 
     def info(self, message: str) -> None:
-        self.out.print(f"[blue]{_escape(message)}[/blue]")
+        self.out.print(f"[blue]{escape(message)}[/blue]")
 
     def plain(self, message: str) -> None:
-        self.out.print(_escape(message))
+        self.out.print(escape(message))
 
     def warn(self, message: str, fix: str = "") -> None:
         text = f"Warning: {message}" + (f" Fix: {fix}" if fix else "")
-        self.err.print(f"[yellow]{_escape(text)}[/yellow]")
+        self.err.print(f"[yellow]{escape(text)}[/yellow]")
 
     def error(self, message: str, fix: str = "") -> None:
         text = f"Error: {message}" + (f" Fix: {fix}" if fix else "")
-        self.err.print(f"[bold red]{_escape(text)}[/bold red]")
+        self.err.print(f"[bold red]{escape(text)}[/bold red]")
 
     def failure(self, exc: AiuiError) -> None:
         self.error(exc.message, exc.fix)

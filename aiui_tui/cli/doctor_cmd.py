@@ -6,8 +6,7 @@ import argparse
 import asyncio
 import json
 
-from rich.markup import escape
-
+from aiui_tui.cli.console import escape
 from aiui_tui.cli.context import Context, command_line
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK
 from aiui_tui.services.doctor import context_from_env, run_checks

@@ -10,10 +10,8 @@ from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
 
-from rich.markup import escape
-from rich.table import Table
-
 from aiui_tui.bus import Bus
+from aiui_tui.cli.console import escape
 from aiui_tui.cli.context import Context
 from aiui_tui.cli.progress import FileOpBars
 from aiui_tui.core.errors import EXIT_FAILED
@@ -125,6 +123,8 @@ async def _list(ctx: Context, library) -> int:
     if not records:
         ctx.out.info(f"The library ({ctx.layout.models_dir}) is empty. Add one: aiui-tui models add sdxl-base-1.0")
         return 0
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("KIND", "NAME", "ARCH", "SIZE", "AUTOV2", "SOURCE", "NOTE"):
         table.add_column(column, overflow="fold", no_wrap=column in ("NAME", "SOURCE", "SIZE"))
@@ -164,6 +164,8 @@ async def _search(ctx: Context, library) -> int:
     if not hits:
         ctx.out.info(f"Nothing found for {ctx.args.text!r} in {ctx.args.source}.")
         return 0
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ID", "NAME", "KIND", "ARCH", "SIZE", ""):
         table.add_column(column, overflow="fold", no_wrap=column in ("ID", "SIZE"))

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from rich.markup import escape
-
+from aiui_tui.cli.console import escape
 from aiui_tui.cli.context import Context
 from aiui_tui.config import set_values
 from aiui_tui.core.errors import EXIT_OK, UsageError

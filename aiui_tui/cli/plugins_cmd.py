@@ -6,8 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from rich.markup import escape
-
+from aiui_tui.cli.console import escape
 from aiui_tui.cli.context import Context
 from aiui_tui.core.errors import EXIT_OK, UsageError
 

@@ -7,8 +7,6 @@ import asyncio
 import json
 from dataclasses import asdict
 
-from rich.table import Table
-
 from aiui_tui.cli.context import Context
 from aiui_tui.cli.download_cmd import add_request_arguments, download_service, request_from_args
 from aiui_tui.core.downloads import ACTIVE, FAILED, PAUSED, PENDING, DownloadItem
@@ -114,6 +112,8 @@ async def _run_queue(ctx: Context, service) -> int:
 
 
 def _print_table(ctx: Context, items: list[DownloadItem]) -> None:
+    from rich.table import Table  # here: `queue list --json` does not load rich
+
     if not items:
         ctx.out.info("The queue is empty. Add with `aiui-tui queue add URL --kind checkpoints`.")
         return

@@ -344,6 +344,12 @@ class Snapshot:
                 if now is not value:
                     sys.modules[key] = value
                     self.changed.append(f"{'removed' if now is _MISSING else 'replaced'} sys.modules[{key!r}]")
+            for key in [k for k in sys.modules if k.startswith("aiui_tui.") and k not in self.modules]:
+                # One of ours not imported yet (imports are lazy) that the plugin planted: the real one
+                # would load on first use; the stand-in goes.
+                if not _is_ours(sys.modules[key]) and not (self.own and key.startswith(self.own)):
+                    del sys.modules[key]
+                    self.changed.append(f"replaced sys.modules[{key!r}]")
             changed = list(self.changed)
         self._quiet_new_terminal_handlers()
         with _lock:
@@ -363,6 +369,15 @@ class Snapshot:
                 root.removeHandler(handler)
                 with as_host():
                     log.info("removed a log handler writing on the terminal", plugin=self.plugin)
+
+
+def _is_ours(module: Any) -> bool:
+    """A module loaded from aiui_tui's own files (not a stand-in a plugin put in sys.modules)."""
+    origin = getattr(getattr(module, "__spec__", None), "origin", None) or ""
+    return origin.startswith(_PACKAGE_DIR)
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
 
 
 def describe(changed: list[str]) -> str:

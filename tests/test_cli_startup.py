@@ -1,0 +1,142 @@
+"""Commands that answer at once: what `--version` and the `--json` listings import, and the lazy parser.
+
+Speed itself is measured by bench/commands.py, never asserted here. These tests check the behaviour
+the speed comes from: a command's module is imported only when it runs, and the quick answers load
+neither pydantic, rich, structlog, textual, tomlkit nor the docker SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from aiui_tui.cli.commands import COMMANDS
+from aiui_tui.cli.main import build_parser
+from tests.conftest import REPO, init_root
+from tests.test_cli import run_main
+
+HEAVY = {"pydantic", "rich", "structlog", "textual", "tomlkit", "docker", "requests"}
+
+
+def _run_and_list_modules(*args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """`aiui-tui ARGS` in a fresh interpreter: its result and the modules it imported."""
+    code = (
+        "import json, os, sys\n"
+        "from aiui_tui.cli.main import main\n"
+        "try:\n"
+        f"    code = main({list(args)!r})\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "with open(os.environ['MODULES_OUT'], 'w') as fh:\n"
+        "    json.dump(sorted(sys.modules), fh)\n"
+        "sys.exit(code)\n"
+    )
+    fd, name = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    out = Path(name)
+    env = {**os.environ, "MODULES_OUT": str(out)}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, cwd=REPO
+        )
+        modules = set(json.loads(out.read_text()))
+    finally:
+        out.unlink(missing_ok=True)
+    return proc, modules
+
+
+def _top(modules: set[str]) -> set[str]:
+    return {m.split(".")[0] for m in modules}
+
+
+def test_version_imports_no_command_and_no_heavy_library():
+    proc, modules = _run_and_list_modules("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("aiui-tui ")
+    assert not HEAVY & _top(modules)
+    assert not {m for m in modules if m.endswith("_cmd")}, "no command module is needed to print the version"
+    assert "aiui_tui.config" not in modules and "aiui_tui.logs" not in modules
+
+
+def test_queue_list_json_loads_no_heavy_library(tmp_path):
+    init_root(tmp_path / "root")
+    proc, modules = _run_and_list_modules("--root", str(tmp_path / "root"), "queue", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"items": []}
+    assert not HEAVY & _top(modules)
+    assert {m for m in modules if m.endswith("_cmd")} == {"aiui_tui.cli.queue_cmd", "aiui_tui.cli.download_cmd"}
+
+
+@pytest.mark.docker
+def test_app_list_json_asks_the_engine_without_the_docker_sdk(tmp_path):
+    init_root(tmp_path / "root")
+    proc, modules = _run_and_list_modules("--root", str(tmp_path / "root"), "app", "list", "--json")
+    assert proc.returncode == 0, proc.stderr
+    answer = json.loads(proc.stdout)
+    assert answer["engine"]["available"] is True, answer["engine"]
+    assert {"automatic1111", "comfyui", "fooocus"} <= {a["name"] for a in answer["apps"]}
+    assert all(a["state"] == "not created" for a in answer["apps"])  # a fresh root: no container of its own
+    assert not HEAVY & _top(modules)
+
+
+def test_the_table_says_what_each_module_registers():
+    """`aiui-tui --help` is built from the table without importing the commands: it must say the same."""
+    full = build_parser()
+    lazy = build_parser(load=())
+    full_help = {a.dest: a.help for a in full._subparsers._group_actions[0]._choices_actions}
+    assert full_help == {name: help_text for name, (_module, help_text) in COMMANDS.items()}
+    assert list(full_help) == list(COMMANDS)  # the order --help lists them in
+    assert lazy.format_help() == full.format_help()
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_each_command_help_is_the_same_when_only_it_is_loaded(name, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    full = build_parser()._subparsers._group_actions[0].choices[name]
+    alone = build_parser(load=(name,))._subparsers._group_actions[0].choices[name]
+    assert alone.format_help() == full.format_help()
+
+
+def test_help_and_command_help_in_process(capsys):
+    with pytest.raises(SystemExit) as done:
+        run_main(capsys, "--help")
+    assert done.value.code == 0
+    listed = capsys.readouterr().out
+    for name, (_module, help_text) in COMMANDS.items():
+        assert name in listed and help_text.split()[0] in listed
+    with pytest.raises(SystemExit):
+        run_main(capsys, "queue", "--help")
+    assert "every download with its state" in capsys.readouterr().out
+
+
+def test_global_option_errors_are_said_once(capsys):
+    code = None
+    with pytest.raises(SystemExit) as done:
+        code = run_main(capsys, "--root")
+    assert code is None and done.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("expected one argument") == 1 and "usage:" not in err
+
+
+def test_a_bad_config_still_names_file_line_and_key(tmp_path, capsys):
+    layout = init_root(tmp_path / "root")
+    text = layout.config_file.read_text().replace("concurrent = 2", "concurrent = 99")
+    layout.config_file.write_text(text)
+    line = text.splitlines().index("concurrent = 99") + 1
+    code, out, err = run_main(capsys, "--root", str(layout.root), "queue", "list", "--json")
+    assert code == 2 and out == ""
+    assert f"{layout.config_file} line {line}, key downloads.concurrent:" in err
+    assert "less than or equal to 16 (got 99)" in err and "Fix: correct the value" in err
+
+
+def test_engine_refusal_without_the_sdk_loaded():
+    from aiui_tui.services.engine import ReadOnlyEngine, engine_refusal
+
+    problem = engine_refusal(ReadOnlyEngine.Error("ConnectionRefusedError: Connection refused"), "unix:///x.sock")
+    assert problem is not None and "connection refused" in problem.message
+    assert engine_refusal(ValueError("not docker"), "unix:///x.sock") is None
