@@ -140,3 +140,44 @@ def test_engine_refusal_without_the_sdk_loaded():
     problem = engine_refusal(ReadOnlyEngine.Error("ConnectionRefusedError: Connection refused"), "unix:///x.sock")
     assert problem is not None and "connection refused" in problem.message
     assert engine_refusal(ValueError("not docker"), "unix:///x.sock") is None
+
+
+def test_scripts_run_writes_bytecode_even_with_dontwritebytecode(tmp_path):
+    """An editable install writes no bytecode; scripts/run compiles the checkout once, and again
+    when a source is newer, so starts do not compile ~80 modules each time."""
+    import shutil
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO / "aiui_tui", checkout / "aiui_tui", ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "scripts").mkdir()
+    shutil.copy2(REPO / "scripts" / "run", checkout / "scripts" / "run")
+    shutil.copy2(REPO / "pyproject.toml", checkout / "pyproject.toml")
+    venv_bin = checkout / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(sys.executable)
+    entry = venv_bin / "aiui-tui"
+    entry.write_text(f'#!/bin/sh\nPYTHONPATH={checkout} exec {sys.executable} -m aiui_tui "$@"\n')
+    entry.chmod(0o755)
+    (checkout / ".venv" / ".aiui-installed").touch()  # newer than pyproject.toml: no pip install
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run() -> str:
+        done = subprocess.run(
+            ["bash", str(checkout / "scripts" / "run"), "--version"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run().startswith("aiui-tui ")
+    compiled = list((checkout / "aiui_tui" / "cli" / "__pycache__").glob("main.*.pyc"))
+    assert compiled, "scripts/run compiled the package"
+    first = compiled[0].stat().st_mtime_ns
+    source = checkout / "aiui_tui" / "cli" / "main.py"
+    later = first + 5 * 10**9
+    os.utime(source, ns=(later, later))
+    run()
+    assert compiled[0].stat().st_mtime_ns > first, "a newer source is compiled again"
