@@ -9,6 +9,7 @@ traceback: it is logged, and the app exits with one line.
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -18,15 +19,7 @@ from textual.app import App, ScreenStackError, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from aiui_tui.core.events import (
-    AppLogLine,
-    ContainerStats,
-    DownloadProgress,
-    EngineStateChanged,
-    Event,
-    Notice,
-    SystemSample,
-)
+from aiui_tui.tui import release_gc
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.screens.base import run_intent
@@ -35,6 +28,7 @@ from aiui_tui.tui.state import UiState
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from aiui_tui.core.events import Event
     from aiui_tui.services import Services
 
 log = get_logger(__name__)
@@ -61,7 +55,9 @@ def _screen_factory(path: str) -> Callable[[], Screen]:
     return make
 
 
-QUIET_EVENTS = (ContainerStats, SystemSample, DownloadProgress, AppLogLine)
+# Events folded into the state without a message (by class name: the events module, ~15 ms to import,
+# is not needed before the first frame; the services import it after).
+QUIET_EVENTS = frozenset({"ContainerStats", "SystemSample", "DownloadProgress", "AppLogLine"})
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
 
 
@@ -126,6 +122,7 @@ class AiuiApp(App[int]):
         self.theme = theme if theme in self.available_themes else "textual-dark"
 
     def on_mount(self) -> None:
+        self.call_after_refresh(release_gc)  # after the first frame (see aiui_tui/tui/__init__.py)
         if self.services is None and self._opener is not None:
             # After the first frame: importing the services' libraries would hold the GIL meanwhile.
             self.call_after_refresh(
@@ -177,6 +174,8 @@ class AiuiApp(App[int]):
 
     def _seed(self) -> None:
         """What the services knew before this app subscribed to their events."""
+        from aiui_tui.core.events import EngineStateChanged
+
         assert self.services is not None
         apps, monitor = self.services.apps, self.services.monitor
         if apps is not None:
@@ -189,9 +188,9 @@ class AiuiApp(App[int]):
             self.ui.apply(monitor.last_gpu)
 
     def on_unmount(self) -> None:
-        from aiui_tui.services.plugins import abandon_loading
-
-        abandon_loading()  # a plugin import or hook that hangs must not hold the process after `q`
+        plugins = sys.modules.get("aiui_tui.services.plugins")  # not loaded: nothing to abandon (a quick `q`)
+        if plugins is not None:
+            plugins.abandon_loading()  # a plugin import or hook that hangs must not hold the process after `q`
         if self._unsubscribe and self._stack is None:  # tests' services: ours are closed by close_services
             self._unsubscribe()
             self._unsubscribe = None
@@ -199,7 +198,7 @@ class AiuiApp(App[int]):
     def _forward(self, event: Event) -> None:
         """Bus callback (on the loop): samples fold into the state here, without a message; screens
         redraw them from their own 1 Hz tick. Everything else becomes a message for the screens."""
-        if not self.is_running or isinstance(event, QUIET_EVENTS):
+        if not self.is_running or type(event).__name__ in QUIET_EVENTS:
             self.ui.apply(event)
         else:
             self.post_message(ServiceEvent(event))
@@ -207,6 +206,11 @@ class AiuiApp(App[int]):
     def on_service_event(self, message: ServiceEvent) -> None:
         event = message.event
         self.ui.apply(event)
+        apps = self.services.apps if self.services is not None else None
+        if type(event).__name__ == "EngineStateChanged" and apps is not None:
+            self.ui.refresh_apps(apps.statuses())
+        from aiui_tui.core.events import Notice  # loaded by the services that sent it
+
         if isinstance(event, Notice) and event.level in ("warning", "error"):
             text = event.message + (f"\nFix: {event.fix}" if event.fix else "")
             self.notify(text, severity=_SEVERITY[event.level], timeout=8 if event.level == "error" else 5)

@@ -6,27 +6,17 @@ backlog of samples never builds up behind a slow frame.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
 
-from aiui_tui.core.events import (
-    AppPullProgress,
-    ContainerStats,
-    DownloadProgress,
-    Event,
-    FileOpProgress,
-    GpuSample,
-    SystemSample,
-)
+if TYPE_CHECKING:  # the events module is imported by the services, after the first frame
+    from aiui_tui.core.events import Event
 
-# Event classes whose newer instance makes an older, still-queued one useless (same `key`).
-REPLACEABLE: set[type[Event]] = {
-    DownloadProgress,
-    ContainerStats,
-    SystemSample,
-    GpuSample,
-    AppPullProgress,
-    FileOpProgress,
-}
+# Names of the event classes whose newer instance makes an older, still-queued one useless (same `key`).
+REPLACEABLE = frozenset(
+    {"DownloadProgress", "ContainerStats", "SystemSample", "GpuSample", "AppPullProgress", "FileOpProgress"}
+)
 
 
 def event_key(event: Event) -> object:
@@ -54,6 +44,6 @@ class ServiceEvent(Message, bubble=False):
         return (
             isinstance(message, ServiceEvent)
             and type(message.event) is type(self.event)
-            and type(self.event) in REPLACEABLE
+            and type(self.event).__name__ in REPLACEABLE
             and event_key(message.event) == event_key(self.event)
         )

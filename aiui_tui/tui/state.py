@@ -8,28 +8,31 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from aiui_tui.core.apps import AppStatus
-from aiui_tui.core.downloads import DownloadItem
-from aiui_tui.core.events import (
-    AppPullProgress,
-    AppRemoved,
-    AppStateChanged,
-    ContainerStats,
-    DownloadFinished,
-    DownloadProgress,
-    DownloadQueueChanged,
-    DownloadQueued,
-    DownloadStateChanged,
-    EngineStateChanged,
-    Event,
-    FileOpProgress,
-    GpuSample,
-    LibraryChanged,
-    SystemSample,
-)
 from aiui_tui.core.format import human_bytes
-from aiui_tui.core.monitor import SystemStats
+
+if TYPE_CHECKING:  # annotations only: the dashboard's first frame does not wait for these modules
+    from aiui_tui.core.apps import AppStatus
+    from aiui_tui.core.downloads import DownloadItem
+    from aiui_tui.core.events import (
+        AppPullProgress,
+        AppRemoved,
+        AppStateChanged,
+        ContainerStats,
+        DownloadFinished,
+        DownloadProgress,
+        DownloadQueueChanged,
+        DownloadQueued,
+        DownloadStateChanged,
+        EngineStateChanged,
+        Event,
+        FileOpProgress,
+        GpuSample,
+        LibraryChanged,
+        SystemSample,
+    )
+    from aiui_tui.core.monitor import SystemStats
 
 HISTORY = 120  # samples kept per series (two minutes at 1 Hz)
 
@@ -68,6 +71,15 @@ class UiState:
     def seed_apps(self, statuses: list[AppStatus]) -> None:
         for status in statuses:
             self.apps.setdefault(status.name, AppView(status))
+
+    def refresh_apps(self, statuses: list[AppStatus]) -> None:
+        """Take the services' statuses as they are now (an engine change can change every app's reason
+        without an event per app: the state stays "unknown")."""
+        for status in statuses:
+            view = self.apps.setdefault(status.name, AppView(status))
+            view.status = status
+            if not status.running:
+                view.stats = None
 
     def seed_downloads(self, items: list[DownloadItem]) -> None:
         self.downloads = {i.id: i for i in items}

@@ -10,7 +10,6 @@ from textual.screen import Screen
 from textual.widgets import Header
 
 from aiui_tui.core.errors import AiuiError
-from aiui_tui.core.events import EngineStateChanged, FileOpProgress, GpuSample
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.widgets.footer import KeysFooter
@@ -47,6 +46,10 @@ def run_intent(
             on_done(result)
 
     node.run_worker(work(), description=description, group="intents", exit_on_error=False)
+
+
+# Events the status line shows (by name: the events module is not imported before the first frame).
+STATUS_EVENTS = frozenset({"EngineStateChanged", "GpuSample", "FileOpProgress"})
 
 
 class AiuiScreen(Screen[None]):
@@ -113,7 +116,7 @@ class AiuiScreen(Screen[None]):
             self.tick()
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        if isinstance(message.event, EngineStateChanged | GpuSample | FileOpProgress):
+        if type(message.event).__name__ in STATUS_EVENTS:
             self.refresh_status()
 
     def refresh_status(self) -> None:

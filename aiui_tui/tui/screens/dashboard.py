@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import webbrowser
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
-from aiui_tui.core.events import AppPullProgress, AppRemoved, AppStateChanged
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import AiuiScreen
 from aiui_tui.tui.widgets.app_card import AppCard, card_id
-from aiui_tui.tui.widgets.confirm import ConfirmScreen
 from aiui_tui.tui.widgets.gpu_panel import GpuPanel
 from aiui_tui.tui.widgets.system_panel import SystemPanel
+
+# Events that change the cards (by name: the events module is not imported before the first frame).
+CARD_EVENTS = frozenset({"AppStateChanged", "AppPullProgress", "AppRemoved", "EngineStateChanged"})
 
 
 class DashboardScreen(AiuiScreen):
@@ -62,8 +62,7 @@ class DashboardScreen(AiuiScreen):
 
     def on_service_event(self, message: ServiceEvent) -> None:
         super().on_service_event(message)
-        event = message.event
-        if isinstance(event, AppStateChanged | AppPullProgress | AppRemoved) and self.ready:
+        if self.ready and type(message.event).__name__ in CARD_EVENTS:
             self.sync_cards()
 
     def tick(self) -> None:
@@ -156,6 +155,8 @@ class DashboardScreen(AiuiScreen):
                         f"{status.title} is running: updating recreates its container, so the UI restarts "
                         "and open pages lose what they hold. Update now?"
                     )
+                    from aiui_tui.tui.widgets.confirm import ConfirmScreen
+
                     self.app.push_screen(ConfirmScreen(question), update)
                 else:
                     update()
@@ -193,6 +194,8 @@ class DashboardScreen(AiuiScreen):
             return
 
         async def open_in_browser() -> bool:
+            import webbrowser
+
             return await asyncio.to_thread(webbrowser.open, url)
 
         self.intent(

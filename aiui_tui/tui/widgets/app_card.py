@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
 from aiui_tui.core.format import human_bytes, human_duration
-from aiui_tui.tui.state import AppView
 from aiui_tui.tui.widgets.bars import bar
+
+if TYPE_CHECKING:
+    from aiui_tui.tui.state import AppView
 
 STATE_STYLE = {
     "ready": "bold green",
@@ -32,6 +34,8 @@ def card_id(name: str) -> str:
     """The card's widget id: app names are safe, a broken file's stem may hold any character."""
     safe = re.sub(r"[^A-Za-z0-9_-]", "_", name)
     if safe != name:
+        import hashlib
+
         safe += "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"card-{safe}"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,9 +11,11 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
-from aiui_tui.core.monitor import GpuStats
-from aiui_tui.tui.state import UiState
 from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
+
+if TYPE_CHECKING:
+    from aiui_tui.core.monitor import GpuStats
+    from aiui_tui.tui.state import UiState
 
 
 def gpu_line(g: GpuStats, width: int = 52) -> Text:

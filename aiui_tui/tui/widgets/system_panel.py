@@ -6,6 +6,8 @@ is 36 columns on an 80-column terminal, wider beside fewer cards), so no line wr
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
@@ -13,8 +15,10 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
-from aiui_tui.tui.state import UiState
 from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
+
+if TYPE_CHECKING:
+    from aiui_tui.tui.state import UiState
 
 LABEL = 8  # "outputs ", " core 12"
 WIDTH = 52  # the content width before the panel is laid out
