@@ -70,7 +70,8 @@ def rss_bytes() -> int:
 
 
 class LoopWakeups:
-    """Counts the event loop's selector calls: each is one wake-up of the loop."""
+    """Counts the event loop's waits: selector calls that may sleep (a zero timeout only polls, as the
+    loop does while callbacks are ready); each ends in one wake-up of the loop's thread."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.count = 0
@@ -78,7 +79,8 @@ class LoopWakeups:
         original = selector.select
 
         def select(timeout=None):
-            self.count += 1
+            if timeout is None or timeout > 0:
+                self.count += 1
             return original(timeout)
 
         selector.select = select
