@@ -7,12 +7,16 @@ round, so the ratios hold on a noisy machine:
   aria2c -x1 (none of these but the sha256sum ones verify anything), `aiui-tui download --sha256` as
   a whole process (start-up included), the same download in-process (DownloadService run directly
   in this process, the event-loop lag sampled every 10 ms meanwhile), and a bare aiohttp + hashlib
-  client in this process (the floor for an asyncio client that writes and hashes).
+  client in this process (the floor for an asyncio client that writes, hashes and fsyncs).
+`disk_write_fdatasync_MBps` is the disk's own pace (a verified download fsyncs before its rename;
+the others do not, so a disk slower than loopback shows in aiui-tui's figures only).
 CPU seconds per GiB are user+sys of the child (or of this process for the in-process runs);
 `curl_plus_hashlib` is curl -o's CPU plus sha256 of the same bytes in memory (hashlib alone).
 Segmented: nginx caps each connection (limit_rate, --rate-mib); aria2c -x4 against aiui-tui -x4,
 quiet and, with --load, again with the CPU saturated by two busy-loop processes (started and
-stopped by PID). Then bytes fetched twice after a SIGKILL of aiui-tui at 50% (nginx's access log).
+stopped by PID). nginx allows each request up to a second of its rate at once, so a client that
+asks for many pieces (aiui-tui: 8 MiB ones) can pass the cap somewhat; aria2c asks for 4.
+Then bytes fetched twice after a SIGKILL of aiui-tui at 50% (nginx's access log).
 Every figure: min and median over the rounds.
 
 Run:  .venv/bin/python bench/downloads.py [--size-mib 1024] [--rate-mib 20] [--runs 5] [--load] [--json]
@@ -215,6 +219,21 @@ class InProcess:
         self.loop.close()
 
 
+def disk_write_MBps(folder: Path, size: int) -> float:
+    """The disk's own pace: `size` bytes written and fdatasync'ed. A verified download fsyncs before its
+    rename (curl, wget and aria2c do not), so a disk slower than loopback shows in the commit."""
+    block = os.urandom(8 << 20)
+    path = folder / "disk-probe.bin"
+    started = time.perf_counter()
+    with open(path, "wb") as fh:
+        for _ in range(size // len(block)):
+            fh.write(block)
+        os.fdatasync(fh.fileno())
+    elapsed = time.perf_counter() - started
+    path.unlink()
+    return size / elapsed / MB
+
+
 def hashlib_alone_cpu(size: int) -> float:
     """CPU seconds of sha256 over `size` bytes already in memory (hashlib's own cost)."""
     block = os.urandom(8 << 20)
@@ -350,6 +369,7 @@ def run(size_mib: int, rate_mib: int, runs: int, load: bool) -> dict:
         hashlib_cpu = hashlib_alone_cpu(size) * GIB / size
         curl_cpu = r["single"]["curl"]["cpu_s_per_GiB"]["median"]
         r["hashlib_alone_cpu_s_per_GiB"] = round(hashlib_cpu, 3)
+        r["disk_write_fdatasync_MBps"] = round(disk_write_MBps(out, size), 1)
         r["curl_plus_hashlib_cpu_s_per_GiB"] = round(curl_cpu + hashlib_cpu, 3)
         for name in ("aiui_process", "aiui_in_process"):
             r["single"][name]["cpu_over_curl_plus_hashlib"] = round(
