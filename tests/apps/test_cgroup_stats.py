@@ -186,8 +186,8 @@ async def test_one_poll_reads_cpu_and_memory_of_every_container(layout, busybox_
         (layout.user_apps_dir / f"{name}.toml").write_text(manifest(name, busybox_image, free_port(), command))
     service, events = await open_service(layout)
     try:
-        assert (await service.start_app("busy")).state == READY
-        assert (await service.start_app("holder")).state == READY
+        started = await asyncio.gather(service.start_app("busy"), service.start_app("holder"))
+        assert [s.state for s in started] == [READY, READY]
         busy, holder = service.status("busy").container_id, service.status("holder").container_id
         await wait_for(lambda: service.stats_source(busy) == "cgroup" and service.stats_source(holder) == "cgroup")
         assert not {"stats busy", "stats holder"} & set(stream_threads())  # no Docker stats stream: the poll reads both
@@ -198,7 +198,7 @@ async def test_one_poll_reads_cpu_and_memory_of_every_container(layout, busybox_
         )
         assert held.cpu_percent < 50
         # One Docker `stats --no-stream` agrees on memory (same formula, taken a moment apart).
-        raw = await asyncio.to_thread(docker_client.api.stats, holder, stream=False)
+        raw = await asyncio.to_thread(docker_client.api.stats, holder, stream=False, one_shot=True)
         memory = raw["memory_stats"]
         cache = memory["stats"].get("total_inactive_file", memory["stats"].get("inactive_file", 0))
         docker_used = memory["usage"] - cache
@@ -208,7 +208,7 @@ async def test_one_poll_reads_cpu_and_memory_of_every_container(layout, busybox_
         ticks = service.stats_poll.ticks
         await service.stop_app("busy")
         assert not service.stats_poll.watching(busy) and service.stats_source(busy) is None
-        await wait_for(lambda: service.stats_poll.ticks > ticks + 1)
+        await wait_for(lambda: service.stats_poll.ticks > ticks)
         assert service.stats_poll.watching(holder)  # the other one still is
     finally:
         await service.close()
