@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -251,3 +252,29 @@ async def test_a_container_killed_from_outside_stops_being_polled(layout, busybo
         assert service.stats_source(cid) is None
     finally:
         await service.close()
+
+
+@pytest.mark.docker
+def test_network_figures_come_from_the_container_namespace_and_none_on_the_host_network(busybox_image, docker_client):
+    from aiui_tui.services.apps.cgroup_stats import host_memory
+
+    # This engine has no bridge: a container with a network namespace of its own has "none" (only lo).
+    own = docker_client.containers.run(busybox_image, ["sleep", "60"], detach=True, network_mode="none")
+    host = docker_client.containers.run(busybox_image, ["sleep", "60"], detach=True, network_mode="host")
+    try:
+        found = {}
+        for container in (own, host):
+            container.reload()
+            found[container.id] = locate(container.id, container.attrs["State"]["Pid"])
+        assert found[host.id] is not None and found[host.id].net is None  # Docker reports none either
+        mine = found[own.id]
+        assert mine is not None and mine.net == Path(f"/proc/{own.attrs['State']['Pid']}/net/dev")
+        reading = read_files(mine, host_memory())
+        assert (reading.net_rx, reading.net_tx) == (0, 0) and reading.memory_used > 0  # only lo, left out
+        # A pid that is not the container's (a remote engine's pid means nothing here) is not used: the
+        # cgroup is still found by the driver's path, the network figures are not taken from pid 1's.
+        other = locate(own.id, 1)
+        assert other is not None and other.memory == mine.memory and other.net is None
+    finally:
+        own.remove(force=True)
+        host.remove(force=True)
