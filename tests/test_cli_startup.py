@@ -181,3 +181,30 @@ def test_scripts_run_writes_bytecode_even_with_dontwritebytecode(tmp_path):
     os.utime(source, ns=(later, later))
     run()
     assert compiled[0].stat().st_mtime_ns > first, "a newer source is compiled again"
+
+
+@pytest.mark.docker
+def test_the_read_only_engine_sees_what_the_docker_sdk_sees(docker_client, busybox_image, tmp_path):
+    """`app list` reads containers through the light client: the same labels, state and port bindings."""
+    from aiui_tui.config import Docker
+    from aiui_tui.services.engine import connect_read_only
+
+    label = {"aiui.test-read-only": str(tmp_path)}
+    running = docker_client.containers.run(
+        busybox_image, ["sleep", "60"], detach=True, labels=label, ports={"8080/tcp": ("127.0.0.1", None)}
+    )
+    stopped = docker_client.containers.create(busybox_image, ["true"], labels=label)
+    try:
+        wanted = {"label": f"aiui.test-read-only={tmp_path}"}
+        client = connect_read_only(Docker())
+        light = {c.id: c for c in client.containers.list(all=True, filters=wanted)}
+        sdk = {c.id: c for c in docker_client.containers.list(all=True, filters=wanted)}
+        assert set(light) == set(sdk) == {running.id, stopped.id}
+        for cid, c in sdk.items():
+            assert (light[cid].labels, light[cid].status, light[cid].name) == (c.labels, c.status, c.name)
+            assert light[cid].attrs["HostConfig"]["PortBindings"] == c.attrs["HostConfig"]["PortBindings"]
+        assert light[running.id].status == "running" and light[stopped.id].status == "created"
+        assert client.containers.list(all=False, filters=wanted)[0].id == running.id
+    finally:
+        running.remove(force=True)
+        stopped.remove(force=True)

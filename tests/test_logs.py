@@ -121,3 +121,29 @@ def test_rotation_keeps_five_old_files_of_whole_lines(tmp_path):
                 json.loads(line)
     finally:
         setup_logging(tmp_path / "after.log", "INFO")
+
+
+def test_structlog_style_calls_keep_their_shape(log_file, caplog):
+    """The logger is structlog's API on the standard library: bound values, %-arguments, the
+    caller's line for other handlers, and no structlog (or rich) imported."""
+    import subprocess
+    import sys
+
+    log = get_logger("aiui_tui.shape").bind(app="comfyui")
+    log.warning("container %s stopped", "c1", code=137)
+    log.bind(token="hf_abcdefghijklmnop").info("bound secret")
+    line, secret = _lines(log_file)[-2:]
+    assert (line["event"], line["app"], line["code"], line["level"]) == (
+        "container c1 stopped",
+        "comfyui",
+        137,
+        "warning",
+    )
+    assert secret["token"] == REDACTED
+    record = next(r for r in caplog.records if r.name == "aiui_tui.shape")
+    assert record.filename == "test_logs.py" and "code=137" in record.getMessage()
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, aiui_tui.logs; print('structlog' in sys.modules, 'rich' in sys.modules)"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()  # fmt: skip
+    assert loaded == ["False", "False"]
