@@ -60,6 +60,13 @@ class AiuiScreen(Screen[None]):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (50, "-tall")]  # -tall: room for longer histories
 
     def compose(self) -> ComposeResult:
+        # The width and height classes for the terminal's size now, before the children are styled:
+        # Textual sets them on the first resize, which styled and laid out the whole screen again.
+        width, height = self.app.size
+        for size, breakpoints in ((width, self.HORIZONTAL_BREAKPOINTS), (height, self.VERTICAL_BREAKPOINTS)):
+            chosen = next((name for least, name in sorted(breakpoints, reverse=True) if size >= least), None)
+            if chosen is not None:
+                self.add_class(chosen)
         yield Header()
         yield StatusLine()
         yield from self.compose_body()

@@ -48,9 +48,10 @@ class DashboardScreen(AiuiScreen):
     TICK_S = 1.0
 
     def on_mount(self) -> None:
+        self._panels = (self.query_one(SystemPanel), self.query_one(GpuPanel))  # drawn every tick: found once
         super().on_mount()
-        self.query_one(SystemPanel).show(self.ui)
-        self.query_one(GpuPanel).show(self.ui)
+        for panel in self._panels:
+            panel.show(self.ui)
 
     def services_ready(self) -> None:
         self.sync_cards()
@@ -66,8 +67,9 @@ class DashboardScreen(AiuiScreen):
             self.sync_cards()
 
     def tick(self) -> None:
-        self.query_one(SystemPanel).show(self.ui)
-        self.query_one(GpuPanel).show(self.ui)
+        """Panels and cards draw again only what changed (a second's samples often show the same)."""
+        for panel in self._panels:
+            panel.show(self.ui)
         for card in self.query(AppCard):
             card.update_view(self.ui.apps[card.app_name])
 

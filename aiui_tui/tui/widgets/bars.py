@@ -10,11 +10,19 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 def bar(fraction: float | None, width: int = 20, style: str = "cyan") -> Text:
     if fraction is None:
         return Text("░" * width, style="dim")
-    fraction = min(max(fraction, 0.0), 1.0)
-    cells = fraction * width
+    return eighths_bar(bar_eighths(fraction, width), width, style)
+
+
+def bar_eighths(fraction: float, width: int) -> int:
+    """How much of a `width`-cell bar `fraction` fills, in eighths of a cell (what the bar shows)."""
+    cells = min(max(fraction, 0.0), 1.0) * width
     full = int(cells)
-    partial = _EIGHTHS[int((cells - full) * 8)] if full < width else ""
-    text = Text("█" * full + partial.strip(), style=style)
+    return 8 * full + (int((cells - full) * 8) if full < width else 0)
+
+
+def eighths_bar(eighths: int, width: int, style: str = "cyan") -> Text:
+    full, part = divmod(eighths, 8)
+    text = Text("█" * full + _EIGHTHS[part].strip(), style=style)
     text.append("░" * (width - len(text.plain)), style="dim")
     return text
 

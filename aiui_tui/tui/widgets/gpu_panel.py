@@ -12,6 +12,7 @@ from textual.widgets import Sparkline, Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
 from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
+from aiui_tui.tui.widgets.system_panel import sparkline_shape
 
 if TYPE_CHECKING:
     from aiui_tui.core.monitor import GpuStats
@@ -57,6 +58,8 @@ class GpuPanel(Vertical):
         self._shown: tuple[int, ...] | None = None
         self._none_shown: tuple[str, str] | None = None
         self._gpu_lines: dict[int, int] = {}
+        self._texts: dict[int, Text] = {}  # per GPU, the text shown
+        self._shapes: dict[int, tuple] = {}  # per GPU, the utilisation sparkline as drawn
         self._rebuilding = False
         self._state: UiState | None = None
 
@@ -92,17 +95,26 @@ class GpuPanel(Vertical):
         width = self.content_size.width or 52
         for g in sample.gpus:
             text = gpu_line(g, width)
-            lines = text.plain.count("\n")
-            self.query_one(f"#gpu-{g.index}", Static).update(text, layout=self._gpu_lines.get(g.index) != lines)
-            self._gpu_lines[g.index] = lines
+            if text != self._texts.get(g.index):  # only what changed is drawn again (Text compares text and styles)
+                self._texts[g.index] = text
+                lines = text.plain.count("\n")
+                self.query_one(f"#gpu-{g.index}", Static).update(text, layout=self._gpu_lines.get(g.index) != lines)
+                self._gpu_lines[g.index] = lines
             history = self.query_one(f"#gpu-{g.index}-util", Sparkline)
             data = list(state.gpu_util.get(g.index, []))
-            history.display = len(data) > 1
-            history.data = data
+            show = len(data) > 1
+            if history.display != show:
+                history.display = show
+            shape = sparkline_shape(data, history.size.width, history.size.height)
+            if show and shape != self._shapes.get(g.index):
+                self._shapes[g.index] = shape
+                history.data = data
 
     async def _rebuild(self, indexes: tuple[int, ...], state: UiState) -> None:
         self._none_shown = None
         self._gpu_lines.clear()
+        self._texts.clear()
+        self._shapes.clear()
         await self.remove_children()
         if not indexes:
             await self.mount(Static(id="gpu-none"))
@@ -114,5 +126,7 @@ class GpuPanel(Vertical):
 
     def on_resize(self) -> None:
         self._gpu_lines.clear()  # lines wrapped at the old width: measure their height again
+        self._texts.clear()
+        self._shapes.clear()
         if self._state is not None and not self._rebuilding:  # lines follow the new width at once
             self.show(self._state)

@@ -6,16 +6,16 @@ is 36 columns on an 80-column terminal, wider beside fewer cards), so no line wr
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
-from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
-from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
+from aiui_tui.tui.widgets.bars import bar_eighths, bar_width, eighths_bar, meter_style
 
 if TYPE_CHECKING:
     from aiui_tui.tui.state import UiState
@@ -23,41 +23,85 @@ if TYPE_CHECKING:
 LABEL = 8  # "outputs ", " core 12"
 WIDTH = 52  # the content width before the panel is laid out
 
+# One line as shown: (label, bar cells filled in eighths, bar cells, meter style, figure, label style).
+# Lines are compared in this form, so a sample that shows the same is not drawn again.
+Row = tuple[str, int, int, str, str, str]
 
-def _line(label: str, fraction: float, figure: str, cells: int, label_style: str = "bold") -> Text:
-    pct = 100 * fraction
-    return Text.assemble((f"{label:<{LABEL}}", label_style), bar(fraction, cells, meter_style(pct)), " ", figure)
+
+def _row(label: str, fraction: float, figure: str, cells: int, label_style: str = "bold") -> Row:
+    return (label, bar_eighths(fraction, cells), cells, meter_style(100 * fraction), figure, label_style)
 
 
-def cpu_text(state: UiState, width: int = WIDTH) -> Group | Text:
+def _line(row: Row) -> Text:
+    label, eighths, cells, style, figure, label_style = row
+    return Text.assemble((f"{label:<{LABEL}}", label_style), eighths_bar(eighths, cells, style), " ", figure)
+
+
+def cpu_rows(state: UiState, width: int = WIDTH) -> tuple:
     s = state.system
     if s is None:
-        return Text("CPU: waiting for the first sample…", style="dim")
+        return ("CPU: waiting for the first sample…",)
     cells = bar_width(width, LABEL + 1 + 6)
-    lines = [_line("CPU", s.cpu_percent / 100, f"{s.cpu_percent:5.1f}%", cells)]
+    rows: list = [_row("CPU", s.cpu_percent / 100, f"{s.cpu_percent:5.1f}%", cells)]
     for i, pct in enumerate(s.cpu_per_core[:16]):
-        lines.append(_line(f" core {i}", pct / 100, f"{pct:5.1f}%", cells, "dim"))
+        rows.append(_row(f" core {i}", pct / 100, f"{pct:5.1f}%", cells, "dim"))
     if len(s.cpu_per_core) > 16:
-        lines.append(Text(f" … {len(s.cpu_per_core) - 16} more cores", style="dim"))
-    return Group(*lines)
+        rows.append(f" … {len(s.cpu_per_core) - 16} more cores")
+    return tuple(rows)
 
 
-def memory_text(state: UiState, width: int = WIDTH) -> Group | Text:
+def memory_rows(state: UiState, width: int = WIDTH) -> tuple:
     s = state.system
     if s is None:
-        return Text("")
+        return ("",)
     memory = human_used_of(s.memory_used, s.memory_total)
     disks = [(d, f"{human_bytes(d.free)} free") for d in s.disks]
     figure = max([len(memory)] + [len(text) for _d, text in disks])
     cells = bar_width(width, LABEL + 1 + figure)
-    lines = [_line("MEM", s.memory_used / s.memory_total if s.memory_total else 0, memory, cells)]
+    rows = [_row("MEM", s.memory_used / s.memory_total if s.memory_total else 0, memory, cells)]
     for disk, text in disks:
         used = (disk.total - disk.free) / disk.total if disk.total else 0
-        lines.append(_line(disk.label, used, text, cells))
-    return Group(*lines)
+        rows.append(_row(disk.label, used, text, cells))
+    return tuple(rows)
+
+
+def render_rows(rows: tuple) -> Text:
+    """The lines of `rows` as one text (a plain string is a dim note: waiting, more cores)."""
+    text = Text(end="")
+    for i, row in enumerate(rows):
+        if i:
+            text.append("\n")
+        text.append_text(_line(row) if isinstance(row, tuple) else Text(row, style="dim"))
+    return text
+
+
+def cpu_text(state: UiState, width: int = WIDTH) -> Text:
+    return render_rows(cpu_rows(state, width))
+
+
+def memory_text(state: UiState, width: int = WIDTH) -> Text:
+    return render_rows(memory_rows(state, width))
+
+
+def sparkline_shape(data: list[float], width: int, height: int) -> tuple:
+    """What Textual's sparkline draws for `data` (the bar of each column, in eighths of its height), to
+    skip a redraw that would draw the same: with 120 samples a column is the highest of ~3."""
+    if len(data) < 2 or width <= 0:
+        return (len(data), width, height)
+    lo, hi = min(data), max(data)
+    extent = hi - lo or 1
+    levels = 8 * max(height, 1) - 1
+    step = len(data) / width
+    return tuple(
+        int((max(data[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]) - lo) / extent * levels)
+        for i in range(width)
+    )
 
 
 class SystemPanel(Vertical):
+    """Redrawn once a second at most (the dashboard's tick), and then only the parts whose shown lines
+    changed: a sample that shows the same costs no repaint."""
+
     DEFAULT_CSS = """
     SystemPanel { height: auto; border: round $panel-lighten-2; padding: 0 1; }
     SystemPanel Sparkline { height: 2; margin: 0 0 1 0; }
@@ -71,28 +115,41 @@ class SystemPanel(Vertical):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self._lines: dict[str, int] = {}
+        self._shown: dict[str, tuple] = {}  # widget id -> the rows (or sparkline shape) it shows
         self._state: UiState | None = None
+        self._resized: set[str] = set()  # lines that wrapped at the old width: their height is measured again
+        self.draws: Counter[str] = Counter()  # updates per part (a sample that shows the same draws nothing)
 
-    def _update(self, widget_id: str, content: Group | Text) -> None:
-        """A relayout only when the number of lines changed: the panel redraws every second."""
-        lines = len(content.renderables) if isinstance(content, Group) else 1
-        layout = self._lines.get(widget_id) != lines
-        self._lines[widget_id] = lines
-        self.query_one(f"#{widget_id}", Static).update(content, layout=layout)
+    def _update(self, widget_id: str, rows: tuple) -> None:
+        """Draw `rows` unless they are what is shown; a relayout only when the number of lines changed."""
+        shown = self._shown.get(widget_id)
+        if shown == rows:
+            return
+        self._shown[widget_id] = rows
+        self.draws[widget_id] += 1
+        layout = shown is None or len(shown) != len(rows) or widget_id in self._resized
+        self._resized.discard(widget_id)
+        self.query_one(f"#{widget_id}", Static).update(render_rows(rows), layout=layout)
 
     def show(self, state: UiState) -> None:
         self._state = state
         width = self.content_size.width or WIDTH
-        self._update("cpu", cpu_text(state, width))
+        self._update("cpu", cpu_rows(state, width))
         history = self.query_one("#cpu-history", Sparkline)
         show = len(state.cpu) > 1  # one value draws as a full bar
         if history.display != show:
             history.display = show
-        history.data = list(state.cpu)
-        self._update("memory", memory_text(state, width))
+        if show:
+            data = list(state.cpu)
+            shape = sparkline_shape(data, history.size.width, history.size.height)
+            if self._shown.get("cpu-history") != shape:
+                self._shown["cpu-history"] = shape
+                self.draws["cpu-history"] += 1
+                history.data = data
+        self._update("memory", memory_rows(state, width))
 
     def on_resize(self) -> None:
-        self._lines.clear()  # lines wrapped at the old width: measure their height again
+        self._shown.pop("cpu-history", None)  # the columns follow the new width
+        self._resized.update(("cpu", "memory"))
         if self._state is not None:  # the bars follow the new width at once, not at the next tick
             self.show(self._state)

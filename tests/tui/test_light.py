@@ -1,0 +1,154 @@
+"""What keeps the dashboard light (issue 17): the first frame imports little and collects no garbage,
+panels are drawn again only when what they show changes, and the one-widget footer still works.
+
+Speed itself is measured by bench/tui.py; these check the behaviour the speed-ups rely on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import textwrap
+
+from aiui_tui.core.events import SystemSample
+from aiui_tui.core.monitor import DiskStats, SystemStats
+from aiui_tui.tui.app import make_app
+from aiui_tui.tui.screens.dashboard import DashboardScreen
+from aiui_tui.tui.widgets.footer import KeysFooter
+from aiui_tui.tui.widgets.system_panel import SystemPanel
+from tests.tui.conftest import running_services, until
+
+GiB = 1024**3
+SAMPLE = SystemStats(
+    23.52, (31.0, 16.04, 72.5, 4.0), 9 * GiB, 24 * GiB, 0, 2 * GiB,
+    (DiskStats("models", "/data/models", 412 * GiB, 931 * GiB),), 1000.0, 200.0,
+)  # fmt: skip
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60)
+
+
+def test_the_first_frame_waits_for_no_service_module():
+    """The services open right after the first frame (the opener is called then): nothing the services
+    need is imported before it, nor what only an action needs (the browser, the confirm dialog)."""
+    result = run_python(
+        """
+        import asyncio, contextlib, sys
+        from aiui_tui.tui.app import make_lazy_app
+
+        seen = set()
+
+        @contextlib.asynccontextmanager
+        async def opener():
+            seen.update(sys.modules)
+            raise RuntimeError("enough")
+            yield
+
+        async def main():
+            app = make_lazy_app("/nonexistent-root", opener)
+            async with app.run_test(size=(120, 40)) as pilot:
+                while not seen:
+                    await pilot.pause(0.05)
+            assert "aiui_tui.tui.screens.dashboard" in seen, "the dashboard was not shown"
+            heavy = ("aiui_tui.core.events", "aiui_tui.core.apps", "aiui_tui.core.monitor", "aiui_tui.core.downloads",
+                     "aiui_tui.services", "aiui_tui.config", "webbrowser", "aiui_tui.tui.widgets.confirm",
+                     "aiohttp", "docker", "structlog", "pydantic")
+            print("IMPORTED", sorted(m for m in heavy if m in seen))
+
+        asyncio.run(main())
+        """
+    )
+    assert "IMPORTED []" in result.stdout, result.stdout + result.stderr
+
+
+def test_no_garbage_collection_until_the_first_frame_of_the_dashboard_command():
+    """Only when the dashboard command imports the app in a terminal: collection is off until the first
+    frame, then on again with start-up's objects frozen."""
+    result = run_python(
+        """
+        import asyncio, gc, sys
+        import aiui_tui.cli.tui_cmd  # the dashboard command
+
+        class Terminal:
+            def isatty(self):
+                return True
+
+            def __getattr__(self, name):
+                return getattr(sys.__stdout__, name)
+
+        real, sys.stdout = sys.stdout, Terminal()
+        import aiui_tui.tui.app
+        sys.stdout = real
+        print("DURING", gc.isenabled())
+
+        import contextlib
+        from aiui_tui.tui.app import make_lazy_app
+
+        @contextlib.asynccontextmanager
+        async def opener():  # services that take their time
+            await asyncio.Event().wait()
+            yield
+
+        async def main():
+            app = make_lazy_app("/nonexistent-root", opener)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await pilot.pause(0.2)
+                print("AFTER", gc.isenabled(), gc.get_freeze_count() > 0)
+
+        asyncio.run(main())
+        """
+    )
+    assert "DURING False" in result.stdout and "AFTER True True" in result.stdout, result.stdout + result.stderr
+    # Imported in any other way (tests, a script), the collector is left alone.
+    assert "False" in run_python("import gc, aiui_tui.tui.app; print(not gc.isenabled())").stdout
+
+
+async def test_the_system_panel_is_drawn_again_only_when_a_shown_value_changes(layout, clean_env):
+    async with running_services(layout, run_downloads=False) as services:
+        await services.monitor.close()  # only the samples below
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+            screen, panel = app.screen, app.screen.query_one(SystemPanel)
+
+            async def show(sample: SystemStats) -> dict[str, int]:
+                before = dict(panel.draws)
+                app.ui.apply(SystemSample(sample))
+                screen.tick()
+                await pilot.pause()
+                return {part: n - before.get(part, 0) for part, n in panel.draws.items() if n != before.get(part, 0)}
+
+            assert set(await show(SAMPLE)) == {"cpu", "memory"}
+            assert set(await show(SAMPLE)) == {"cpu-history"}  # two values in the history: the sparkline shows
+            # Figures and bars shown as before (16.04% is shown as 16.0%), a flat history: nothing is drawn.
+            assert await show(dataclasses.replace(SAMPLE, cpu_per_core=(31.0, 16.0, 72.5, 4.0))) == {}
+            # Only the history moved (23.54% is shown as 23.5%): only the sparkline is drawn.
+            assert await show(dataclasses.replace(SAMPLE, cpu_percent=23.54)) == {"cpu-history": 1}
+            changed = dataclasses.replace(SAMPLE, cpu_percent=23.54, cpu_per_core=(31.0, 16.0, 99.0, 4.0))
+            assert set(await show(changed)) - {"cpu-history"} == {"cpu"}
+            await pilot.pause()
+            text = str(panel.query_one("#cpu").render())
+            assert "99.0%" in text and "72.5%" not in text, text
+            assert set(await show(dataclasses.replace(changed, memory_used=12 * GiB))) - {"cpu-history"} == {"memory"}
+            assert "12.0/24.0 GiB" in str(panel.query_one("#memory").render())
+
+
+async def test_the_footer_is_one_widget_and_a_click_presses_its_key(layout, clean_env):
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+            footer = app.screen.query_one(KeysFooter)
+            assert not footer.children
+            line = str(footer.render())
+            assert "? Help" in line and "q Quit" in line and "^p palette" in line, line
+            await pilot.click(KeysFooter, offset=(line.index("? Help") + 1, 0))
+            await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", what="the help")
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard again")
+            await pilot.press("2")  # another screen: its own keys
+            await until(pilot, lambda: type(app.screen).__name__ == "ModelsScreen", what="the models")
+            await pilot.pause(0.1)
+            assert "? Help" in str(app.screen.query_one(KeysFooter).render())
