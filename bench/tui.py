@@ -1,20 +1,30 @@
-"""Dashboard benchmarks in a real pty, each against a peer measured in the same run.
+"""Dashboard benchmarks in a real pty, each against a peer measured in the same run, interleaved.
 
-  first-frame   process start to the first frame (the title drawn), aiui-tui vs a bare Textual app
-                with a Header and Footer; median of --runs alternating starts.
-  idle          CPU of the dashboard over --seconds with --containers stand-in apps running, refresh
-                1 s; peer: a bare Textual app updating one widget every second.
+  first-frame   process start to the first frame (the title drawn): aiui-tui (`python -m aiui_tui`, as the
+                command runs) vs a bare Textual app with a Header, a Static and a Footer; --runs starts
+                of each, alternating; min and median.
+  idle          with --containers stand-in apps running: the dashboard vs a bare Textual app updating one
+                widget every second, --runs alternating windows of --seconds each (after a settling
+                time), each process's CPU (all threads, % of one core), context switches per second of
+                the loop's thread and of all threads, and (with strace) the loop's wake-ups per second
+                (epoll_wait calls over --strace-seconds, a separate window: strace slows what it traces);
+                min and median; RSS at the end of each window.
   rss           the dashboard's RSS every minute for --seconds (default 600): growth shows a leak.
 
+Bytecode of aiui_tui is compiled first (`compileall`), as an installed package has it: with an editable
+install and PYTHONDONTWRITEBYTECODE set, every start would compile ~60 modules (--no-compile to measure
+that too).
+
 Run as root with a Docker engine for idle/rss (scripts/test starts one):
-  .venv/bin/python bench/tui.py first-frame [--runs 7]
-  .venv/bin/python bench/tui.py idle [--seconds 60] [--containers 10]
-  .venv/bin/python bench/tui.py rss [--seconds 600] [--containers 10]
+  .venv/bin/python bench/tui.py first-frame [--runs 9] [--json]
+  .venv/bin/python bench/tui.py idle [--runs 5] [--seconds 20] [--containers 10] [--json]
+  .venv/bin/python bench/tui.py rss [--seconds 600] [--containers 10] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pty
 import select
@@ -110,24 +120,57 @@ def first_frame_once(argv: list[str], marker: bytes, env: dict[str, str]) -> flo
     return seen - started
 
 
-def first_frame(runs: int) -> None:
-    work = Path(tempfile.mkdtemp(prefix="aiui-bench-tui-"))
-    bare = work / "bare.py"
-    bare.write_text(BARE_APP)
+def compile_bytecode() -> None:
+    """What an installed package has: aiui_tui's bytecode (Textual's is compiled at install)."""
+    import compileall
+
+    compileall.compile_dir(str(REPO / "aiui_tui"), quiet=1)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "runs": len(values)}
+
+
+def init_root(work: Path) -> Path:
     root = work / "root"
     subprocess.run(
         [sys.executable, "-m", "aiui_tui", "--root", str(root), "init", "--yes"], check=True, capture_output=True
     )
-    env = env_for(root)
+    return root
+
+
+def first_frame(runs: int) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="aiui-bench-tui-"))
+    bare = work / "bare.py"
+    bare.write_text(BARE_APP)
+    env = env_for(init_root(work))
     ours, peer = [], []
-    for _ in range(runs):
-        peer.append(first_frame_once([sys.executable, str(bare)], b"bare-peer", env))
-        ours.append(first_frame_once([sys.executable, "-m", "aiui_tui"], b"aiui-tui", env))
-    shutil.rmtree(work, ignore_errors=True)
-    p, o = statistics.median(peer), statistics.median(ours)
+    try:
+        for i in range(runs):  # alternating, and which goes first alternates too
+            pair = [("peer", [sys.executable, str(bare)], b"bare-peer"), ("ours", AIUI, b"aiui-tui")]
+            for name, argv, marker in pair if i % 2 == 0 else reversed(pair):
+                (peer if name == "peer" else ours).append(first_frame_once(argv, marker, env))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    p, o = summary(peer), summary(ours)
+    return {
+        "bench": "first-frame",
+        "unit": "s",
+        "bare_textual": p,
+        "aiui_tui": o,
+        "ratio_median": o["median"] / p["median"],
+        "ratio_min": o["min"] / p["min"],
+        "target_ratio": 1.2,
+    }
+
+
+def print_first_frame(r: dict) -> None:
+    p, o = r["bare_textual"], r["aiui_tui"]
     print(
-        f"first frame, median of {runs}: bare Textual app {p * 1000:.0f} ms, "
-        f"aiui-tui {o * 1000:.0f} ms = {o / p:.2f}x (target <= 1.2x)"
+        f"first frame, {o['runs']} interleaved starts each: bare Textual app min {p['min'] * 1000:.0f} ms, "
+        f"median {p['median'] * 1000:.0f} ms; aiui-tui min {o['min'] * 1000:.0f} ms, median "
+        f"{o['median'] * 1000:.0f} ms = {r['ratio_min']:.2f}x (min) / {r['ratio_median']:.2f}x (median) "
+        "(target <= 1.2x)"
     )
 
 
@@ -162,80 +205,196 @@ def cpu_of(pid: int) -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
-def idle(seconds: float, count: int, rss_only: bool = False, screen_key: str = "") -> None:
-    import docker
+def switches(pid: int) -> tuple[int, int]:
+    """Context switches so far: (the main thread's, which runs the event loop; every live thread's)."""
+    main, total = 0, 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if "ctxt_switches" in line)
+        except FileNotFoundError:  # a worker thread that just ended
+            continue
+        count = int(fields["voluntary_ctxt_switches"]) + int(fields["nonvoluntary_ctxt_switches"])
+        total += count
+        if task == str(pid):
+            main = count
+    return main, total
+
+
+def loop_wakeups(pid: int, fd: int, seconds: float) -> float | None:
+    """epoll_wait calls per second of the loop's thread, counted by strace (None without strace)."""
+    if shutil.which("strace") is None or seconds <= 0:
+        return None
+    trace = subprocess.Popen(
+        ["strace", "-c", "-e", "trace=epoll_wait,epoll_pwait", "-p", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    drain(fd, None, seconds)
+    trace.send_signal(signal.SIGINT)
+    _out, err = trace.communicate(timeout=10)
+    calls = 0
+    for line in err.splitlines():
+        parts = line.split()
+        if parts and parts[-1] in ("epoll_wait", "epoll_pwait"):
+            calls += int(parts[3])
+    return calls / seconds
+
+
+def measure_window(pid: int, fd: int, seconds: float, strace_seconds: float) -> dict:
     import psutil
+
+    before_cpu, (before_main, before_all) = cpu_of(pid), switches(pid)
+    started = time.perf_counter()
+    drain(fd, None, seconds)
+    elapsed = time.perf_counter() - started
+    main, total = switches(pid)
+    result = {
+        "cpu_percent": (cpu_of(pid) - before_cpu) / elapsed * 100,
+        "loop_thread_switches_per_s": (main - before_main) / elapsed,
+        "all_threads_switches_per_s": (total - before_all) / elapsed,
+        "rss_mib": psutil.Process(pid).memory_info().rss / 2**20,
+    }
+    wakeups = loop_wakeups(pid, fd, strace_seconds)
+    if wakeups is not None:
+        result["loop_wakeups_per_s"] = wakeups
+    return result
+
+
+def idle_setup(work: Path, count: int) -> Path:
+    import docker
 
     from tests.conftest import BUSYBOX_IMAGE, build_busybox_context
 
-    work = Path(tempfile.mkdtemp(prefix="aiui-bench-tui-"))
     docker.from_env().images.build(path=str(build_busybox_context(work / "ctx")), tag=BUSYBOX_IMAGE, rm=True)
-    root = work / "root"
-    subprocess.run(
-        [sys.executable, "-m", "aiui_tui", "--root", str(root), "init", "--yes"], check=True, capture_output=True
-    )
+    root = init_root(work)
+    start_containers(root, count)
+    return root
+
+
+def idle(runs: int, seconds: float, count: int, strace_seconds: float, screen_key: str = "") -> dict:
+    work = Path(tempfile.mkdtemp(prefix="aiui-bench-tui-"))
     bare = work / "bare.py"
     bare.write_text(BARE_APP)
+    root = None
+    windows: dict[str, list[dict]] = {"bare_textual": [], "aiui_tui": []}
     try:
-        start_containers(root, count)
+        root = idle_setup(work, count)
         env = env_for(root)
-        if not rss_only:
-            pid, fd = spawn([sys.executable, str(bare), "--tick"], env)
-            drain(fd, b"bare-peer", 30)
-            drain(fd, None, 5)
-            before = cpu_of(pid)
-            drain(fd, None, seconds)
-            peer = (cpu_of(pid) - before) / seconds * 100
-            stop(pid, fd)
-        pid, fd = spawn([sys.executable, "-m", "aiui_tui"], env)
+        for i in range(runs):
+            order = ["bare_textual", "aiui_tui"] if i % 2 == 0 else ["aiui_tui", "bare_textual"]
+            for name in order:
+                if name == "bare_textual":
+                    pid, fd = spawn([sys.executable, str(bare), "--tick"], env)
+                    drain(fd, b"bare-peer", 30)
+                    drain(fd, None, 3)
+                else:
+                    pid, fd = spawn(AIUI, env)
+                    drain(fd, b"Dashboard", 30)
+                    drain(fd, None, 10)  # services settle: engine connected, container figures flowing
+                    if screen_key:
+                        os.write(fd, screen_key.encode())  # e.g. "4": the logs screen, the dashboard's tick paused
+                        drain(fd, None, 2)
+                try:
+                    windows[name].append(measure_window(pid, fd, seconds, strace_seconds))
+                finally:
+                    stop(pid, fd)
+    finally:
+        if root is not None:
+            remove_containers(root)
+        shutil.rmtree(work, ignore_errors=True)
+    result: dict = {"bench": "idle", "containers": count, "seconds": seconds, "screen": screen_key or "1"}
+    for name, rows in windows.items():
+        result[name] = {key: summary([row[key] for row in rows]) for key in rows[0]}
+    result["target_cpu_percent"] = 1.0
+    return result
+
+
+def print_idle(r: dict) -> None:
+    p, o = r["bare_textual"], r["aiui_tui"]
+    print(
+        f"idle, {r['containers']} containers, {o['cpu_percent']['runs']} interleaved windows of "
+        f"{r['seconds']:.0f} s (min / median):"
+    )
+    rows = [
+        ("CPU, % of one core", "cpu_percent", "{:.2f}"),
+        ("loop thread switches/s", "loop_thread_switches_per_s", "{:.1f}"),
+        ("all threads switches/s", "all_threads_switches_per_s", "{:.1f}"),
+        ("loop wake-ups/s (strace)", "loop_wakeups_per_s", "{:.1f}"),
+        ("RSS, MiB", "rss_mib", "{:.0f}"),
+    ]
+    for label, key, fmt in rows:
+        if key not in o:
+            continue
+        figures = [f"{fmt.format(side[key]['min'])} / {fmt.format(side[key]['median'])}" for side in (p, o)]
+        print(f"  {label:26s} bare Textual app {figures[0]:>15s}   aiui-tui dashboard {figures[1]:>15s}")
+    print("  (target: the dashboard < 1% of a core, RSS flat)")
+
+
+def rss(seconds: float, count: int) -> dict:
+    import psutil
+
+    work = Path(tempfile.mkdtemp(prefix="aiui-bench-tui-"))
+    root = None
+    samples = []
+    try:
+        root = idle_setup(work, count)
+        pid, fd = spawn(AIUI, env_for(root))
         drain(fd, b"Dashboard", 30)
-        drain(fd, None, 10)  # services settle: engine connected, stats readers attached
-        if screen_key:
-            os.write(fd, screen_key.encode())  # e.g. "4": the logs screen, the dashboard's ticker paused
-            drain(fd, None, 2)
+        drain(fd, None, 10)
         process = psutil.Process(pid)
-        before = cpu_of(pid)
-        rss = []
         started = time.perf_counter()
         while time.perf_counter() - started < seconds:
             drain(fd, None, min(60, seconds))
-            rss.append(process.memory_info().rss / 2**20)
-        ours = (cpu_of(pid) - before) / (time.perf_counter() - started) * 100
+            samples.append(process.memory_info().rss / 2**20)
         stop(pid, fd)
-        if rss_only:
-            print(
-                f"RSS every 60 s over {seconds:.0f} s with {count} containers: "
-                + ", ".join(f"{r:.0f}" for r in rss)
-                + " MiB"
-            )
-            print(
-                f"  first {rss[0]:.1f} MiB, last {rss[-1]:.1f} MiB, growth {rss[-1] - rss[0]:+.1f} MiB "
-                "(target < 100 MB, no growth)"
-            )
-        else:
-            print(
-                f"idle CPU over {seconds:.0f} s, {count} containers, 1 s refresh: bare Textual app {peer:.2f}%, "
-                f"aiui-tui dashboard {ours:.2f}% of one core (target < 1%); RSS {rss[-1]:.0f} MiB"
-            )
     finally:
-        remove_containers(root)
+        if root is not None:
+            remove_containers(root)
         shutil.rmtree(work, ignore_errors=True)
+    return {"bench": "rss", "containers": count, "seconds": seconds, "rss_mib_every_60_s": samples,
+            "growth_mib": samples[-1] - samples[0]}  # fmt: skip
+
+
+def print_rss(r: dict) -> None:
+    samples = r["rss_mib_every_60_s"]
+    print(
+        f"RSS every 60 s over {r['seconds']:.0f} s with {r['containers']} containers: "
+        + ", ".join(f"{x:.0f}" for x in samples)
+        + f" MiB; growth {r['growth_mib']:+.1f} MiB (target < 100 MB, no growth)"
+    )
+
+
+AIUI = [sys.executable, "-m", "aiui_tui"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("what", choices=["first-frame", "idle", "rss"])
-    parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--seconds", type=float, default=None)
+    parser.add_argument("--runs", type=int, default=None, help="first-frame: 9 starts each; idle: 5 windows each")
+    parser.add_argument("--seconds", type=float, default=None, help="idle: 20 per window; rss: 600")
     parser.add_argument("--containers", type=int, default=10)
+    parser.add_argument("--strace-seconds", type=float, default=5.0, help="idle: window for counting wake-ups")
     parser.add_argument("--screen", default="", help="key of the screen to measure on (default: the dashboard)")
+    parser.add_argument("--no-compile", action="store_true", help="leave aiui_tui's bytecode as it is")
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout instead of text")
     args = parser.parse_args()
+    if not args.no_compile:
+        compile_bytecode()
     if args.what == "first-frame":
-        first_frame(args.runs)
+        result = first_frame(args.runs or 9)
+        show = print_first_frame
     elif args.what == "idle":
-        idle(args.seconds or 60, args.containers, screen_key=args.screen)
+        result = idle(args.runs or 5, args.seconds or 20, args.containers, args.strace_seconds, args.screen)
+        show = print_idle
     else:
-        idle(args.seconds or 600, args.containers, rss_only=True)
+        result = rss(args.seconds or 600, args.containers)
+        show = print_rss
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        show(result)
 
 
 if __name__ == "__main__":
