@@ -208,3 +208,31 @@ def test_the_read_only_engine_sees_what_the_docker_sdk_sees(docker_client, busyb
     finally:
         running.remove(force=True)
         stopped.remove(force=True)
+
+
+@pytest.mark.docker
+def test_app_list_probes_a_running_app_without_aiohttp(tmp_path, docker_client, busybox_image, capsys):
+    """A running app is "ready" when its UI answers: one probe with the standard library."""
+    from aiui_tui.services.apps.spec import LABEL_ROOT
+    from tests.apps.test_docker_apps import free_port, manifest
+
+    root = tmp_path / "root"
+    init_root(root)
+    port = free_port()
+    command = f'["sh", "-c", "exec httpd -f -p 127.0.0.1:{port} -h /www"]'
+    (root / "config" / "apps" / "stand-in.toml").write_text(manifest("stand-in", busybox_image, port, command))
+    try:
+        code, _out, err = run_main(capsys, "--root", str(root), "app", "start", "stand-in")
+        assert code == 0, err
+        proc, modules = _run_and_list_modules("--root", str(root), "app", "list", "--json")
+        assert proc.returncode == 0, proc.stderr
+        states = {a["name"]: a["state"] for a in json.loads(proc.stdout)["apps"]}
+        assert states["stand-in"] == "ready"
+        assert not (HEAVY | {"aiohttp"}) & _top(modules)
+        docker_client.containers.list(filters={"label": f"{LABEL_ROOT}={root}"})[0].kill()
+        proc, _modules = _run_and_list_modules("--root", str(root), "app", "list", "--json")
+        states = {a["name"]: a["state"] for a in json.loads(proc.stdout)["apps"]}
+        assert states["stand-in"] == "stopped"  # killed: exit code 137
+    finally:
+        for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ROOT}={root}"}):
+            c.remove(force=True)

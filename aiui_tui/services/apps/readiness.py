@@ -40,6 +40,22 @@ async def answers(session, url: str) -> bool:
         return False
 
 
+def answers_once(url: str, timeout_s: float = 2.0) -> bool:
+    """`answers` for one probe with the standard library (blocking: run it in a thread)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout_s)
+    try:
+        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+        return conn.getresponse().status < 500
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
 async def answers_within(url: str, timeout_s: float, wanted: Callable[[], bool], every_s: float = 0.5) -> bool:
     """Probe `url` until it answers (True), the time runs out or `wanted()` turns false (False)."""
     deadline = time.monotonic() + timeout_s

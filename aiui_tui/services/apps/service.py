@@ -463,6 +463,9 @@ class AppService:
 
     async def _url_if_ready(self, manifest: AppManifest, container: Any) -> str | None:
         url = readiness.container_url(manifest, container, self.config.network.bind_address)
+        if self._read_only:  # one look (app list, app status): the standard library, not aiohttp's ~0.2 s import
+            probe = url + manifest.ready.http_path.lstrip("/")
+            return url if await asyncio.to_thread(readiness.answers_once, probe) else None
         async with readiness.probe_session() as session:
             return url if await readiness.answers(session, url + manifest.ready.http_path.lstrip("/")) else None
 
