@@ -188,3 +188,71 @@ async def test_a_sequential_download_with_a_slow_hasher_hashes_from_memory_only(
     result = await transfer.run()
     assert result.verified and (runner.folder / "slow-hash.bin").read_bytes() == data
     assert transfer.hasher.read_back == 0
+
+
+FIRST_DOWNLOAD = r"""
+import asyncio, hashlib, http.server, importlib.abc, sys, threading
+from pathlib import Path
+
+on_loop_thread = {}
+
+
+class Spy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name in ("aiohttp", "aiui_tui.services.downloads.transfer"):
+            on_loop_thread.setdefault(name, threading.current_thread() is threading.main_thread())
+        return None
+
+
+sys.meta_path.insert(0, Spy())
+from aiui_tui.bus import Bus
+from aiui_tui.config import load_config
+from aiui_tui.core.requests import DownloadRequest
+from aiui_tui.credentials import load_credentials
+from aiui_tui.paths import Layout, ensure_layout
+from aiui_tui.services.downloads import DownloadService
+
+root, www = Path(sys.argv[1]), Path(sys.argv[2])
+data = bytes(range(256)) * 64
+(www / "m.bin").write_bytes(data)
+handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(www), **k)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+async def main():
+    layout = Layout(root)
+    ensure_layout(layout)
+    bus = Bus()
+    bus.bind_loop(asyncio.get_running_loop())
+    service = DownloadService(layout, load_config(layout, env={}), load_credentials(layout, env={}), bus)
+    await service.start(run_queue=False)
+    assert "aiohttp" not in sys.modules, "imported before the first download"
+    url = f"http://127.0.0.1:{server.server_address[1]}/m.bin"
+    digest = hashlib.sha256(data).hexdigest()
+    item = await service.enqueue(DownloadRequest(url=url, dest_dir=root / "out", sha256=digest))
+    await service.run_item(item.id, foreground=True)
+    await service.close()
+    assert (root / "out" / "m.bin").read_bytes() == data
+
+
+asyncio.run(main())
+server.shutdown()
+print(sorted(on_loop_thread.items()))
+"""
+
+
+def test_the_first_download_imports_aiohttp_off_the_event_loop(tmp_path: Path):
+    """aiohttp's import (~0.3 s) would freeze the dashboard at the first download: it runs on a thread."""
+    import subprocess
+    import sys
+
+    (tmp_path / "www").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_DOWNLOAD, str(tmp_path / "root"), str(tmp_path / "www")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[('aiohttp', False), ('aiui_tui.services.downloads.transfer', False)]"

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -136,15 +138,17 @@ class DownloadService:
 
     async def session(self) -> Any:
         if self._session is None:
+            await _import_off_loop("aiohttp")
             import aiohttp
 
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60),
-                trust_env=True,
-                auto_decompress=False,
-                read_bufsize=4 * 1024 * 1024,
-                connector=aiohttp.TCPConnector(limit=64, limit_per_host=32, resolver=self.resolver),
-            )
+            if self._session is None:  # another caller may have made it while this one waited
+                self._session = aiohttp.ClientSession(
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=60),
+                    trust_env=True,
+                    auto_decompress=False,
+                    read_bufsize=4 * 1024 * 1024,
+                    connector=aiohttp.TCPConnector(limit=64, limit_per_host=32, resolver=self.resolver),
+                )
         return self._session
 
     # -- intents ------------------------------------------------------------------------------
@@ -358,6 +362,7 @@ class DownloadService:
         return await asyncio.to_thread(parts.kept_bytes, Path(item.dest_dir) / item.name, item.id)
 
     async def _run_locked(self, item: DownloadItem, target: Path, foreground: bool) -> DownloadItem:
+        await _import_off_loop("aiui_tui.services.downloads.transfer")
         from aiui_tui.services.downloads.transfer import Job, Transfer
 
         store = self._require_store()
@@ -725,3 +730,10 @@ def _remove_part(item: DownloadItem) -> None:
     """The item's own temporary files, by its record: never a user's file of a similar name."""
     if item.name:
         parts.remove_ours(Path(item.dest_dir) / item.name, item.id, item.url)
+
+
+async def _import_off_loop(module: str) -> None:
+    """Import `module` on a thread the first time: aiohttp and what it pulls in take ~0.3 s, which
+    would freeze the loop (the dashboard) at the first download."""
+    if module not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, module)
