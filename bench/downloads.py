@@ -157,6 +157,9 @@ class InProcess:
         bus.bind_loop(asyncio.get_running_loop())
         service = DownloadService(layout, load_config(layout, env={}), load_credentials(layout, env={}), bus)
         await service.start(run_queue=False)
+        import aiui_tui.services.downloads.transfer  # noqa: F401  (imports are not what is measured)
+
+        await service.session()
         return service
 
     def download(self, url: str, dest: Path, sha: str, connections: int) -> tuple[Usage, dict]:
