@@ -190,6 +190,33 @@ async def test_a_sequential_download_with_a_slow_hasher_hashes_from_memory_only(
     assert transfer.hasher.read_back == 0
 
 
+async def test_a_segmented_download_with_a_slow_hasher_is_verified(server, runner, monkeypatch):
+    """Chunks that continue the hashed stream are hashed from memory, pieces written ahead of it are
+    read back once the frontier passes them (which happens depends on timing), and a full inbox only
+    slows the writer: either way the digest is the file's."""
+    monkeypatch.setattr(writer_module, "INBOX_BYTES", 64 * KiB)
+
+    def slow_update(self, data) -> None:
+        time.sleep(0.0005)  # a slow hasher (not a timing assertion)
+        self._sha.update(data)
+
+    monkeypatch.setattr(StreamHasher, "_update", slow_update)
+    data = payload(3 * MiB + 4321, seed=7)
+    url = server.add("seg.bin", data)
+    job = runner.job(
+        url,
+        "seg.bin",
+        expected_sha256=hashlib.sha256(data).hexdigest(),
+        connections=4,
+        segment_threshold=MiB,
+        min_piece=256 * KiB,
+    )
+    transfer = runner.transfer(job)
+    result = await transfer.run()
+    assert result.verified and result.sha256 == hashlib.sha256(data).hexdigest()
+    assert (runner.folder / "seg.bin").read_bytes() == data
+
+
 FIRST_DOWNLOAD = r"""
 import asyncio, hashlib, http.server, importlib.abc, sys, threading
 from pathlib import Path
