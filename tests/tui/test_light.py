@@ -152,3 +152,18 @@ async def test_the_footer_is_one_widget_and_a_click_presses_its_key(layout, clea
             await until(pilot, lambda: type(app.screen).__name__ == "ModelsScreen", what="the models")
             await pilot.pause(0.1)
             assert "? Help" in str(app.screen.query_one(KeysFooter).render())
+
+
+async def test_each_screen_ticks_once(layout, clean_env):
+    """One ticker per screen, shown twice or not (Textual runs the base class's on_mount after the
+    subclass's by itself: calling super() too started a second one and drew every tick twice)."""
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            for key in "1234514":
+                await pilot.press(key)
+                await until(pilot, lambda: app.screen.is_current and app.screen.is_mounted, what=f"screen {key}")
+                await pilot.pause(0.1)
+                screen = app.screen
+                tickers = [t for t in screen._timers if getattr(t._callback, "__func__", None) is type(screen).tick]
+                assert len(tickers) == (0 if screen.TICK_S is None else 1), (type(screen).__name__, tickers)

@@ -53,7 +53,12 @@ STATUS_EVENTS = frozenset({"EngineStateChanged", "GpuSample", "FileOpProgress"})
 
 
 class AiuiScreen(Screen[None]):
-    """Subclasses implement `compose_body`; the status line follows the app's state."""
+    """Subclasses implement `compose_body`; the status line follows the app's state.
+
+    Textual calls a message handler of every class in the MRO: a subclass's `on_mount`,
+    `on_screen_resume` or `on_service_event` runs first, then this class's, without `super()` (calling
+    it too ran these twice: two tickers, every tick drawn twice).
+    """
 
     # Width classes for app.tcss: -small is the classic 80-column terminal (up to 109), -large from 180.
     HORIZONTAL_BREAKPOINTS = [(0, "-small"), (110, "-medium"), (180, "-large"), (260, "-huge")]

@@ -49,7 +49,6 @@ class DashboardScreen(AiuiScreen):
 
     def on_mount(self) -> None:
         self._panels = (self.query_one(SystemPanel), self.query_one(GpuPanel))  # drawn every tick: found once
-        super().on_mount()
         for panel in self._panels:
             panel.show(self.ui)
 
@@ -57,12 +56,10 @@ class DashboardScreen(AiuiScreen):
         self.sync_cards()
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         if self.ready:
             self.sync_cards()
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        super().on_service_event(message)
         if self.ready and type(message.event).__name__ in CARD_EVENTS:
             self.sync_cards()
 

@@ -80,7 +80,6 @@ class DownloadsScreen(AiuiScreen):
         self.intent(self.services.downloads.items, "load the queue", seed)
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        super().on_service_event(message)
         if isinstance(message.event, DownloadQueueChanged) and self.ready:
             if message.event.items is None:
                 self.reload()

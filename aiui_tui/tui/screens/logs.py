@@ -67,7 +67,6 @@ class LogsScreen(AiuiScreen):
         from pathlib import Path
 
         self._tail = LogTail(Path(self.ui.root) / "logs" / "aiui.log")
-        super().on_mount()
         self.tick()
 
     def tick(self) -> None:

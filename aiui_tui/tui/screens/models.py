@@ -126,7 +126,6 @@ class ModelsScreen(AiuiScreen):
         yield FileProgress(id="file-ops")
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.fit_to(self.size.width or 80)
         self.query_one(DataTable).focus()
         self.show_file_ops()
@@ -165,13 +164,11 @@ class ModelsScreen(AiuiScreen):
         self.search_now()
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         self.show_file_ops()
         if self.ready and self._library_version != self.ui.library_version:
             self.search_now()
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        super().on_service_event(message)
         if isinstance(message.event, FileOpProgress):
             self.show_file_ops()
         if isinstance(message.event, LibraryChanged) and self.is_current and self.ready:

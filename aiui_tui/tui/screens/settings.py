@@ -119,12 +119,10 @@ class SettingsScreen(AiuiScreen):
         ]
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         if self.ready and self.plugin_rows is not None:  # shown before: look again (the first load looks itself)
             self.run_worker(self.refresh_plugins, group="settings-plugins", exclusive=True)
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        super().on_service_event(message)
         if isinstance(message.event, PluginsChanged) and self.ready:
             self.run_worker(self.refresh_plugins, group="settings-plugins", exclusive=True)
 
