@@ -21,14 +21,7 @@ KEEP = 5000
 
 
 class AppDetailScreen(Screen[None]):
-    # This screen's part of the app's styles, parsed when it is first shown (not before the first frame).
-    CSS = """
-    /* The stats column gives way to the app's description on a narrow terminal; the description
-       takes the lines it needs, up to 45% of the height (the rest is the log) */
-    AppDetailScreen #top { height: auto; max-height: 45vh; }
-    AppDetailScreen #info-box { width: 2fr; height: auto; max-height: 45vh; }
-    AppDetailScreen #stats { width: 1fr; max-width: 40; height: 100%; }
-    """
+    CSS_PATH = "../styles/app_detail.tcss"  # read when the screen is first shown, not before the first frame
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("f", "toggle_follow", "Follow/pause"),

@@ -31,11 +31,7 @@ FIXED_CELLS = 64  # state, progress, size, speed, ETA and the cells' padding on 
 
 
 class DownloadsScreen(AiuiScreen):
-    # This screen's part of the app's styles, parsed when it is first shown (not before the first frame).
-    CSS = """
-    DownloadsScreen #queue { height: 1fr; }
-    DownloadsScreen #totals { height: auto; max-height: 3; padding: 0 1; background: $panel; }
-    """
+    CSS_PATH = "../styles/downloads.tcss"  # read when the screen is first shown, not before the first frame
     BINDINGS = [
         Binding("enter", "details", "Details"),  # the table's own Enter posts RowSelected: same action
         Binding("a", "add", "Add URL"),

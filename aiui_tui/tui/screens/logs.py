@@ -34,13 +34,7 @@ def render_record(record: LogRecord, *, tracebacks: bool) -> Text:
 
 
 class LogsScreen(AiuiScreen):
-    # This screen's part of the app's styles, parsed when it is first shown (not before the first frame).
-    CSS = """
-    LogsScreen RichLog {
-        padding: 0 1;
-        background: $surface;
-    }
-    """
+    CSS_PATH = "../styles/logs.tcss"  # read when the screen is first shown, not before the first frame
     BINDINGS = [
         Binding("a", "level('debug')", "All"),
         Binding("i", "level('info')", "Info+"),

@@ -80,16 +80,7 @@ class Row:
 
 
 class ModelsScreen(AiuiScreen):
-    # This screen's part of the app's styles, parsed when it is first shown (not before the first frame).
-    CSS = """
-    ModelsScreen #query { margin: 0 1; }
-    ModelsScreen #browser { height: 1fr; }
-    ModelsScreen #results { width: 2fr; }
-    ModelsScreen #details { width: 1fr; padding: 0 1; border-left: solid $panel-lighten-2; }
-    ModelsScreen.-stacked #browser { layout: vertical; }
-    ModelsScreen.-stacked #results { width: 1fr; height: 1fr; }
-    ModelsScreen.-stacked #details { width: 1fr; height: 7; border-left: none; border-top: solid $panel-lighten-2; }
-    """
+    CSS_PATH = "../styles/models.tcss"  # read when the screen is first shown, not before the first frame
     BINDINGS = [
         Binding("slash", "focus_search", "Search"),
         Binding("escape", "focus_results", "Results", show=False),

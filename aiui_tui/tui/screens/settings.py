@@ -27,17 +27,7 @@ PARALLEL = (
 
 
 class SettingsScreen(AiuiScreen):
-    # This screen's part of the app's styles, parsed when it is first shown (not before the first frame).
-    CSS = """
-    #settings .section-title { text-style: bold; margin: 1 0 0 0; color: $accent; }
-    #settings .setting-row { height: 3; }
-    #settings .setting-label { width: 2fr; max-width: 60; padding: 1 1 0 0; }
-    #settings Select { width: 3fr; }
-    /* the chosen value stays on its one line inside the select's border, cut with … when narrow */
-    #settings SelectCurrent #label { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    #settings #app-options, #settings #parallel { height: auto; }
-    #settings #plugins { height: auto; max-height: 12; }
-    """
+    CSS_PATH = "../styles/settings.tcss"  # read when the screen is first shown, not before the first frame
     BINDINGS = [Binding("e", "toggle_plugin", "Enable/disable plugin")]
 
     def compose_body(self) -> ComposeResult:
