@@ -54,7 +54,7 @@ def test_the_first_frame_waits_for_no_service_module():
             assert "aiui_tui.tui.screens.dashboard" in seen, "the dashboard was not shown"
             heavy = ("aiui_tui.core.events", "aiui_tui.core.apps", "aiui_tui.core.monitor", "aiui_tui.core.downloads",
                      "aiui_tui.services", "aiui_tui.config", "webbrowser", "aiui_tui.tui.widgets.confirm",
-                     "aiohttp", "docker", "structlog", "pydantic")
+                     "aiohttp", "docker", "structlog", "pydantic", "aiui_tui.tui.widgets.system_panel")
             print("IMPORTED", sorted(m for m in heavy if m in seen))
 
         asyncio.run(main())
@@ -110,7 +110,7 @@ async def test_the_system_panel_is_drawn_again_only_when_a_shown_value_changes(l
         await services.monitor.close()  # only the samples below
         app = make_app(services)
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+            await until(pilot, lambda: app.screen.query(SystemPanel), what="the system panel")
             screen, panel = app.screen, app.screen.query_one(SystemPanel)
 
             async def show(sample: SystemStats) -> dict[str, int]:

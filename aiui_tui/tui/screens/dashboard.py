@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,8 +18,10 @@ from textual.widgets import Static
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import AiuiScreen
 from aiui_tui.tui.widgets.app_card import AppCard, card_id
-from aiui_tui.tui.widgets.gpu_panel import GpuPanel
-from aiui_tui.tui.widgets.system_panel import SystemPanel
+
+if TYPE_CHECKING:
+    from aiui_tui.tui.widgets.gpu_panel import GpuPanel
+    from aiui_tui.tui.widgets.system_panel import SystemPanel
 
 # Events that change the cards (by name: the events module is not imported before the first frame).
 CARD_EVENTS = frozenset({"AppStateChanged", "AppPullProgress", "AppRemoved", "EngineStateChanged"})
@@ -41,18 +44,28 @@ class DashboardScreen(AiuiScreen):
         with Horizontal(id="dashboard"):
             with VerticalScroll(id="cards", can_focus=False):
                 yield Static("Starting…", id="no-apps")
-            with VerticalScroll(id="panels", can_focus=False):
-                yield SystemPanel()
-                yield GpuPanel()
+            yield VerticalScroll(id="panels", can_focus=False)  # the panels come with the services
 
     TICK_S = 1.0
+    _panels: tuple[SystemPanel, GpuPanel] | tuple[()] = ()
+    _panels_mounting = False
 
-    def on_mount(self) -> None:
-        self._panels = (self.query_one(SystemPanel), self.query_one(GpuPanel))  # drawn every tick: found once
-        for panel in self._panels:
+    async def _mount_panels(self) -> None:
+        """The system and GPU panels come with the services (the monitor's samples): mounted before the
+        first frame, they delayed it by a fifth (40 ms of 520) only to say "waiting for the first sample"."""
+        from aiui_tui.tui.widgets.gpu_panel import GpuPanel
+        from aiui_tui.tui.widgets.system_panel import SystemPanel
+
+        panels = (SystemPanel(), GpuPanel())
+        await self.query_one("#panels", VerticalScroll).mount(*panels)
+        self._panels = panels  # drawn every tick: found once
+        for panel in panels:
             panel.show(self.ui)
 
     def services_ready(self) -> None:
+        if not self._panels_mounting:  # services_ready comes twice when the services were there first
+            self._panels_mounting = True
+            self.run_worker(self._mount_panels, group="panels", exit_on_error=False)
         self.sync_cards()
 
     def on_screen_resume(self) -> None:
