@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 from aiui_tui.core.events import Event
 from aiui_tui.logs import get_logger
 
 log = get_logger(__name__)
-E = TypeVar("E", bound=Event)
 Handler = Callable[[Any], None]
 
 
@@ -62,20 +61,3 @@ class Bus:
             self.publish(event)
         else:
             loop.call_soon_threadsafe(self.publish, event)
-
-    @contextlib.asynccontextmanager
-    async def stream(self, *types: type[E], maxsize: int = 1000) -> AsyncIterator[asyncio.Queue[E]]:
-        """A queue receiving events of `types` while the context is open; oldest dropped when full."""
-        queue: asyncio.Queue[E] = asyncio.Queue(maxsize=maxsize)
-
-        def put(event: E) -> None:
-            if queue.full():
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-            queue.put_nowait(event)
-
-        unsubscribe = self.subscribe(put, *types)
-        try:
-            yield queue
-        finally:
-            unsubscribe()

@@ -55,13 +55,3 @@ async def test_publish_from_a_thread_arrives_on_the_loop():
     await asyncio.to_thread(bus.publish_threadsafe, Tick(5))
     await asyncio.wait_for(got.wait(), 2)
     assert threads == [threading.get_ident()]
-
-
-async def test_stream_drops_oldest_when_full():
-    bus = Bus()
-    async with bus.stream(Tick, maxsize=3) as queue:
-        for n in range(5):
-            bus.publish(Tick(n))
-        assert [queue.get_nowait().n for _ in range(3)] == [2, 3, 4]
-    bus.publish(Tick(9))
-    assert queue.empty()

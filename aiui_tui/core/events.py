@@ -135,12 +135,6 @@ class AppPullProgress(Event):
 
 
 @dataclass(frozen=True)
-class AppLogLine(Event):
-    name: str
-    line: str
-
-
-@dataclass(frozen=True)
 class ContainerStats(Event):
     """One sample of a running app container, from its streaming stats reader."""
 

@@ -57,7 +57,7 @@ def _screen_factory(path: str) -> Callable[[], Screen]:
 
 # Events folded into the state without a message (by class name: the events module, ~15 ms to import,
 # is not needed before the first frame; the services import it after).
-QUIET_EVENTS = frozenset({"ContainerStats", "SystemSample", "DownloadProgress", "AppLogLine"})
+QUIET_EVENTS = frozenset({"ContainerStats", "SystemSample", "DownloadProgress"})
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
 
 

@@ -567,18 +567,6 @@ class AppService:
         await self.stop_app(name)
         return await self.start_app(name, profile)
 
-    async def remove_app(self, name: str) -> AppStatus:
-        self.manifest(name)
-        client = await self._client()
-        container = await self._container(client, name)
-        if container is not None:
-            self._stopping.add(name)
-            await asyncio.to_thread(container.remove, force=True)
-            self._stop_reader(container.id)
-        status = self._blank(self.manifest(name), NOT_CREATED)
-        self._set(name, status)
-        return status
-
     async def update_app(self, name: str) -> AppStatus:
         """Pull the image again; a running app is recreated on the new image."""
         manifest = self.manifest(name)

@@ -87,11 +87,6 @@ def search_catalog(entries: Iterable[CatalogEntry], text: str = "", kind: str | 
     return hits
 
 
-def defaults_for(entries: Iterable[CatalogEntry], apps: Iterable[str]) -> list[CatalogEntry]:
-    wanted = set(apps)
-    return [e for e in entries if wanted & set(e.default_for)]
-
-
 def request_for(entry: CatalogEntry, kind: str | None = None) -> DownloadRequest:
     return DownloadRequest(
         url=entry.url,

@@ -157,14 +157,6 @@ class LibraryIndex:
             ).fetchone()
         return _record(row) if row else None
 
-    def by_sha256(self, sha256: str) -> list[ModelRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT m.*, s.source FROM models m LEFT JOIN sources s ON s.sha256 = m.sha256 WHERE m.sha256 = ?",
-                (sha256.lower(),),
-            ).fetchall()
-        return [_record(r) for r in rows]
-
     def source_of(self, sha256: str) -> dict[str, Any]:
         with self._lock:
             row = self._db.execute("SELECT source FROM sources WHERE sha256 = ?", (sha256.lower(),)).fetchone()
