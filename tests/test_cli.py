@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from aiui_tui import __version__
+from tests.cli_inprocess import main_cli
 from tests.conftest import REPO, init_root, run_cli
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
@@ -34,7 +35,7 @@ def test_version():
 
 
 def test_help_lists_commands():
-    result = run_cli("--help")
+    result = main_cli("--help")
     assert result.returncode == 0
     for command in ("init", "doctor", "config"):
         assert command in result.stdout
@@ -42,7 +43,7 @@ def test_help_lists_commands():
 
 def test_init_creates_the_layout_and_is_idempotent(tmp_path):
     root = tmp_path / "x"
-    first = run_cli("--root", str(root), "init", "--yes")
+    first = main_cli("--root", str(root), "init", "--yes")
     assert first.returncode == 0, first.output
     assert "Data root ready" in first.stdout
     for rel in (
@@ -57,25 +58,25 @@ def test_init_creates_the_layout_and_is_idempotent(tmp_path):
     ):
         assert (root / rel).exists(), rel
     before = _tree(root)
-    second = run_cli("--root", str(root), "init", "--yes")
+    second = main_cli("--root", str(root), "init", "--yes")
     assert second.returncode == 0 and "nothing to do" in second.stdout
     assert _tree(root) == before
 
 
 def test_aiui_root_env_is_used(tmp_path):
     root = tmp_path / "from-env"
-    result = run_cli("init", "--yes", env={"AIUI_ROOT": str(root)})
+    result = main_cli("init", "--yes", env={"AIUI_ROOT": str(root)})
     assert result.returncode == 0 and (root / "config" / "aiui.toml").is_file()
 
 
 def test_init_without_yes_and_without_a_terminal_asks_for_yes(tmp_path):
-    result = run_cli("--root", str(tmp_path / "y"), "init", input="")
+    result = main_cli("--root", str(tmp_path / "y"), "init", input="")
     assert result.returncode == 2 and f"aiui-tui --root {tmp_path / 'y'} init --yes" in result.stderr
     assert not (tmp_path / "y").exists()
 
 
 def test_usage_error_is_one_line_exit_2():
-    result = run_cli("doctor", "--bogus")
+    result = main_cli("doctor", "--bogus")
     assert result.returncode == 2
     assert result.stderr.startswith("Error: unrecognized arguments: --bogus")
     _no_traceback(result)
@@ -87,18 +88,18 @@ def test_read_only_root_one_line_exit_2(tmp_path):
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
     try:
-        run_cli("--root", str(mnt / "root"), "init", "--yes")
+        main_cli("--root", str(mnt / "root"), "init", "--yes")
         before = _tree(mnt)
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         for args in (("init", "--yes"), ("config", "show")):
-            result = run_cli("--root", str(mnt / "root"), *args)
+            result = main_cli("--root", str(mnt / "root"), *args)
             assert result.returncode == 2, result.output
             assert result.stderr.strip() == (
                 f"Error: {mnt}/root is on a read-only filesystem. Fix: remount it read-write, "
                 "or choose another data root with --root DIR or AIUI_ROOT"
             )
             _no_traceback(result)
-        doctor = run_cli("--root", str(mnt / "root"), "doctor", "--json", env={"DOCKER_HOST": "unix:///nonexistent"})
+        doctor = main_cli("--root", str(mnt / "root"), "doctor", "--json", env={"DOCKER_HOST": "unix:///nonexistent"})
         checks = json.loads(doctor.stdout)["checks"]
         assert {
             "name": "data root",
@@ -131,7 +132,7 @@ def test_world_readable_secrets_one_line_exit_2(tmp_path):
     secrets = root / "config" / "secrets.toml"
     secrets.write_text('huggingface_token = "hf_qwertyuiopasdfgh"\n')
     secrets.chmod(0o644)
-    result = run_cli("--root", str(root), "doctor")
+    result = main_cli("--root", str(root), "doctor")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"Error: {secrets} can be read by other users (mode -rw-r--r--); it holds secrets. Fix: chmod 600 {secrets}"
@@ -143,20 +144,20 @@ def test_world_readable_secrets_one_line_exit_2(tmp_path):
 def test_config_set_keeps_comments_and_rejects_bad_values(tmp_path):
     root = tmp_path / "r"
     init_root(root)
-    ok = run_cli("--root", str(root), "config", "set", "downloads.concurrent", "3")
+    ok = main_cli("--root", str(root), "config", "set", "downloads.concurrent", "3")
     assert ok.returncode == 0 and "downloads.concurrent = 3" in ok.stdout
     text = (root / "config" / "aiui.toml").read_text()
     assert "# Downloads that run at the same time.\nconcurrent = 3" in text
-    bad = run_cli("--root", str(root), "config", "set", "downloads.concurrent", "zero")
+    bad = main_cli("--root", str(root), "config", "set", "downloads.concurrent", "zero")
     assert bad.returncode == 2 and "downloads.concurrent" in bad.stderr
     assert (root / "config" / "aiui.toml").read_text() == text
-    got = run_cli("--root", str(root), "config", "get", "downloads.concurrent")
+    got = main_cli("--root", str(root), "config", "get", "downloads.concurrent")
     assert got.stdout.strip() == "3"
 
 
 def test_binding_all_interfaces_warns(tmp_path):
     init_root(tmp_path / "r")
-    result = run_cli("--root", str(tmp_path / "r"), "config", "set", "network.bind_address", "0.0.0.0")
+    result = main_cli("--root", str(tmp_path / "r"), "config", "set", "network.bind_address", "0.0.0.0")
     assert result.returncode == 0
     assert "Warning: apps will listen on 0.0.0.0" in result.stderr
 
@@ -164,7 +165,9 @@ def test_binding_all_interfaces_warns(tmp_path):
 def test_set_secret_from_stdin_is_private_and_not_echoed(tmp_path):
     root = tmp_path / "r"
     init_root(root)
-    result = run_cli("--root", str(root), "config", "set-secret", "huggingface_token", input="hf_fromstdin1234567890\n")
+    result = main_cli(
+        "--root", str(root), "config", "set-secret", "huggingface_token", input="hf_fromstdin1234567890\n"
+    )
     assert result.returncode == 0, result.output
     assert "hf_fromstdin1234567890" not in result.output
     secrets = root / "config" / "secrets.toml"
@@ -175,9 +178,9 @@ def test_set_secret_from_stdin_is_private_and_not_echoed(tmp_path):
 def test_output_is_plain_when_not_a_terminal_or_no_color(tmp_path):
     root = tmp_path / "r"
     for env in ({}, {"NO_COLOR": "1", "FORCE_COLOR": ""}):
-        result = run_cli("--root", str(root), "init", "--yes", env=env)
+        result = main_cli("--root", str(root), "init", "--yes", env=env)
         assert "\x1b[" not in result.output
-    colored = run_cli("--root", str(root), "config", "set", "downloads.retries", "2", env={"FORCE_COLOR": "1"})
+    colored = main_cli("--root", str(root), "config", "set", "downloads.retries", "2", env={"FORCE_COLOR": "1"})
     assert "\x1b[32m" in colored.stdout  # green success when colours are forced on
 
 
@@ -204,7 +207,7 @@ def test_unexpected_error_is_one_line_and_logged(tmp_path, monkeypatch, capsys):
 
 
 def test_dashboard_without_a_terminal_says_so(tmp_path):
-    result = run_cli("--root", str(tmp_path / "r"))
+    result = main_cli("--root", str(tmp_path / "r"))
     assert result.returncode == 2
     assert "the dashboard needs a terminal" in result.stderr
 

@@ -6,12 +6,14 @@ import asyncio
 import json
 import os
 
-from tests.conftest import init_root, run_cli
+from tests.cli_inprocess import main_cli
+from tests.conftest import init_root
 from tests.library.conftest import LORA_KEYS, SD15_KEYS, SDXL_KEYS, fake_a1111, fake_comfyui, make_model, tree_bytes
 
 
-async def cli(root, *args, timeout: float = 60):
-    return await asyncio.to_thread(run_cli, "--root", str(root), *args, timeout=timeout)
+async def cli(root, *args):
+    """`aiui-tui --root ROOT ARGS` in this process, in a thread: the test's servers run on this loop."""
+    return await asyncio.to_thread(main_cli, "--root", str(root), *args)
 
 
 async def point_at(root, base: str) -> None:
@@ -44,6 +46,10 @@ async def test_add_now_list_verify_and_corruption(sites, tmp_path, clean_env):
     with open(path, "r+b") as fh:
         fh.seek(-2, os.SEEK_END)
         fh.write(b"\x01\x02")
+    # Changed later than a second after the download: a rescan trusts a download's hash until then
+    # (LibraryService._hasher_reusing), and in-process runs get here within that second.
+    changed = os.stat(path)
+    os.utime(path, ns=(changed.st_atime_ns, changed.st_mtime_ns + 2_000_000_000))
     bad = await cli(root, "models", "verify", path)
     assert bad.returncode == 1 and "BAD" in bad.stdout and "corrupted" in bad.stdout
     listed = await cli(root, "models", "list", "--json")  # a rescan keeps the evidence
