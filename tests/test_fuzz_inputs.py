@@ -19,7 +19,7 @@ from aiui_tui.core.errors import AiuiError
 from aiui_tui.paths import Layout, ensure_layout
 from aiui_tui.services.apps.manifest import parse_manifest
 from aiui_tui.services.library.validate import check_file
-from tests.conftest import run_cli
+from tests.cli_inprocess import main_cli
 
 SEEDS = range(4)
 PER_SEED = 150
@@ -107,15 +107,15 @@ def test_mutated_settings_files_are_accepted_or_refused_in_one_line(seed, tmp_pa
 
 
 def test_mutated_settings_files_through_the_real_command_line(tmp_path):
-    """The same kind of documents through `aiui-tui config show` in a subprocess: exit 0 or 2 and
-    one line, never the catch-all."""
+    """The same kind of documents through `aiui-tui config show` (its `main`, in this process): exit 0
+    or 2 and one line, never the catch-all."""
     rng = random.Random(7)
     default = (resources.files("aiui_tui") / "data" / "aiui.default.toml").read_text(encoding="utf-8")
     root = tmp_path / "root"
     ensure_layout(Layout(root))
     for n in range(8):
         (root / "config" / "aiui.toml").write_bytes(mutate(rng, default))
-        result = run_cli("--root", str(root), "config", "show")
+        result = main_cli("--root", str(root), "config", "show")
         assert result.returncode in (0, 2), f"#{n}: {result.output[-500:]}"
         assert "Unexpected error" not in result.output and "Traceback" not in result.output, f"#{n}"
 

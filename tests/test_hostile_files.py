@@ -13,6 +13,7 @@ import shutil
 import pytest
 
 from aiui_tui.tomledit import MAX_TOML_BYTES
+from tests.cli_inprocess import main_cli
 from tests.conftest import one_line_error, run_cli
 
 NO_SUDO = {"SUDO_UID": "", "SUDO_GID": ""}  # the suite may run under sudo: the tests choose the owners
@@ -29,7 +30,7 @@ def digest(path) -> str:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     root = tmp_path_factory.mktemp("template") / "root"
-    result = run_cli("--root", str(root), "init", "--yes")
+    result = main_cli("--root", str(root), "init", "--yes")
     assert result.returncode == 0, result.output
     return root
 
@@ -59,7 +60,7 @@ def test_a_50_mb_file_is_refused_before_it_is_read(root, relative, command):
         fh.truncate(50 * 1024 * 1024)
     path.chmod(0o600)
     before = digest(path)
-    result = run_cli("--root", str(root), *command, env=NO_SUDO)
+    result = main_cli("--root", str(root), *command, env=NO_SUDO)
     one_line_error(result, f"{path} is 50.0 MiB, larger than a settings file can be (1.0 MiB)", f"mv {path} {path}.bak")
     assert digest(path) == before
 
@@ -80,7 +81,7 @@ def test_a_key_repeated_inside_a_table_names_its_line(root):
     path = root / "config" / "aiui.toml"
     _, line = _config_with(root, "retries = 1", "retries = 1\nconcurrent = 3")
     before = digest(path)
-    result = run_cli("--root", str(root), "config", "show")
+    result = main_cli("--root", str(root), "config", "show")
     one_line_error(result, f"{path} line {line}, column ", 'Key "concurrent" already exists', "correct that line")
     assert digest(path) == before
 
@@ -90,7 +91,7 @@ def test_a_table_declared_twice_names_the_second_header(root):
     text = path.read_text() + "\n[downloads]\nretries = 3\n"
     path.write_text(text)
     line = len(text.splitlines()) - 1
-    result = run_cli("--root", str(root), "config", "show")
+    result = main_cli("--root", str(root), "config", "show")
     one_line_error(result, f"{path} line {line}, column ", "table [downloads] is declared twice")
 
 
@@ -100,7 +101,7 @@ def test_invalid_utf8_names_the_line_and_column(root):
     number = text.splitlines().index("retries = 1") + 1
     path.write_bytes(text.encode().replace(b"retries = 1", b'retries = 1 # caf\xe9 "latin-1"', 1))
     before = digest(path)
-    result = run_cli("--root", str(root), "config", "show")
+    result = main_cli("--root", str(root), "config", "show")
     one_line_error(result, f"{path} line {number}, column 18: not UTF-8 text (byte 0xe9)", "save the file as UTF-8")
     assert digest(path) == before
 
@@ -110,9 +111,9 @@ def test_a_byte_order_mark_is_accepted(root):
     path = root / "config" / "aiui.toml"
     text = path.read_text().replace("retries = 1", "retries = 4  # mine")
     path.write_bytes(b"\xef\xbb\xbf" + text.encode())
-    result = run_cli("--root", str(root), "config", "get", "downloads.retries")
+    result = main_cli("--root", str(root), "config", "get", "downloads.retries")
     assert result.returncode == 0 and result.stdout.strip() == "4", result.output
-    result = run_cli("--root", str(root), "config", "set", "downloads.concurrent", "3")
+    result = main_cli("--root", str(root), "config", "set", "downloads.concurrent", "3")
     assert result.returncode == 0, result.output
     assert path.read_bytes() == text.replace("concurrent = 2", "concurrent = 3").encode()
 
@@ -122,7 +123,7 @@ def test_a_dangling_link_is_not_silently_the_defaults(root, command):
     path = root / "config" / "aiui.toml"
     path.unlink()
     path.symlink_to(root / "dotfiles" / "aiui.toml")
-    result = run_cli("--root", str(root), *command)
+    result = main_cli("--root", str(root), *command)
     one_line_error(result, f"{path} is a link to {root}/dotfiles/aiui.toml, which does not exist", f"rm {path}")
     assert path.is_symlink() and not (root / "dotfiles").exists()
 
@@ -133,7 +134,7 @@ def test_a_loop_of_links_is_one_line(root):
     other = root / "config" / "other.toml"
     path.symlink_to(other)
     other.symlink_to(path)
-    result = run_cli("--root", str(root), "config", "show")
+    result = main_cli("--root", str(root), "config", "show")
     one_line_error(result, f"{path} is a loop of symbolic links ({path} -> {other})", f"rm {path}")
     assert path.is_symlink() and other.is_symlink()
 
@@ -142,6 +143,7 @@ def test_a_named_pipe_is_refused_without_waiting(root):
     path = root / "config" / "aiui.toml"
     path.unlink()
     os.mkfifo(path)
+    # A subprocess with a timeout: a regression would block on the pipe, not hang the suite.
     result = run_cli("--root", str(root), "config", "show", timeout=30)
     one_line_error(result, f"{path} is a named pipe, but a TOML file is expected", f"mv {path} {path}.bak")
 
@@ -158,7 +160,7 @@ def test_a_named_pipe_is_refused_without_waiting(root):
 def test_values_that_break_parsers_are_one_line(root, value, expect):
     path = root / "config" / "aiui.toml"
     _, line = _config_with(root, "retries = 1", f"retries = {value}")
-    result = run_cli("--root", str(root), "config", "show")
+    result = main_cli("--root", str(root), "config", "show")
     one_line_error(result, f"{path} line {line}", expect)
 
 
@@ -166,9 +168,9 @@ def test_the_limit_is_counted_in_bytes(root):
     path = root / "config" / "aiui.toml"
     text = path.read_text()
     path.write_text(text + "#" * (MAX_TOML_BYTES - len(text.encode()) + 1))
-    one_line_error(run_cli("--root", str(root), "config", "show"), f"{path} is 1.0 MiB, larger than")
+    one_line_error(main_cli("--root", str(root), "config", "show"), f"{path} is 1.0 MiB, larger than")
     path.write_text(text + "#" * (MAX_TOML_BYTES - len(text.encode()) - 1) + "\n")
-    assert run_cli("--root", str(root), "config", "show").returncode == 0
+    assert main_cli("--root", str(root), "config", "show").returncode == 0
 
 
 # --- item 16: secrets.toml ----------------------------------------------------------------------
@@ -179,7 +181,7 @@ def test_secrets_owned_by_another_user_are_refused(root):
     path.write_text('huggingface_token = "hf_planted00000000000"\n')
     path.chmod(0o600)
     os.chown(path, 4321, 4321)
-    result = run_cli("--root", str(root), "config", "show", env=NO_SUDO)
+    result = main_cli("--root", str(root), "config", "show", env=NO_SUDO)
     one_line_error(
         result,
         f"{path} belongs to uid 4321, not to you (root): that user can read or replace the secrets in it",
@@ -198,7 +200,7 @@ def test_secrets_link_that_leads_nowhere(root, kind):
         path.symlink_to(root / "vault" / "secrets.toml")
         expect = f"{path} is a link to {root}/vault/secrets.toml, which does not exist"
     for command in (("config", "show"), ("config", "set-secret", "huggingface_token")):
-        result = run_cli("--root", str(root), *command, input="hf_new0000000000000000\n", env=NO_SUDO)
+        result = main_cli("--root", str(root), *command, input="hf_new0000000000000000\n", env=NO_SUDO)
         one_line_error(result, expect, f"rm {path}")
         assert path.is_symlink() and not (root / "vault").exists()
 
@@ -211,7 +213,7 @@ def test_set_secret_writes_a_links_target_and_keeps_the_link(root):
     target.chmod(0o600)
     path = root / "config" / "secrets.toml"
     path.symlink_to(target)
-    result = run_cli("--root", str(root), "config", "set-secret", "huggingface_token", input="hf_new00000000000001\n")
+    result = main_cli("--root", str(root), "config", "set-secret", "huggingface_token", input="hf_new00000000000001\n")
     assert result.returncode == 0, result.output
     assert path.is_symlink() and os.readlink(path) == str(target)
     assert target.stat().st_mode & 0o777 == 0o600
@@ -239,7 +241,7 @@ def test_secrets_mode_says_who_can_do_what(root, mode, expect):
     path = root / "config" / "secrets.toml"
     path.write_text('huggingface_token = "hf_x0000000000000"\n')
     path.chmod(mode)
-    result = run_cli("--root", str(root), "config", "show", env=NO_SUDO)
+    result = main_cli("--root", str(root), "config", "show", env=NO_SUDO)
     one_line_error(result, f"{path} {expect}", f"chmod 600 {path}")
     assert path.stat().st_mode & 0o777 == mode
 
@@ -248,6 +250,6 @@ def test_secrets_mode_says_who_can_do_what(root, mode, expect):
     "data", ["hf_caf\u00e9\n", "x" * 5000 + "\n", "hf_a\x07b\n"], ids=["non-ascii", "long", "bell"]
 )
 def test_set_secret_refuses_input_that_is_no_token(root, data):
-    result = run_cli("--root", str(root), "config", "set-secret", "huggingface_token", input=data)
+    result = main_cli("--root", str(root), "config", "set-secret", "huggingface_token", input=data)
     one_line_error(result, "huggingface_token", "paste the token alone")
     assert not (root / "config" / "secrets.toml").exists()
