@@ -103,9 +103,13 @@ async def open_services(
         from aiui_tui.services.apps import AppService
         from aiui_tui.services.monitor import MonitorService
         from aiui_tui.services.monitor.nvml import probe_gpus
+        from aiui_tui.services.ticker import Ticker
 
+        # One clock for the 1 Hz looks (system/GPU, containers' cgroups, manifests): one thread call a tick.
+        ticker = Ticker(config.monitor.interval_s)
+        stack.push_async_callback(ticker.close)
         folders = {"models": layout.models_dir, "outputs": layout.outputs_dir}
-        services.monitor = MonitorService(bus, folders, interval_s=config.monitor.interval_s)
+        services.monitor = MonitorService(bus, folders, interval_s=config.monitor.interval_s, ticker=ticker)
         services.apps = AppService(
             layout,
             config,
@@ -114,6 +118,7 @@ async def open_services(
             gpu_memory_by_container=services.monitor.gpu_memory_of_container,
             extra_manifests=services.plugins.manifests,
             gpu_probe=probe_gpus,
+            ticker=ticker,
         )
         services.monitor.app_of_container = services.apps.app_of_container
         await services.monitor.start()

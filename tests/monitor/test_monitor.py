@@ -12,6 +12,7 @@ from aiui_tui.core.events import GpuSample, SystemSample
 from aiui_tui.services.monitor import MonitorService
 from aiui_tui.services.monitor.cgroups import container_of_pid
 from aiui_tui.services.monitor.gpu import GpuSampler
+from aiui_tui.services.ticker import Ticker
 from tests.conftest import init_root
 from tests.fake_nvml import FakeGpu, FakeNvml
 
@@ -34,13 +35,29 @@ def fake_proc(tmp_path, cgroups: dict[int, str]):
     return tmp_path / "proc"
 
 
-async def monitor(tmp_path, nvml, proc=None, app_of_container=None):
+def samples(seen: list) -> list[SystemSample]:
+    return [e for e in seen if isinstance(e, SystemSample)]
+
+
+async def wait_for(predicate, timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def monitor(tmp_path, nvml, proc=None, app_of_container=None, ticker=None):
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())
     seen: list = []
     bus.subscribe(seen.append)
     service = MonitorService(
-        bus, {"models": tmp_path}, nvml=nvml, proc=proc or tmp_path / "none", app_of_container=app_of_container
+        bus,
+        {"models": tmp_path},
+        nvml=nvml,
+        proc=proc or tmp_path / "none",
+        app_of_container=app_of_container,
+        ticker=ticker,
     )
     return service, seen
 
@@ -81,7 +98,7 @@ async def test_every_gpu_is_sampled_with_unsupported_fields_as_none(tmp_path, co
         assert g.utilization == 10 * i and g.memory_used == (i + 1) * 1024**3
         assert g.fan_percent is None  # an H100 has no fan reading: unavailable, not an error
         assert g.power_w == 70.0 and g.power_limit_w == 700.0 and g.temperature == 35
-    assert len(service.gpu_history) == count
+    assert service.last_gpu is sample
 
 
 async def test_a_gpu_vanishing_is_reported_with_its_fix(tmp_path):
@@ -125,7 +142,7 @@ def test_a_real_container_pid_maps_to_its_id(docker_client, busybox_image):
         container.remove(force=True)
 
 
-async def test_system_sample_and_history_rings(tmp_path):
+async def test_system_sample(tmp_path):
     service, seen = await monitor(tmp_path, FakeNvml([]))
     await service.sample_once()
     await asyncio.sleep(0.2)
@@ -133,17 +150,63 @@ async def test_system_sample_and_history_rings(tmp_path):
     assert len(system.cpu_per_core) >= 1 and 0 <= system.cpu_percent <= 100
     assert 0 < system.memory_used < system.memory_total
     assert system.disks[0].label == "models" and system.disks[0].free > 0
-    assert len(service.cpu_history) == 2 and len(service.memory_history) == 2
+    assert service.last_system is system
     assert [type(e) for e in seen] == [SystemSample, GpuSample, SystemSample, GpuSample]
 
 
-async def test_the_sampling_loop_runs_at_the_configured_interval(tmp_path):
+async def test_the_monitor_samples_every_tick_of_its_ticker_the_first_at_once(tmp_path):
+    ticker = Ticker(3600)  # no tick of its own during the test: each tick below is driven by hand
+    service, seen = await monitor(tmp_path, FakeNvml([]), ticker=ticker)
+    try:
+        await service.start()
+        await wait_for(lambda: len(samples(seen)) == 1)  # the first sample does not wait for a tick
+        for expected in (2, 3):
+            await ticker.tick_now()
+            assert len(samples(seen)) == expected
+    finally:
+        await service.close()
+        await ticker.close()
+    assert service.ticker is ticker and ticker.thread_calls == 3
+
+
+async def test_without_a_shared_ticker_the_monitor_keeps_its_own_at_its_interval(tmp_path):
     service, seen = await monitor(tmp_path, FakeNvml([]))
-    service.interval_s = 0.1
+    service.interval_s = 0.05
     await service.start()
-    await asyncio.sleep(0.55)
-    await service.close()
-    assert 4 <= len([e for e in seen if isinstance(e, SystemSample)]) <= 7
+    try:
+        await wait_for(lambda: len(samples(seen)) >= 3)
+    finally:
+        await service.close()
+    count = len(samples(seen))
+    await asyncio.sleep(0)
+    assert len(samples(seen)) == count  # closed: no more samples
+
+
+async def test_a_failing_sample_is_logged_once_per_distinct_error_and_sampling_goes_on(tmp_path, caplog):
+    ticker = Ticker(3600)
+    service, seen = await monitor(tmp_path, FakeNvml([]), ticker=ticker)
+    real = service.system.sample
+    errors = iter([OSError("proc gone"), OSError("proc gone"), OSError("proc gone"), ValueError("bad line")])
+
+    def failing():
+        error = next(errors, None)
+        if error is not None:
+            raise error
+        return real()
+
+    service.system.sample = failing
+    try:
+        await service.start()
+        await wait_for(lambda: ticker.thread_calls == 1)
+        for _ in range(4):
+            await ticker.tick_now()
+    finally:
+        await service.close()
+        await ticker.close()
+    logged = [r.getMessage() for r in caplog.records if "periodic look failed" in r.getMessage()]
+    assert len(logged) == 2 and "proc gone" in logged[0] and "bad line" in logged[1]
+    assert all("job='monitor'" in line for line in logged)
+    assert len(samples(seen)) == 1  # the fifth look worked again
 
 
 def test_stats_json_without_a_gpu_lists_none_and_says_why(cli, tmp_path):

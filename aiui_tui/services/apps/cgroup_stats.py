@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiui_tui.core.events import ContainerStats
+from aiui_tui.services.ticker import Ticker
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC = Path("/proc")
@@ -276,20 +277,26 @@ class _Watched:
 
 
 class CgroupPoll:
-    """One task for all watched containers: every `interval_s`, one worker thread reads every file."""
+    """All watched containers read in one look per tick of the services' ticker (one worker-thread call
+    a tick, shared with the monitor); without a ticker, one of its own at `interval_s`."""
 
     def __init__(
         self,
         publish: Callable[[ContainerStats], None],
         gpu_memory: Callable[[str], int | None] = lambda _cid: None,
         interval_s: float = POLL_S,
+        ticker: Ticker | None = None,
     ) -> None:
         self.publish = publish
         self.gpu_memory = gpu_memory
         self.interval_s = interval_s
+        self.ticker = ticker
         self.host_total = host_memory()
         self._watched: dict[str, _Watched] = {}
-        self._task: asyncio.Task[None] | None = None
+        # What the next look reads: replaced (never changed) on the loop, read on the ticker's thread.
+        self._reading: tuple[tuple[str, _Watched], ...] = ()
+        self._own_ticker: Ticker | None = None
+        self._stop: Callable[[], None] | None = None
         self.ticks = 0
 
     def watching(self, container_id: str) -> bool:
@@ -298,32 +305,47 @@ class CgroupPoll:
     def add(self, name: str, container_id: str, files: CgroupFiles, stop: threading.Event) -> None:
         """Watch a container until `stop` is set, its cgroup goes away, or `remove`. Call on the loop."""
         self._watched[container_id] = _Watched(name, files, stop)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="container stats poll")
+        self._changed()
+        if self._stop is None:
+            ticker = self.ticker
+            if ticker is None:
+                ticker = self._own_ticker = self._own_ticker or Ticker(self.interval_s)
+            self._stop = ticker.add("container stats", self._look, self._deliver, every_s=self.interval_s)
 
     def remove(self, container_id: str) -> None:
-        self._watched.pop(container_id, None)
+        if self._watched.pop(container_id, None) is not None:
+            self._changed()
+
+    def _changed(self) -> None:
+        self._reading = tuple(self._watched.items())
+        if not self._watched and self._stop is not None:  # nothing to read: off the ticker
+            self._stop()
+            self._stop = None
 
     async def close(self) -> None:
         self._watched.clear()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._watched:
-            started = loop.time()
-            await self.poll_once()
-            await asyncio.sleep(max(0.0, self.interval_s - (loop.time() - started)))
+        self._changed()
+        if self._own_ticker is not None:
+            await self._own_ticker.close()
+            self._own_ticker = None
 
     async def poll_once(self) -> list[ContainerStats]:
-        watched = [(cid, w) for cid, w in self._watched.items() if not w.stop.is_set()]
-        for cid in [cid for cid, w in self._watched.items() if w.stop.is_set()]:
-            del self._watched[cid]
-        readings = await asyncio.to_thread(self._read_all, watched)
+        """One look now, off the ticker (tests, `aiui-tui stats`)."""
+        return self._deliver(await asyncio.to_thread(self._look))
+
+    def _look(self) -> tuple[tuple[tuple[str, _Watched], ...], dict[str, Reading | None]]:
+        """On the ticker's thread: every watched container's files."""
+        watched = tuple((cid, w) for cid, w in self._reading if not w.stop.is_set())
+        return watched, self._read_all(list(watched))
+
+    def _deliver(
+        self, looked: tuple[tuple[tuple[str, _Watched], ...], dict[str, Reading | None]]
+    ) -> list[ContainerStats]:
+        watched, readings = looked
         self.ticks += 1
+        stopped = [cid for cid, w in self._watched.items() if w.stop.is_set()]
+        for cid in stopped:
+            del self._watched[cid]
         samples = []
         for cid, w in watched:
             reading = readings.get(cid)
@@ -331,6 +353,7 @@ class CgroupPoll:
                 continue  # removed (or replaced) while the files were read
             if reading is None:
                 del self._watched[cid]  # its cgroup is gone: the container stopped
+                stopped.append(cid)
                 continue
             percent, w.last = cpu_percent(w.last, reading), reading
             sample = ContainerStats(
@@ -347,6 +370,8 @@ class CgroupPoll:
             )
             samples.append(sample)
             self.publish(sample)
+        if stopped:
+            self._changed()
         return samples
 
     def _read_all(self, watched: list[tuple[str, _Watched]]) -> dict[str, Reading | None]:

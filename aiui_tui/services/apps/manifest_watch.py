@@ -6,8 +6,12 @@ from __future__ import annotations
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiui_tui.services import folder_watch
+
+if TYPE_CHECKING:
+    from aiui_tui.services.ticker import Ticker
 
 POLL_S = folder_watch.POLL_S
 
@@ -24,7 +28,12 @@ def snapshot(folder: Path) -> Snapshot:
 
 
 async def watch(
-    folder: Path, on_change: Callable[[], Awaitable[None]], every_s: float = POLL_S, first: Snapshot | None = None
+    folder: Path,
+    on_change: Callable[[], Awaitable[None]],
+    every_s: float = POLL_S,
+    first: Snapshot | None = None,
+    ticker: Ticker | None = None,
 ) -> None:
-    """Call `on_change` after each change of the folder's manifests, until cancelled."""
-    await folder_watch.poll(lambda: snapshot(folder), on_change, what=str(folder), every_s=every_s, first=first)
+    """Call `on_change` after each change of the folder's manifests, until cancelled (on `ticker` when given)."""
+    look = lambda: snapshot(folder)  # noqa: E731
+    await folder_watch.poll(look, on_change, what=str(folder), every_s=every_s, first=first, ticker=ticker)

@@ -64,6 +64,7 @@ from aiui_tui.services.apps.spec import (
     resolve_profile,
 )
 from aiui_tui.services.apps.stats import parse_stats
+from aiui_tui.services.ticker import Ticker
 
 log = get_logger(__name__)
 LAST_LINES = 20
@@ -86,6 +87,7 @@ class AppService:
         gpu_memory_by_container: Callable[[str], int | None] | None = None,
         gpu_probe: Callable[[], Any] | None = None,
         cgroup_root: Path = CGROUP_ROOT,
+        ticker: Ticker | None = None,  # the services' shared clock: the cgroup poll and the manifest watch
     ) -> None:
         self.layout = layout
         self.config = config
@@ -107,7 +109,8 @@ class AppService:
         self._readers: dict[str, threading.Event] = {}  # container id -> stop flag of its stats reader
         # Container figures: one poll of the cgroup files for all (a local engine), else a stream each.
         self.cgroup_root = cgroup_root
-        self.stats_poll = CgroupPoll(bus.publish, lambda cid: self._gpu_by_container(cid))
+        self.ticker = ticker
+        self.stats_poll = CgroupPoll(bus.publish, lambda cid: self._gpu_by_container(cid), ticker=ticker)
         self._streams: set[str] = set()  # containers whose figures come from a Docker stats stream
         self._events_stream: Any = None
         self._stopping: set[str] = set()  # apps we are stopping: their "die" is not a crash
@@ -137,7 +140,7 @@ class AppService:
             log.warning("app manifest broken", file=broken.source, error=broken.error.one_line())
         if supervise:
             self._supervisor = asyncio.create_task(self._supervise(), name="docker supervisor")
-            watcher = manifest_watch.watch(folder, self.reload_manifests, self.manifest_poll_s, first)
+            watcher = manifest_watch.watch(folder, self.reload_manifests, self.manifest_poll_s, first, self.ticker)
             self._watch = asyncio.create_task(watcher, name="app manifests watch")
         else:
             await self._connect_once()

@@ -1,14 +1,11 @@
-"""The system and GPU monitor: one sample per interval, off the event loop, published as events.
-
-History rings (the last `HISTORY` samples) feed the dashboard's sparklines. NVML sits behind
-`GpuSampler`; GPU processes are matched to app containers through their cgroups.
+"""The system and GPU monitor: one sample per tick of the services' ticker, off the event loop, published
+as events (the dashboard keeps its own history of them). NVML sits behind `GpuSampler`; GPU processes
+are matched to app containers through their cgroups.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -21,9 +18,9 @@ from aiui_tui.logs import get_logger
 from aiui_tui.services.monitor.cgroups import container_of_pid
 from aiui_tui.services.monitor.gpu import GpuSampler
 from aiui_tui.services.monitor.system import SystemSampler
+from aiui_tui.services.ticker import Ticker
 
 log = get_logger(__name__)
-HISTORY = 120
 
 
 class MonitorService:
@@ -36,44 +33,48 @@ class MonitorService:
         nvml: Any = None,
         app_of_container: Callable[[str], str | None] | None = None,
         proc: Path = Path("/proc"),
+        ticker: Ticker | None = None,
     ) -> None:
+        """`ticker`: the services' shared clock (one thread call a tick for every sampler); without
+        one the monitor keeps a ticker of its own at `interval_s`."""
         self.bus = bus
         self.interval_s = interval_s
+        self.ticker = ticker
         self.system = SystemSampler(folders)
         self.gpu = GpuSampler(nvml)
         self.app_of_container = app_of_container or (lambda _cid: None)
         self.proc = proc
         self.last_system: SystemStats | None = None
         self.last_gpu: GpuSample | None = None
-        self.cpu_history: deque[float] = deque(maxlen=HISTORY)
-        self.memory_history: deque[float] = deque(maxlen=HISTORY)
-        self.gpu_history: dict[int, deque[float]] = {}
-        self.vram_history: dict[int, deque[float]] = {}
         self._gpu_by_container: dict[str, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._own_ticker: Ticker | None = None
+        self._stop: Callable[[], None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="monitor")
+        """Sample every tick (the first at once) until `close`; a failing sample is logged once per
+        distinct error and tried again at the next tick."""
+        ticker = self.ticker
+        if ticker is None:
+            ticker = self._own_ticker = Ticker(self.interval_s)
+        self._stop = ticker.add("monitor", self._sample, self._publish, every_s=self.interval_s, first_now=True)
 
     async def close(self) -> None:
-        if self._task:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+        if self._own_ticker is not None:
+            await self._own_ticker.close()
         await asyncio.to_thread(self.gpu.close)
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            with contextlib.suppress(Exception):
-                await self.sample_once()
-            await asyncio.sleep(max(0.0, self.interval_s - (loop.time() - started)))
 
     async def sample_once(self) -> tuple[SystemStats, GpuSample]:
         system, gpu = await asyncio.to_thread(self._sample)
+        self._publish((system, gpu))
+        return system, gpu
+
+    def _publish(self, sample: tuple[SystemStats, GpuSample]) -> None:
+        system, gpu = sample
         self.bus.publish(SystemSample(system))
         self.bus.publish(gpu)
-        return system, gpu
 
     def gpu_memory_of_container(self, container_id: str) -> int | None:
         return self._gpu_by_container.get(container_id)
@@ -89,13 +90,6 @@ class MonitorService:
         self._gpu_by_container = by_container
         sample = GpuSample(available, gpus, reason, fix)
         self.last_system, self.last_gpu = system, sample
-        self.cpu_history.append(system.cpu_percent)
-        self.memory_history.append(100.0 * system.memory_used / system.memory_total if system.memory_total else 0.0)
-        for g in gpus:
-            self.gpu_history.setdefault(g.index, deque(maxlen=HISTORY)).append(float(g.utilization or 0))
-            if g.memory_total:
-                ring = self.vram_history.setdefault(g.index, deque(maxlen=HISTORY))
-                ring.append(100.0 * (g.memory_used or 0) / g.memory_total)
         return system, sample
 
     def _with_apps(self, gpu: GpuStats, by_container: dict[str, int]) -> GpuStats:
