@@ -16,11 +16,13 @@ Segmented: nginx caps each connection (limit_rate, --rate-mib); aria2c -x4 again
 quiet and, with --load, again with the CPU saturated by two busy-loop processes (started and
 stopped by PID). nginx allows each request up to a second of its rate at once, so a client that
 asks for many pieces (aiui-tui: 8 MiB ones) can pass the cap somewhat; aria2c asks for 4.
-Then bytes fetched twice after a SIGKILL of aiui-tui at 50% (nginx's access log).
+Then bytes fetched twice after a SIGKILL of aiui-tui at 50% (nginx's access log), --kill-runs times.
+--only picks sections (single, segmented, kill) for development runs.
 Every figure: min and median over the rounds.
 
 Run:  .venv/bin/python bench/downloads.py [--size-mib 1024] [--rate-mib 20] [--runs 5] [--load] [--json]
 Development:  .venv/bin/python bench/downloads.py --size-mib 256 --runs 5 --load
+              .venv/bin/python bench/downloads.py --size-mib 256 --only kill --kill-runs 5 [--src DIR]
 Needs nginx, curl, wget, aria2c and sha256sum (as root, missing ones are installed from Debian).
 Only 127.0.0.1 is used; only the processes started here are stopped, by their PID.
 """
@@ -294,10 +296,45 @@ class Busy:
             proc.wait()
 
 
+def single_figures(r: dict, single: dict, size: int, out: Path) -> None:
+    """The single-connection section with the CPU and disk references beside it."""
+    r["single"] = single
+    hashlib_cpu = hashlib_alone_cpu(size) * GIB / size
+    curl_cpu = single["curl"]["cpu_s_per_GiB"]["median"]
+    r["hashlib_alone_cpu_s_per_GiB"] = round(hashlib_cpu, 3)
+    r["disk_write_fdatasync_MBps"] = round(disk_write_MBps(out, size), 1)
+    r["curl_plus_hashlib_cpu_s_per_GiB"] = round(curl_cpu + hashlib_cpu, 3)
+    for name in ("aiui_process", "aiui_in_process"):
+        single[name]["cpu_over_curl_plus_hashlib"] = round(
+            single[name]["cpu_s_per_GiB"]["median"] / (curl_cpu + hashlib_cpu), 3
+        )
+
+
+def kill_at_half(work: Path, root: Path, url: str, sha: str, size: int, dest: Path) -> int:
+    """Bytes nginx sent twice when `aiui-tui download` (one connection) is killed (SIGKILL) once its
+    part holds half the file, then run again to the end."""
+    name = url.rsplit("/", 1)[1]
+    before = served_bytes(work, name)
+    cmd = aiui_download(root, url, sha, dest, 1)
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def part_size() -> int:  # the queue's hidden part: .NAME.<id>.aiui-part
+        parts = list(dest.glob(f".{name}.*.aiui-part")) if dest.is_dir() else []
+        return parts[0].stat().st_size if parts else 0
+
+    while part_size() < size // 2:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    subprocess.run(cmd, check=True, cwd=REPO, capture_output=True)
+    time.sleep(0.3)  # nginx writes the log line when the request ends
+    return served_bytes(work, name) - before - size
+
+
 # -- the run -------------------------------------------------------------------------------------
 
 
-def run(size_mib: int, rate_mib: int, runs: int, load: bool) -> dict:
+def run(size_mib: int, rate_mib: int, runs: int, load: bool, only: set[str], kill_runs: int) -> dict:
     ensure_tools()
     work = Path(tempfile.mkdtemp(prefix="aiui-bench-dl-"))
     www, out, root = work / "www", work / "out", work / "root"
@@ -371,17 +408,8 @@ def run(size_mib: int, rate_mib: int, runs: int, load: bool) -> dict:
             "aiui_in_process": in_process(url, sha, 1),
             "bare_aiohttp_hashlib": bare,
         }
-        r["single"] = rounds(single, runs, size, "curl", "curl_then_sync")
-        hashlib_cpu = hashlib_alone_cpu(size) * GIB / size
-        curl_cpu = r["single"]["curl"]["cpu_s_per_GiB"]["median"]
-        r["hashlib_alone_cpu_s_per_GiB"] = round(hashlib_cpu, 3)
-        r["disk_write_fdatasync_MBps"] = round(disk_write_MBps(out, size), 1)
-        r["curl_plus_hashlib_cpu_s_per_GiB"] = round(curl_cpu + hashlib_cpu, 3)
-        for name in ("aiui_process", "aiui_in_process"):
-            r["single"][name]["cpu_over_curl_plus_hashlib"] = round(
-                r["single"][name]["cpu_s_per_GiB"]["median"] / (curl_cpu + hashlib_cpu), 3
-            )
-
+        if "single" in only:
+            single_figures(r, rounds(single, runs, size, "curl", "curl_then_sync"), size, out)
         cap = 4 * rate_mib * 1024 * 1024
         segmented = {
             "aria2c_x4": child(
@@ -400,29 +428,16 @@ def run(size_mib: int, rate_mib: int, runs: int, load: bool) -> dict:
                 entry["over_4x_cap"] = round(entry["MBps"]["median"] * MB / cap, 3)
             return result
 
-        r["segmented_quiet"] = segmented_rounds()
-        if load:
+        if "segmented" in only:
+            r["segmented_quiet"] = segmented_rounds()
+        if load and "segmented" in only:
             with Busy():
                 r["segmented_load"] = segmented_rounds()
 
-        before = served_bytes(work, "slow.bin")
-        dest = fresh()
-        cmd = aiui_download(root, slow_url, slow_sha, dest, 1)
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def part_size() -> int:  # the queue's hidden part: .slow.bin.<id>.aiui-part
-            parts = list(dest.glob(".slow.bin.*.aiui-part")) if dest.is_dir() else []
-            return parts[0].stat().st_size if parts else 0
-
-        while part_size() < slow_size // 2:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        subprocess.run(cmd, check=True, cwd=REPO, capture_output=True)
-        time.sleep(0.3)  # nginx writes the log line when the request ends
-        refetched = served_bytes(work, "slow.bin") - before - slow_size
-        r["kill_at_50_refetched_bytes"] = refetched
-        r["kill_at_50_refetched_percent"] = round(100 * refetched / slow_size, 3)
+        if "kill" in only:
+            refetched = [kill_at_half(work, root, slow_url, slow_sha, slow_size, fresh()) for _ in range(kill_runs)]
+            r["kill_at_50_refetched_bytes"] = summary(refetched, 0)
+            r["kill_at_50_refetched_percent"] = summary([100 * b / slow_size for b in refetched])
         return r
     finally:
         inproc.close()
@@ -432,17 +447,24 @@ def run(size_mib: int, rate_mib: int, runs: int, load: bool) -> dict:
 
 
 def targets(r: dict) -> dict[str, bool]:
-    single = r["single"]
-    med = {name: entry["MBps"]["median"] for name, entry in single.items()}
-    found = {
-        "in-process >= 0.9x curl (median)": single["aiui_in_process"]["over_curl"]["median"] >= 0.9,
-        "process > wget, aria2c -x1, curl|tee|sha256sum (median)": med["aiui_process"]
-        > max(med["wget"], med["aria2c_x1"], med["curl_tee_sha256sum"]),
-        "CPU/GiB <= 1.3x curl + hashlib (in-process)": single["aiui_in_process"]["cpu_over_curl_plus_hashlib"] <= 1.3,
-        "event-loop lag p99 <= 25 ms": single["aiui_in_process"]["lag_p99_ms"]["median"] <= 25,
-        "segmented quiet >= aria2c -x4": r["segmented_quiet"]["aiui_x4_process"]["over_aria2c_x4"]["median"] >= 1.0,
-        "SIGKILL at 50%: re-fetched <= 1%": r["kill_at_50_refetched_percent"] <= 1.0,
-    }
+    found: dict[str, bool] = {}
+    if "single" in r:
+        single = r["single"]
+        med = {name: entry["MBps"]["median"] for name, entry in single.items()}
+        found |= {
+            "in-process >= 0.9x curl (median)": single["aiui_in_process"]["over_curl"]["median"] >= 0.9,
+            "process > wget, aria2c -x1, curl|tee|sha256sum (median)": med["aiui_process"]
+            > max(med["wget"], med["aria2c_x1"], med["curl_tee_sha256sum"]),
+            "CPU/GiB <= 1.3x curl + hashlib (in-process)": single["aiui_in_process"]["cpu_over_curl_plus_hashlib"]
+            <= 1.3,
+            "event-loop lag p99 <= 25 ms": single["aiui_in_process"]["lag_p99_ms"]["median"] <= 25,
+        }
+    if "segmented_quiet" in r:
+        found["segmented quiet >= aria2c -x4"] = (
+            r["segmented_quiet"]["aiui_x4_process"]["over_aria2c_x4"]["median"] >= 1.0
+        )
+    if "kill_at_50_refetched_percent" in r:
+        found["SIGKILL at 50%: re-fetched <= 1% (median)"] = r["kill_at_50_refetched_percent"]["median"] <= 1.0
     if "segmented_load" in r:
         found["segmented under load >= aria2c -x4"] = (
             r["segmented_load"]["aiui_x4_process"]["over_aria2c_x4"]["median"] >= 1.0
@@ -457,6 +479,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="interleaved rounds (min and median over them)")
     parser.add_argument("--load", action="store_true", help="also run the segmented case with two busy loops")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--only", default="single,segmented,kill", help="comma-separated sections to run (development)")
+    parser.add_argument("--kill-runs", type=int, default=3, help="SIGKILL-at-50%% trials (min and median)")
     parser.add_argument("--src", type=Path, help="the aiui_tui package's parent folder to measure (A/B runs)")
     args = parser.parse_args()
     if args.src:
@@ -464,7 +488,10 @@ def main() -> None:
         REPO = args.src.resolve()
     if args.size_mib < 8 or args.size_mib % 8 or args.runs < 1:
         parser.error("--size-mib must be a multiple of 8 (at least 8), --runs at least 1")
-    result = run(args.size_mib, args.rate_mib, args.runs, args.load)
+    only = set(args.only.split(","))
+    if not only <= {"single", "segmented", "kill"} or args.kill_runs < 1:
+        parser.error("--only takes single, segmented and kill; --kill-runs at least 1")
+    result = run(args.size_mib, args.rate_mib, args.runs, args.load, only, args.kill_runs)
     result["targets"] = targets(result)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -479,6 +506,8 @@ def main() -> None:
     for key, value in result.items():
         if not isinstance(value, dict):
             print(f"{key:36} {value}")
+        elif key.startswith("kill_"):
+            print(f"{key:36} {value['min']}/{value['median']} (min/median of {args.kill_runs})")
     for name, met in result["targets"].items():
         print(f"{name:58} {'met' if met else 'NOT met'}")
 

@@ -28,8 +28,8 @@ from aiui_tui.services.downloads.state import PartState, Piece, plan_pieces, rea
 from aiui_tui.services.downloads.writer import PartWriter, StreamHasher
 
 log = get_logger(__name__)
-BATCH = 1024 * 1024  # bytes handed to the writer thread at once...
-FLUSH_AFTER_S = 0.02  # ...or whatever arrived within this time, so a kill loses little on slow links
+BATCH = 1024 * 1024  # bytes handed to the writer thread at once, or whatever arrived when the socket has
+FLUSH_AFTER_S = 0.02  # nothing more for now, or whatever arrived within this time: a kill loses little
 SNIFF_BYTES = 512
 MAX_RESTARTS = 3
 MAX_RECONNECTS = 200  # reconnects that made progress; a bound on a hopeless link
@@ -334,6 +334,7 @@ class Transfer:
         loop = asyncio.get_running_loop()
         last_flush = loop.time()
         readchunk = response.content.readchunk  # one received chunk at a time (readany joins what is buffered)
+        buffered = _buffered(response)
         network_error: BaseException | None = None
         while True:
             try:
@@ -359,6 +360,7 @@ class Transfer:
             if (
                 size >= BATCH
                 or (end is not None and position + size >= end)
+                or not buffered()  # nothing more to read now: the next bytes may be a while (a burst's end)
                 or loop.time() - last_flush >= FLUSH_AFTER_S
             ):
                 if not sniffed:
@@ -521,6 +523,17 @@ def _head(chunks: list[bytes], n: int) -> bytes:
         if len(head) >= n:
             break
     return head
+
+
+def _buffered(response: aiohttp.ClientResponse) -> Callable[[], object]:
+    """A check whether aiohttp holds received bytes not read yet (true when it cannot tell).
+
+    Without it, the tail of a burst (a throttling server sends in bursts: nginx up to 2 MiB, then a
+    pause) would wait in the batch until the next burst, and a kill then loses it. aiohttp has no
+    public way to ask; its buffer (a deque) is private, hence the fallback.
+    """
+    chunks = getattr(response.content, "_buffer", None)
+    return chunks.__len__ if hasattr(chunks, "__len__") else lambda: True
 
 
 def _salvage(response: aiohttp.ClientResponse) -> bytes:
