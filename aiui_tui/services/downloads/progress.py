@@ -17,9 +17,6 @@ class SpeedMeter:
         while len(self._samples) > 2 and now - self._samples[0][0] > self.window:
             self._samples.popleft()
 
-    def reset(self) -> None:
-        self._samples.clear()
-
     def speed(self) -> float | None:
         """Bytes per second over the window; None until two samples span some time."""
         if len(self._samples) < 2:
