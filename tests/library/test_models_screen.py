@@ -12,6 +12,7 @@ from aiui_tui.tui.screens.models import ModelsScreen, fit_columns
 from aiui_tui.tui.widgets.file_progress import FileProgress
 from aiui_tui.tui.widgets.status_line import StatusLine
 from tests.library.conftest import SDXL_KEYS, make_model
+from tests.toasts import record_toasts, toast_text  # noqa: F401 (record_toasts: an autouse fixture)
 from tests.tui.conftest import running_services, until
 
 ALL = ["Name", "Kind", "Arch", "Size", "Source", "Status", "Apps"]
@@ -98,7 +99,7 @@ async def test_the_update_check_toast_says_nothing_could_be_checked(layout, clea
         app = make_app(services)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("2", "U")
-            toasts = lambda: "\n".join(n.message for n in app._notifications)  # noqa: E731
+            toasts = lambda: toast_text(app)  # noqa: E731
             await until(pilot, lambda: "Nothing could be checked" in toasts(), what="the update toast")
             assert "Nothing could be checked (0 checked; 1 have no HuggingFace or CivitAI source to check)" in toasts()
             assert "up to date" not in toasts() and "updates available" not in toasts()

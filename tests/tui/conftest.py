@@ -9,6 +9,7 @@ import pytest
 
 from aiui_tui.services import open_services
 from tests.conftest import load_services_inputs
+from tests.toasts import record_toasts, toast_text  # noqa: F401 (record_toasts: an autouse fixture)
 
 
 @contextlib.asynccontextmanager
@@ -34,7 +35,7 @@ async def until(pilot, predicate, timeout: float = 20.0, what: str = "condition"
         await pilot.pause(0.05)
         if predicate():
             return
-    notes = "; ".join(n.message for n in pilot.app._notifications)
+    notes = toast_text(pilot.app).replace("\n", "; ")
     raise AssertionError(f"timed out waiting for {what}; toasts: {notes}")
 
 

@@ -16,6 +16,7 @@ from aiui_tui.tui.widgets.app_card import AppCard
 from aiui_tui.tui.widgets.confirm import ConfirmScreen
 from tests.apps.test_docker_apps import free_port, manifest, open_service
 from tests.conftest import build_busybox_context
+from tests.toasts import toasts
 from tests.tui.conftest import running_services, until
 
 pytestmark = pytest.mark.docker
@@ -79,7 +80,7 @@ async def test_a_broken_manifest_is_a_card_with_its_line_and_follows_the_file(
             assert "(got 'high'). Fix: correct the value (the file was left as it is)" in text
             card.focus()
             await pilot.press("s")
-            await until(pilot, lambda: any("line 3, key port" in n.message for n in app._notifications))
+            await until(pilot, lambda: any("line 3, key port" in n.message for n in toasts(app)))
 
             app.screen.query_one("#card-stand-in", AppCard).focus()
             await pilot.press("s")

@@ -24,6 +24,7 @@ from aiui_tui.tui.widgets.download_detail import DownloadDetail
 from tests.conftest import load_services_inputs
 from tests.downloads.conftest import payload
 from tests.downloads.fault_server import Fault, fault_server
+from tests.toasts import toasts
 from tests.tui.conftest import cell_texts, running_services, until
 
 MiB = 1024 * 1024
@@ -149,7 +150,7 @@ async def test_add_a_url_with_the_checks_of_queue_add(layout, clean_env, server)
             dialog.query_one("#url", Input).focus()
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, DownloadsScreen), what="the dialog to close")
-            await until(pilot, lambda: "Queued added.bin." in [n.message for n in app._notifications], what="toast")
+            await until(pilot, lambda: "Queued added.bin." in [n.message for n in toasts(app)], what="toast")
             await until(pilot, lambda: cell_texts(app.screen.query_one(DataTable))[0][1] == "done", what="done")
             assert (layout.kind_dir("loras") / "added.bin").read_bytes() == data
             from tests.tui.test_sizes import screen_lines

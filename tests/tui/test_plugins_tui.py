@@ -18,6 +18,7 @@ from aiui_tui.services.plugins.discovery import read_settings
 from aiui_tui.tui.app import make_app
 from tests.plugins.conftest import copy_example, enable, write_plugin
 from tests.tmux_terminal import TmuxSession
+from tests.toasts import toasts
 from tests.tui.conftest import cell_texts, running_services, until
 
 COMMAND_PLUGIN = """
@@ -50,18 +51,18 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
         app = make_app(services)
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.screen.query("#card-forge"), what="the forge card")
-            warnings = [n.message for n in app._notifications if "Plugin broken" in n.message]
+            warnings = [n.message for n in toasts(app) if "Plugin broken" in n.message]
             assert len(warnings) == 1 and "failed to import: RuntimeError: boom at import" in warnings[0]
 
             [command] = [c for c in app._plugin_commands() if c.title == "Say hello"]
             command.callback()
-            await until(pilot, lambda: any("hello from the plugin" in n.message for n in app._notifications),
+            await until(pilot, lambda: any("hello from the plugin" in n.message for n in toasts(app)),
                         what="the plugin's toast")  # fmt: skip
             [explode] = [c for c in app._plugin_commands() if c.title == "Explode"]
             explode.callback()
             await until(pilot, lambda: services.plugins.plugins["greeter"].state == "failed", what="greeter off")
             await pilot.pause(0.2)
-            assert [n.message for n in app._notifications if "Plugin greeter" in n.message] == [
+            assert [n.message for n in toasts(app) if "Plugin greeter" in n.message] == [
                 "Plugin greeter disabled for this session: it raised in its command 'Explode': "
                 "ValueError: command exploded (traceback in logs/aiui.log)."
             ]
@@ -76,7 +77,7 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             await until(pilot, lambda: table.row_count == 4, what="four plugins")
             await pilot.pause(0.5)
             assert config_text() == before  # showing the settings saves nothing
-            assert not [n for n in app._notifications if n.message.startswith("Saved")]
+            assert not [n for n in toasts(app) if n.message.startswith("Saved")]
             states = {row[0]: row[2] for row in cell_texts(table)}
             assert states == {"broken": "failed", "forge": "loaded", "greeter": "failed", "idle": "disabled"}
 

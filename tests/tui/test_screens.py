@@ -16,6 +16,7 @@ from aiui_tui.tui.widgets.confirm import ConfirmScreen
 from tests.downloads.conftest import safetensors_payload
 from tests.downloads.fault_server import Fault, fault_server
 from tests.library.conftest import SDXL_KEYS, make_model
+from tests.toasts import toast_text
 from tests.tui.conftest import cell_texts, running_services, until
 
 
@@ -41,7 +42,7 @@ def catalog_entry(url: str, data: bytes, name: str = "test-model", kind: str = "
 
 
 def notifications(app) -> str:
-    return "\n".join(n.message for n in app._notifications)
+    return toast_text(app)
 
 
 async def search(pilot, app, text: str) -> None:

@@ -14,6 +14,7 @@ from aiui_tui.tui.screens.help import HelpScreen
 from aiui_tui.tui.screens.logs import LogsScreen
 from aiui_tui.tui.widgets.status_line import StatusLine
 from tests.conftest import load_services_inputs
+from tests.toasts import toasts
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ async def test_notices_become_toasts(services):
     async with app.run_test(size=(120, 40)) as pilot:
         services.bus.publish(Notice("error", "Docker engine not reachable.", fix="start it"))
         await pilot.pause()
-        assert [n.message for n in app._notifications] == ["Docker engine not reachable.\nFix: start it"]
+        assert [n.message for n in toasts(app)] == ["Docker engine not reachable.\nFix: start it"]
 
 
 async def test_palette_offers_screens_and_help(services):

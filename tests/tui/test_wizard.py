@@ -12,6 +12,7 @@ from aiui_tui.config import load_config
 from aiui_tui.tui.app import make_app
 from aiui_tui.tui.screens.wizard import WizardScreen
 from tests.tmux_terminal import TmuxSession
+from tests.toasts import toast_text
 from tests.tui.conftest import running_services, until
 
 
@@ -74,7 +75,7 @@ async def test_wizard_writes_config_token_and_queues_models(layout, clean_env):
             assert "HuggingFace new" in summary and "hf_wizard" not in summary
             await pilot.press("ctrl+s")
             await until(pilot, lambda: not isinstance(app.screen, WizardScreen), what="the wizard to close")
-            assert "Setup saved. 1 downloads queued" in "\n".join(n.message for n in app._notifications)
+            assert "Setup saved. 1 downloads queued" in toast_text(app)
 
         config = load_config(layout, env={})
         assert config.apps.enabled == ["automatic1111", "fooocus"]
@@ -100,10 +101,8 @@ async def test_escape_changes_nothing_and_a_bad_value_writes_nothing(layout, cle
             app.screen.query_one("#hf-token", Input).value = "hf_never_saved"
             await go_to(pilot, app, "Summary")
             await pilot.press("ctrl+s")
-            await until(
-                pilot, lambda: "Setup not saved" in "\n".join(n.message for n in app._notifications), what="refusal"
-            )
-            assert "ports must be between 1024 and 65535" in "\n".join(n.message for n in app._notifications)
+            await until(pilot, lambda: "Setup not saved" in toast_text(app), what="refusal")
+            assert "ports must be between 1024 and 65535" in toast_text(app)
             assert isinstance(app.screen, WizardScreen)  # still open, to fix the value
             await pilot.press("escape")
             assert not isinstance(app.screen, WizardScreen)
