@@ -45,12 +45,13 @@ class Services:
     plugins: Any = None
 
 
-def make_downloads(layout: Layout, config: Config, credentials: Credentials, bus: Bus) -> Any:
-    """The download service with its collaborators: the library's format check of finished files.
-    For `open_services` and the CLI commands that need only the queue."""
+def make_downloads(layout: Layout, config: Config, credentials: Credentials, bus: Bus, ticker: Any = None) -> Any:
+    """The download service with its collaborators: the library's format check of finished files, the
+    services' ticker (its look for other processes' queue changes). For `open_services` and the CLI
+    commands that need only the queue."""
     from aiui_tui.services.downloads import DownloadService
 
-    return DownloadService(layout, config, credentials, bus, file_check=check_finished_download)
+    return DownloadService(layout, config, credentials, bus, file_check=check_finished_download, ticker=ticker)
 
 
 def check_finished_download(path: Path, name: str) -> str | None:
@@ -79,6 +80,12 @@ async def open_services(
     services = Services(layout=layout, config=config, credentials=credentials, bus=bus)
     async with contextlib.AsyncExitStack() as stack:
         # Each service registers its own shutdown on `stack`, in start order.
+        from aiui_tui.services.ticker import Ticker
+
+        # One clock for the periodic looks (system/GPU, containers' cgroups, manifests, the download
+        # queue's database): one worker-thread call a tick.
+        ticker = Ticker(config.monitor.interval_s)
+        stack.push_async_callback(ticker.close)
 
         from aiui_tui.services.plugins import PluginService
 
@@ -88,7 +95,7 @@ async def open_services(
         await services.plugins.watch()  # plugins copied in while the dashboard runs show in Settings
         stack.push_async_callback(services.plugins.close)
 
-        services.downloads = make_downloads(layout, config, credentials, bus)
+        services.downloads = make_downloads(layout, config, credentials, bus, ticker)
         await services.downloads.start(run_queue=run_downloads)
         stack.push_async_callback(services.downloads.close)
 
@@ -103,11 +110,7 @@ async def open_services(
         from aiui_tui.services.apps import AppService
         from aiui_tui.services.monitor import MonitorService
         from aiui_tui.services.monitor.nvml import probe_gpus
-        from aiui_tui.services.ticker import Ticker
 
-        # One clock for the 1 Hz looks (system/GPU, containers' cgroups, manifests): one thread call a tick.
-        ticker = Ticker(config.monitor.interval_s)
-        stack.push_async_callback(ticker.close)
         folders = {"models": layout.models_dir, "outputs": layout.outputs_dir}
         services.monitor = MonitorService(bus, folders, interval_s=config.monitor.interval_s, ticker=ticker)
         services.apps = AppService(

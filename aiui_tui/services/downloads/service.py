@@ -50,6 +50,7 @@ from aiui_tui.services.downloads.errors import (
 )
 from aiui_tui.services.downloads.progress import SpeedMeter
 from aiui_tui.services.downloads.store import QueueStore
+from aiui_tui.services.ticker import Ticker
 
 log = get_logger(__name__)
 # The format check of a finished file, given by `open_services` (the library's safetensors reader):
@@ -70,6 +71,7 @@ class DownloadService:
         bus: Bus,
         *,
         file_check: FileCheck | None = None,
+        ticker: Ticker | None = None,
     ) -> None:
         self.layout = layout
         self.config = config
@@ -86,7 +88,10 @@ class DownloadService:
         # The HTTP client's DNS resolver (an aiohttp resolver; None: the system's), used by the network
         # probe too. Tests set one that resolves nothing off this machine.
         self.resolver: Any = None
+        # The scheduler sleeps until woken: a change to the queue here, a finished transfer, another process's
+        # change (a look at the database every WATCH_S on the services' `ticker`), a retry's time.
         self._wake = asyncio.Event()
+        self._ticker = ticker
         self._scheduler: asyncio.Task[None] | None = None
         self._runner_cm: contextlib.AbstractContextManager[bool] | None = None
         self._closing = False
@@ -626,32 +631,68 @@ class DownloadService:
     # -- the scheduler ------------------------------------------------------------------------
 
     async def _schedule_loop(self) -> None:
+        """Wait to be woken (no poll of the queue): then publish another process's changes and, when this
+        process runs the queue, start what may start, and arm a timer for the next retry."""
         store = self._require_store()
         version = await asyncio.to_thread(store.data_version)
         if self.runs_queue:
             await self._check_network_once()
-        while not self._closing:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), WATCH_S)
-            self._wake.clear()
-            current = await asyncio.to_thread(store.data_version)
-            if current != version:  # another process changed the queue: every view takes the new one
-                version = current
-                await self._publish_queue()
-            if self.runs_queue:
-                await self._start_pending()
+        looked, concurrent = version, self.config.downloads.concurrent
 
-    async def _start_pending(self) -> None:
+        def look_done(current: int) -> None:  # on the loop, after the ticker's look at the database
+            nonlocal looked, concurrent
+            if current != looked or concurrent != self.config.downloads.concurrent:  # or the settings changed
+                looked, concurrent = current, self.config.downloads.concurrent
+                self._wake.set()
+
+        own: Ticker | None = None
+        ticker = self._ticker
+        if ticker is None:  # `queue run`, the CLI: a clock of its own
+            ticker = own = Ticker(WATCH_S)
+        stop = ticker.add("download queue", store.data_version, look_done, every_s=WATCH_S)
+        retry: asyncio.TimerHandle | None = None
+        self._wake.set()  # what is pending (resumed after a restart) starts at once
+        try:
+            while not self._closing:
+                await self._wake.wait()
+                self._wake.clear()
+                if looked != version:  # another process changed the queue: every view takes the new one
+                    version = looked
+                    await self._publish_queue()
+                if self.runs_queue:
+                    next_try = await self._start_pending()
+                    if retry is not None:
+                        retry.cancel()
+                        retry = None
+                    if next_try is not None:
+                        retry = asyncio.get_running_loop().call_at(next_try, self._wake.set)
+        finally:
+            stop()
+            if retry is not None:
+                retry.cancel()
+            if own is not None:
+                await own.close()
+
+    async def _start_pending(self) -> float | None:
+        """Start pending items while slots are free; the loop time of the next retry of one waiting
+        (busy elsewhere, offline), or None."""
         items = await asyncio.to_thread(self._require_store().items)
+        loop = asyncio.get_running_loop()
         now = time.monotonic()
+        next_try: float | None = None
         for item in items:
-            if len(self._tasks) >= self.config.downloads.concurrent:
-                return
-            if item.state != PENDING or item.id in self._tasks or self._busy_until.get(item.id, 0) > now:
+            if item.state != PENDING or item.id in self._tasks:
                 continue
+            if (until := self._busy_until.get(item.id, 0)) > now:
+                at = loop.time() + (until - now)
+                next_try = at if next_try is None else min(next_try, at)
+                continue
+            if len(self._tasks) >= self.config.downloads.concurrent:
+                continue  # a slot frees when a transfer ends: that wakes us
             task = asyncio.create_task(self._run_queued(item.id), name=f"download {item.id}")
             self._tasks[item.id] = task
             task.add_done_callback(lambda _t, i=item.id: self._finished_task(i))
+        return next_try
 
     def _finished_task(self, item_id: str) -> None:
         self._tasks.pop(item_id, None)
