@@ -182,6 +182,21 @@ async def test_bad_arguments_get_one_line_and_exit_two(root, args, message):
     assert message in err and "Traceback" not in err
 
 
+def read_until(stream, needle: bytes, timeout: float = 30.0) -> bytes:
+    """What a child process writes on `stream` up to and including `needle` (read unbuffered)."""
+    import select
+
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([stream], [], [], left)[0], f"no {needle!r} in time: {seen!r}"
+        chunk = os.read(stream.fileno(), 65536)
+        assert chunk, f"the stream ended before {needle!r}: {seen!r}"
+        seen += chunk
+    return seen
+
+
 needs_netns = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("ip") is None, reason="network namespaces need root and iproute2"
 )
@@ -204,22 +219,22 @@ def test_offline_download_waits_for_the_network_then_completes(root, tmp_path):
     try:
         inside = ["ip", "netns", "exec", ns]
         server = subprocess.Popen(
-            [*inside, sys.executable, "-m", "http.server", "-b", "127.0.0.1", "18765", "-d", str(served)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [*inside, sys.executable, "-u", "-m", "http.server", "-b", "127.0.0.1", "18765", "-d", str(served)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(1)
+        read_until(server.stdout, b"Serving HTTP on")  # printed once it listens
         client = subprocess.Popen(
             [*inside, sys.executable, "-m", "aiui_tui", "--root", str(root), "download",
              "http://127.0.0.1:18765/o.bin", "--sha256", sha(data), "--dest", str(dest)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=REPO, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), cwd=REPO,
         )  # fmt: skip
-        time.sleep(3)
+        waiting = read_until(client.stderr, b"Waiting for the network")  # what it says when it waits
         assert client.poll() is None, client.communicate()  # waiting, not failed
         assert not (dest / "o.bin").exists()
         subprocess.run([*inside, "ip", "link", "set", "lo", "up"], check=True)
-        _out, err = client.communicate(timeout=40)
+        _out, rest = client.communicate(timeout=40)
+        err = (waiting + rest).decode()
         assert client.returncode == 0, err
-        assert "Waiting for the network" in err
         assert (dest / "o.bin").read_bytes() == data
     finally:
         for proc in (client, server):
