@@ -3,7 +3,7 @@
 Screens are modes switched with number keys; every action is also in the command palette
 (Ctrl+P). Service events arrive through one bus subscription (`bridge.ServiceEvent`), update the
 `UiState`, and are forwarded to the visible screen. An unexpected exception never prints a
-traceback: it is logged, and the app exits with one line.
+traceback: it is logged, and the app exits with one line (crash.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from textual.screen import Screen
 
 from aiui_tui.tui import release_gc
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
+from aiui_tui.tui.crash import OneLineCrashApp
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.screens.base import run_intent
 from aiui_tui.tui.state import UiState
@@ -83,7 +84,7 @@ class PluginUI:
             self.app.call_from_thread(self.app.push_screen, screen)
 
 
-class AiuiApp(App[int]):
+class AiuiApp(OneLineCrashApp[int]):
     TITLE = "aiui-tui"
     CSS_PATH = "styles/app.tcss"
     MODES = {name: _screen_factory(path) for name, (_key, _title, path) in SCREENS.items()}
@@ -329,19 +330,12 @@ class AiuiApp(App[int]):
 
     # -- errors --------------------------------------------------------------------------------
 
-    def _handle_exception(self, error: Exception) -> None:
-        """Log the traceback (redacted) and leave with one line instead of a traceback with locals."""
-        log.error("unexpected error in the dashboard", exc_info=error)
-        self._return_code = 1
-        if self._exception is None:  # Pilot re-raises it in tests
-            self._exception = error
-            self._exception_event.set()
-        self.panic(
-            Text(
-                f"aiui-tui stopped on an unexpected error: {type(error).__name__}: {redact_text(str(error))}. "
-                f"Details are in {self.ui.root}/logs/aiui.log.",
-                style="bold red",
-            )
+    def crash_line(self, error: BaseException) -> Text:
+        """The one line an unexpected error leaves on the terminal (the traceback is in the log: crash.py)."""
+        return Text(
+            f"aiui-tui stopped on an unexpected error: {type(error).__name__}: {redact_text(str(error))}. "
+            f"Details are in {self.ui.root}/logs/aiui.log.",
+            style="bold red",
         )
 
 
