@@ -61,7 +61,8 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             [explode] = [c for c in app._plugin_commands() if c.title == "Explode"]
             explode.callback()
             await until(pilot, lambda: services.plugins.plugins["greeter"].state == "failed", what="greeter off")
-            await pilot.pause(0.2)
+            await until(pilot, lambda: any("Plugin greeter" in n.message for n in toasts(app)), what="its toast")
+            await pilot.pause()  # and what else was pending: one toast, not two
             assert [n.message for n in toasts(app) if "Plugin greeter" in n.message] == [
                 "Plugin greeter disabled for this session: it raised in its command 'Explode': "
                 "ValueError: command exploded (traceback in logs/aiui.log)."
@@ -75,7 +76,9 @@ async def test_plugin_app_card_command_warning_and_settings(tmp_path, clean_env)
             await pilot.press("5")
             table = app.screen.query_one("#plugins", DataTable)
             await until(pilot, lambda: table.row_count == 4, what="four plugins")
-            await pilot.pause(0.5)
+            for _ in range(2):  # what showing the screen set off has run: its loaders, the selectors'
+                await app.workers.wait_for_complete()  # Changed messages, and any save they started
+                await pilot.pause()
             assert config_text() == before  # showing the settings saves nothing
             assert not [n for n in toasts(app) if n.message.startswith("Saved")]
             states = {row[0]: row[2] for row in cell_texts(table)}
