@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiui_tui.bus import Bus
 from aiui_tui.cli.context import Context
+from aiui_tui.cli.ending import end_at_once
 from aiui_tui.core.downloads import PAUSED
 from aiui_tui.core.errors import AiuiError
 from aiui_tui.core.format import human_bytes
@@ -77,7 +78,7 @@ def run(ctx: Context) -> int:
     request = request_from_args(ctx.args)
     state: dict[str, object] = {}
     try:
-        return asyncio.run(_download(ctx, request, state))
+        code = asyncio.run(_download(ctx, request, state))
     except KeyboardInterrupt:
         from aiui_tui.services.downloads.parts import kept_bytes
 
@@ -88,18 +89,30 @@ def run(ctx: Context) -> int:
             "run the same command again to resume",
         )
         return 130
+    # Done: the file fsynced and renamed, the queue's database and the HTTP session closed, the
+    # event loop and its threads gone. The interpreter's teardown would only delay the exit.
+    end_at_once()
+    return code
 
 
 async def _download(ctx: Context, request: DownloadRequest, state: dict[str, object]) -> int:
-    from aiui_tui.cli.progress import DownloadBars
+    from aiui_tui.cli.lines import DownloadLines, say, stderr_is_terminal
     from aiui_tui.services.downloads.errors import DiskFull
     from aiui_tui.services.downloads.parts import part_files
 
+    terminal = stderr_is_terminal()  # else plain lines, and rich is never imported
     async with download_service(ctx) as service:
         item, new = await service.submit(request, foreground=True)
         if item.target:
             state.update(part=part_files(Path(item.target), item.id).data, target=item.target, id=item.id)
-        with DownloadBars(service.bus, ctx.out.err, {item.id: item.display_name}):
+        names = {item.id: item.display_name}
+        if terminal:
+            from aiui_tui.cli.progress import DownloadBars
+
+            bars: DownloadBars | DownloadLines = DownloadBars(service.bus, ctx.out.err, names)
+        else:
+            bars = DownloadLines(service.bus, names)
+        with bars:
             try:
                 done = await service.run_one_shot(item.id, new=new)
             except AiuiError as exc:
@@ -107,7 +120,11 @@ async def _download(ctx: Context, request: DownloadRequest, state: dict[str, obj
                     await _say_what_is_kept(ctx, service, item.id)
                 raise
     how = "sha256 verified" if done.sha256 else f"sha256 {done.result_sha256}"
-    ctx.out.success(f"Saved {done.target} ({human_bytes(done.done_bytes)}, {how}).", stderr=True)
+    saved = f"Saved {done.target} ({human_bytes(done.done_bytes)}, {how})."
+    if terminal:
+        ctx.out.success(saved, stderr=True)
+    else:
+        say(saved)
     if ctx.args.json:
         print(json.dumps({"item": asdict(done)}, indent=2))
     else:

@@ -98,7 +98,7 @@ def _dashboard_args(argv: Sequence[str]) -> argparse.Namespace | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
     except BrokenPipeError:
         # The reader went away (`aiui-tui stats --json | head`): end quietly, as coreutils do. Output
         # still buffered would fail again at exit, so stdout now points at /dev/null.
@@ -106,6 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_BROKEN_PIPE
+    if argv is None:  # the program itself, not a caller of main(argv): a one-shot command may skip teardown
+        from aiui_tui.cli import ending
+
+        if ending.requested():
+            ending.end_now(code)
+    return code
 
 
 def _main(argv: Sequence[str] | None) -> int:
