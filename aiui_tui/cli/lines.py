@@ -2,7 +2,8 @@
 
 rich's bars draw nothing there until they stop, and importing rich costs ~50 ms of a start-up; these
 print the notices as they come and, when the downloads end well, one line per download with its
-size, as rich's last frame does (a failure is its one error line). `stderr_is_terminal` decides as rich does (TTY_COMPATIBLE, FORCE_COLOR, isatty).
+size, as rich's last frame does (a failure is its one error line). `stderr_is_terminal` decides as
+rich does (TTY_COMPATIBLE, FORCE_COLOR, isatty).
 """
 
 from __future__ import annotations
