@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from aiui_tui.tui.app import make_app
 from tests.library.conftest import LORA_KEYS, SDXL_KEYS, make_model
 from tests.tui.conftest import running_services, until
 
-ROOT = Path("/tmp/aiui-snapshot-root")
+SHOWN_ROOT = "/tmp/aiui-snapshot-root"  # the data root the pictures show
 GiB = 1024**3
 SYSTEM = SystemStats(
     23.5, (31.0, 16.0, 72.5, 4.0), 9 * GiB, 24 * GiB, 0, 2 * GiB,
@@ -72,9 +73,19 @@ async def prepared_app(root: Path):
         yield app
 
 
+@pytest.fixture(scope="session")
+def snapshot_root():
+    """This run's own root (two runs at once do not share one), as long as the one the pictures show:
+    `shot` writes SHOWN_ROOT in its place, and the screens are laid out alike."""
+    base = Path(tempfile.mkdtemp(prefix="aiui-snap-", dir="/tmp"))
+    assert len(str(base)) == len(SHOWN_ROOT), base
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
 @pytest.fixture
-async def snapshot_app(clean_env):
-    async with prepared_app(ROOT) as app:
+async def snapshot_app(clean_env, snapshot_root):
+    async with prepared_app(snapshot_root) as app:
         yield app
 
 
@@ -91,7 +102,7 @@ async def shot(app, snapshot, *keys: str, wait=None, size: tuple[int, int] = (12
             widget.cursor_blink = False
         app.clear_notifications()
         await pilot.pause(0.3)
-        svg = app.export_screenshot()
+        svg = app.export_screenshot().replace(str(app.services.layout.root), SHOWN_ROOT)
     assert snapshot.use_extension(SVGImageExtension) == svg
 
 
