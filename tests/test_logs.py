@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from aiui_tui.logs import BACKUP_COUNT, MAX_BYTES, REDACTED, get_logger, register_secret, setup_logging
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -94,10 +95,13 @@ def test_logs_rotate_at_10_mib_by_default(log_file):
 
     from aiui_tui import logs
 
-    assert MAX_BYTES == 10 * 1024 * 1024
+    assert MAX_BYTES == 10 * 1024 * 1024 and BACKUP_COUNT == 5
     assert logs._handler is not None and logs._handler.maxBytes == MAX_BYTES
     assert logs._handler.backupCount == BACKUP_COUNT
     assert logs._handler in logging.getLogger().handlers
+    guide = (REPO / "docs" / "user-guide.md").read_text()  # what the user is told
+    assert "aiui.log (JSON lines, rotated at 10 MB, 5 old files kept)" in guide
+    assert "It rotates at 10 MB and keeps five older" in guide
 
 
 def test_rotation_keeps_five_old_files_of_whole_lines(tmp_path):
