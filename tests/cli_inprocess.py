@@ -6,7 +6,9 @@ command that may end with `os._exit` (the one-shot `download`), signals, another
 
 Global state a command changes is put back after each run: the environment, the working folder, stdin,
 stdout and stderr, the root logger's handlers and level (commands start logging into their data root),
-the warnings hook and `os._exit` (a stray call ends the run with that code instead of pytest).
+the secrets to redact, the warnings hook and `os._exit` (a stray call ends the run with that code, not
+pytest). Module caches (imported command modules, plugin guards once installed) stay, as in a process
+that runs several commands.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def _logging_state() -> Iterator[None]:
     handlers, level, handler = root.handlers[:], root.level, logs._handler
     levels = {name: logging.getLogger(name).level for name in _CHATTY}
     raise_exceptions, showwarning = logging.raiseExceptions, warnings.showwarning
+    secrets = set(logs._known_secrets)  # the tokens a command read are redacted in its run only
     try:
         yield
     finally:
@@ -71,6 +74,7 @@ def _logging_state() -> Iterator[None]:
             logging.captureWarnings(False)
             warnings.showwarning = showwarning
         logging.raiseExceptions = raise_exceptions
+        logs._known_secrets.intersection_update(secrets)
 
 
 def main_cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> CliResult:
