@@ -5,8 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-PENDING, ACTIVE, PAUSED, FAILED, DONE = "pending", "active", "paused", "failed", "done"
-STATES = (PENDING, ACTIVE, PAUSED, FAILED, DONE)
+from aiui_tui.core.strenum import StrEnum
+
+
+class DownloadState(StrEnum):
+    """A queue item's state: the value stored in `state/downloads.sqlite` and printed by `--json`."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    FAILED = "failed"
+    DONE = "done"
+    CANCELLED = "cancelled"  # only in `DownloadStateChanged`: the row is gone from the queue (never stored)
+
+
+# The members under their short names, as the service and the CLI import them.
+PENDING, ACTIVE, PAUSED, FAILED, DONE = (
+    DownloadState.PENDING,
+    DownloadState.ACTIVE,
+    DownloadState.PAUSED,
+    DownloadState.FAILED,
+    DownloadState.DONE,
+)
+CANCELLED = DownloadState.CANCELLED
 
 
 @dataclass(frozen=True)
@@ -15,7 +36,7 @@ class DownloadItem:
     url: str
     dest_dir: str
     name: str | None  # None until the server names the file (Content-Disposition)
-    state: str
+    state: DownloadState
     position: float
     kind: str | None = None
     sha256: str | None = None
@@ -33,6 +54,10 @@ class DownloadItem:
     attempts: int = 0  # requests made for it so far (each start and each retry)
     created_at: float = 0.0
     updated_at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if type(self.state) is not DownloadState:  # a row read from SQLite: the member, or ValueError
+            object.__setattr__(self, "state", DownloadState(self.state))
 
     @property
     def target(self) -> str | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aiui_tui.core.apps import AppStatus
-from aiui_tui.core.downloads import DownloadItem
+from aiui_tui.core.downloads import DownloadItem, DownloadState
 from aiui_tui.core.monitor import GpuStats, SystemStats
 
 
@@ -56,8 +56,10 @@ class DownloadProgress(Event):
 
 @dataclass(frozen=True)
 class DownloadStateChanged(Event):
+    """`state` is the item's new state, or CANCELLED: the item left the queue (`item` as it was)."""
+
     id: str
-    state: str
+    state: DownloadState
     item: DownloadItem
     reason: str = ""
 

@@ -6,9 +6,11 @@ it when they refresh; histories are bounded rings, so memory does not grow with 
 
 from __future__ import annotations
 
+import functools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiui_tui.core.format import human_bytes
 
@@ -86,31 +88,33 @@ class UiState:
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state; events of no interest are ignored."""
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
-        if handler is not None:
-            handler(event)
+        fold = _folds().get(type(event))
+        if fold is not None:
+            fold(self, event)
 
     # -- engine and apps ----------------------------------------------------------------------------
-    def _on_EngineStateChanged(self, e: EngineStateChanged) -> None:
+    def _on_engine_state_changed(self, e: EngineStateChanged) -> None:
         self.engine_ok = e.available
         self.engine_text = f"Docker: {e.address}" if e.available else "Docker: not reachable"
 
-    def _on_AppStateChanged(self, e: AppStateChanged) -> None:
+    def _on_app_state_changed(self, e: AppStateChanged) -> None:
         view = self.apps.setdefault(e.name, AppView(e.status))
         view.status = e.status
         if not e.status.running:
             view.stats = None
-        if e.status.state != "pulling":
+        from aiui_tui.core.apps import AppState  # loaded: the event's module imports it
+
+        if e.status.state != AppState.PULLING:
             view.pull = None
 
-    def _on_AppRemoved(self, e: AppRemoved) -> None:
+    def _on_app_removed(self, e: AppRemoved) -> None:
         self.apps.pop(e.name, None)
 
-    def _on_AppPullProgress(self, e: AppPullProgress) -> None:
+    def _on_app_pull_progress(self, e: AppPullProgress) -> None:
         if e.name in self.apps:
             self.apps[e.name].pull = e
 
-    def _on_ContainerStats(self, e: ContainerStats) -> None:
+    def _on_container_stats(self, e: ContainerStats) -> None:
         view = self.apps.get(e.name)
         if view is None:
             return
@@ -119,7 +123,7 @@ class UiState:
         view.memory.append(100.0 * e.memory_used / e.memory_limit if e.memory_limit else 0.0)
 
     # -- system -------------------------------------------------------------------------------------
-    def _on_SystemSample(self, e: SystemSample) -> None:
+    def _on_system_sample(self, e: SystemSample) -> None:
         self.system = e.sample
         self.cpu.append(e.sample.cpu_percent)
         while len(self.cores) < len(e.sample.cpu_per_core):
@@ -127,7 +131,7 @@ class UiState:
         for history, value in zip(self.cores, e.sample.cpu_per_core, strict=False):
             history.append(value)
 
-    def _on_GpuSample(self, e: GpuSample) -> None:
+    def _on_gpu_sample(self, e: GpuSample) -> None:
         self.gpu = e
         if not e.available:
             self.gpu_text = "GPU: none (no NVIDIA driver)" if not e.reason else f"GPU: {e.reason}"
@@ -145,39 +149,44 @@ class UiState:
             self.gpu_text = f"GPU: {first.name}{more} {first.utilization or 0}%{vram}"
 
     # -- downloads and library ----------------------------------------------------------------------
-    def _on_DownloadQueued(self, e: DownloadQueued) -> None:
+    def _on_download_queued(self, e: DownloadQueued) -> None:
         self.downloads[e.item.id] = e.item
 
-    def _on_DownloadStateChanged(self, e: DownloadStateChanged) -> None:
-        if e.state == "cancelled":
+    def _on_download_state_changed(self, e: DownloadStateChanged) -> None:
+        from aiui_tui.core.downloads import DownloadState  # loaded: the event's module imports it
+
+        if e.state == DownloadState.CANCELLED:
             self.downloads.pop(e.id, None)
             self.progress.pop(e.id, None)
             return
         self.downloads[e.id] = e.item
-        if e.state != "active":
+        if e.state != DownloadState.ACTIVE:
             self.progress.pop(e.id, None)
 
-    def _on_DownloadQueueChanged(self, e: DownloadQueueChanged) -> None:
+    def _on_download_queue_changed(self, e: DownloadQueueChanged) -> None:
         """Another process changed the queue: its snapshot replaces ours, whatever screen is shown."""
         if e.items is None:
             return
+        from aiui_tui.core.downloads import DownloadState
+
         known = self.downloads  # a row this process changed after the snapshot was read stays as it is
         self.downloads = {
             i.id: i if i.id not in known or i.updated_at >= known[i.id].updated_at else known[i.id] for i in e.items
         }
-        for gone in [i for i in self.progress if self.downloads.get(i) is None or self.downloads[i].state != "active"]:
+        active = {i for i, item in self.downloads.items() if item.state == DownloadState.ACTIVE}
+        for gone in [i for i in self.progress if i not in active]:
             self.progress.pop(gone)
 
-    def _on_DownloadProgress(self, e: DownloadProgress) -> None:
+    def _on_download_progress(self, e: DownloadProgress) -> None:
         self.progress[e.id] = e
 
-    def _on_DownloadFinished(self, e: DownloadFinished) -> None:
+    def _on_download_finished(self, e: DownloadFinished) -> None:
         self.progress.pop(e.id, None)
 
-    def _on_LibraryChanged(self, _e: LibraryChanged) -> None:
+    def _on_library_changed(self, _e: LibraryChanged) -> None:
         self.library_version += 1
 
-    def _on_FileOpProgress(self, e: FileOpProgress) -> None:
+    def _on_file_op_progress(self, e: FileOpProgress) -> None:
         if e.finished:
             self.file_ops.pop(e.id, None)
         else:
@@ -192,3 +201,27 @@ class UiState:
         more = f" +{len(self.file_ops) - 1}" if len(self.file_ops) > 1 else ""
         percent = f" {100 * e.done // e.total}%" if e.total else ""
         return f"{e.title} {e.files_done}/{e.files_total}{percent}{more}"
+
+
+@functools.cache
+def _folds() -> dict[type[Event], Callable[[UiState, Any], None]]:
+    """Event type -> how `UiState.apply` folds it in. Built at the first event: the events module is
+    not needed before the dashboard's first frame (the services import it when they start)."""
+    from aiui_tui.core import events as e
+
+    return {
+        e.EngineStateChanged: UiState._on_engine_state_changed,
+        e.AppStateChanged: UiState._on_app_state_changed,
+        e.AppRemoved: UiState._on_app_removed,
+        e.AppPullProgress: UiState._on_app_pull_progress,
+        e.ContainerStats: UiState._on_container_stats,
+        e.SystemSample: UiState._on_system_sample,
+        e.GpuSample: UiState._on_gpu_sample,
+        e.DownloadQueued: UiState._on_download_queued,
+        e.DownloadStateChanged: UiState._on_download_state_changed,
+        e.DownloadQueueChanged: UiState._on_download_queue_changed,
+        e.DownloadProgress: UiState._on_download_progress,
+        e.DownloadFinished: UiState._on_download_finished,
+        e.LibraryChanged: UiState._on_library_changed,
+        e.FileOpProgress: UiState._on_file_op_progress,
+    }

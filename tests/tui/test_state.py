@@ -68,3 +68,25 @@ def test_downloads_and_library_changes():
     assert ui.downloads == {}
     ui.apply(LibraryChanged(added=("x",)))
     assert ui.library_version == 1
+
+
+def test_every_fold_is_in_the_table_keyed_by_event_type():
+    """`apply` dispatches on the event's type (a table), not on a method name built from the class name:
+    a handler left out of the table, or an entry that is no event, fails here."""
+    import inspect
+
+    from aiui_tui.core.events import Event
+    from aiui_tui.tui.state import _folds
+
+    table = _folds()
+    assert all(isinstance(t, type) and issubclass(t, Event) for t in table)
+    handlers = {f for name, f in inspect.getmembers(UiState, inspect.isfunction) if name.startswith("_on_")}
+    assert set(table.values()) == handlers
+
+    @dataclasses.dataclass(frozen=True)
+    class LibraryChanged(Event):  # same name as a folded event, another type: not folded
+        pass
+
+    ui = UiState("/r")
+    ui.apply(LibraryChanged())
+    assert ui.library_version == 0

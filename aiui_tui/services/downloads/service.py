@@ -21,7 +21,7 @@ from typing import Any
 
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
-from aiui_tui.core.downloads import ACTIVE, DONE, FAILED, PAUSED, PENDING, DownloadItem
+from aiui_tui.core.downloads import ACTIVE, CANCELLED, DONE, FAILED, PAUSED, PENDING, DownloadItem
 from aiui_tui.core.errors import AiuiError, UsageError
 from aiui_tui.core.events import (
     DownloadFailed,
@@ -252,7 +252,7 @@ class DownloadService:
             await asyncio.gather(task, return_exceptions=True)
         if item.state != DONE:
             await asyncio.to_thread(_remove_part, item)
-        self.bus.publish(DownloadStateChanged(item.id, "cancelled", item))
+        self.bus.publish(DownloadStateChanged(item.id, CANCELLED, item))
         return item
 
     async def move(self, item_id: str, delta: int) -> DownloadItem:
@@ -356,7 +356,7 @@ class DownloadService:
             return
         await asyncio.to_thread(store.delete, item.id)
         await asyncio.to_thread(_remove_part, item)
-        self.bus.publish(DownloadStateChanged(item.id, "cancelled", item))
+        self.bus.publish(DownloadStateChanged(item.id, CANCELLED, item))
 
     async def kept_bytes(self, item_id: str) -> int:
         """The bytes of the item's part really downloaded, as its files on disk say (a segmented
@@ -509,7 +509,7 @@ class DownloadService:
             total = transfer.state.total if transfer.state else None
             row = await asyncio.to_thread(store.get, item_id)
             if row is None or row.state != ACTIVE or row.owner_pid != os.getpid():
-                log.info("download stopped from elsewhere", id=item_id, state=row.state if row else "cancelled")
+                log.info("download stopped from elsewhere", id=item_id, state=row.state if row else CANCELLED)
                 if main:
                     main.cancel()
                 return
