@@ -135,6 +135,38 @@ async def test_the_system_panel_is_drawn_again_only_when_a_shown_value_changes(l
             assert "12.0/24.0 GiB" in str(panel.query_one("#memory").render())
 
 
+async def test_the_dashboard_draws_when_the_monitor_s_sample_arrives_and_only_while_shown(layout, clean_env):
+    """No timer of its own: the monitor's sample (one a tick of the services' ticker) draws the panels and
+    cards once, after the tick's other figures; a sample that comes while another screen is shown is
+    drawn when the dashboard is shown again."""
+    async with running_services(layout, run_downloads=False) as services:
+        await services.monitor.close()  # only the samples below
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.screen.query(SystemPanel), what="the system panel")
+            screen, panel = app.screen, app.screen.query_one(SystemPanel)
+            assert screen.TICK_S is None
+            drawn: list[int] = []
+            tick = screen.tick
+            screen.tick = lambda: (drawn.append(len(drawn)), tick())
+            cpu = lambda: str(panel.query_one("#cpu").render())  # noqa: E731
+
+            def publish(*cores: float) -> None:
+                for _ in range(3):  # three publishers in one tick (one sample and two others): one draw
+                    services.bus.publish(SystemSample(dataclasses.replace(SAMPLE, cpu_per_core=cores)))
+
+            publish(31.0, 16.0, 88.5, 4.0)
+            await until(pilot, lambda: "88.5%" in cpu(), what="the sample drawn")
+            assert len(drawn) == 1
+            await pilot.press("4")  # the logs screen
+            await until(pilot, lambda: app.screen is not screen, what="another screen")
+            publish(31.0, 16.0, 66.5, 4.0)
+            await pilot.pause()
+            assert len(drawn) == 1  # hidden: not drawn
+            await pilot.press("1")
+            await until(pilot, lambda: "66.5%" in cpu(), what="the dashboard drawn again when shown")
+
+
 async def test_the_footer_is_one_widget_and_a_click_presses_its_key(layout, clean_env):
     async with running_services(layout, run_downloads=False) as services:
         app = make_app(services)

@@ -1,13 +1,16 @@
 """The dashboard and container monitor: one card per app, system and GPU panels.
 
-Cards change as soon as an app's state does; the panels redraw at most once a second from the
-latest samples (the monitor publishes at 1 Hz), so ten busy containers cost one repaint a second.
+Cards change as soon as an app's state does; the panels and the cards' figures are drawn when the
+monitor's sample arrives (once a tick of the services' ticker, with the containers' figures of the same
+tick), not on a timer of their own: an idle dashboard wakes once a second for both, and ten busy
+containers cost one repaint a second. Only what shows a changed value is drawn again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -46,9 +49,11 @@ class DashboardScreen(AiuiScreen):
                 yield Static("Starting…", id="no-apps")
             yield VerticalScroll(id="panels", can_focus=False)  # the panels come with the services
 
-    TICK_S = 1.0
+    TICK_S = None  # drawn on the monitor's samples instead (see `_sampled`)
     _panels: tuple[SystemPanel, GpuPanel] | tuple[()] = ()
     _panels_mounting = False
+    _unsubscribe: Callable[[], None] | None = None
+    _draw_soon = False
 
     async def _mount_panels(self) -> None:
         """The system and GPU panels come with the services (the monitor's samples): mounted before the
@@ -66,11 +71,33 @@ class DashboardScreen(AiuiScreen):
         if not self._panels_mounting:  # services_ready comes twice when the services were there first
             self._panels_mounting = True
             self.run_worker(self._mount_panels, group="panels", exit_on_error=False)
+        if self._unsubscribe is None:
+            from aiui_tui.core.events import SystemSample  # loaded with the services
+
+            self._unsubscribe = self.services.bus.subscribe(self._sampled, SystemSample)
         self.sync_cards()
+
+    def _sampled(self, _event: object) -> None:
+        """Bus callback on the loop, in the ticker's delivery of this tick's samples: draw once they are
+        all in (the containers' figures come after the monitor's), while this screen is shown."""
+        if not self._draw_soon and self.is_current:
+            self._draw_soon = True
+            asyncio.get_running_loop().call_soon(self._draw)
+
+    def _draw(self) -> None:
+        self._draw_soon = False
+        if self.is_current and self.is_attached:
+            self.tick()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
 
     def on_screen_resume(self) -> None:
         if self.ready:
             self.sync_cards()
+            self.tick()  # what came while another screen was shown
 
     def on_service_event(self, message: ServiceEvent) -> None:
         if self.ready and type(message.event).__name__ in CARD_EVENTS:
