@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from aiui_tui.bus import Bus
 from aiui_tui.cli.console import escape
@@ -16,7 +17,7 @@ from aiui_tui.cli.context import Context
 from aiui_tui.cli.progress import FileOpBars
 from aiui_tui.core.errors import EXIT_FAILED
 from aiui_tui.core.format import human_bytes
-from aiui_tui.core.library import LIBRARY, ModelRecord
+from aiui_tui.core.library import CIVITAI, HF, LIBRARY, ModelRecord, ModelRef
 from aiui_tui.kinds import kind_names
 
 
@@ -107,8 +108,8 @@ def run(ctx: Context) -> int:
 
 
 async def _run(ctx: Context) -> int:
-    action = ctx.args.action.replace("-", "_")
-    handler = globals()[f"_{action}"]
+    action = ctx.args.action
+    handler = ACTIONS[action]
     # Bars for hashing, verify, import, link and dedupe on a terminal; `add` has its download bars.
     bars = action != "add" and ctx.out.err.is_terminal and not getattr(ctx.args, "json", False)
     async with library_service(ctx, scan=action in ("list", "link", "dedupe", "updates"), bars=bars) as library:
@@ -149,9 +150,9 @@ def _record_json(r: ModelRecord) -> dict:
 def _source(r: ModelRecord) -> str:
     s = r.source
     if s.get("type") == "huggingface":
-        return f"hf:{s.get('repo', '')}"
+        return str(ModelRef(HF, s.get("repo", "")))
     if s.get("type") == "civitai":
-        return f"civitai:{s.get('model_id', '')}@{s.get('version_id', '')}"
+        return str(ModelRef(CIVITAI, str(s.get("model_id", "")), str(s.get("version_id", ""))))
     return s.get("type", "")
 
 
@@ -172,9 +173,8 @@ async def _search(ctx: Context, library) -> int:
     for h in hits:
         size = sum(f.size or 0 for f in h.files[:1])
         have = any(f.sha256 in installed for f in h.files if f.sha256)
-        ident = h.id if h.source == "catalog" else f"{'hf' if h.source == 'huggingface' else h.source}:{h.id}"
         table.add_row(
-            ident,
+            escape(str(ModelRef.for_search_hit(h.source, h.id))),
             escape(h.name),
             h.kind or "",
             h.architecture,
@@ -365,3 +365,19 @@ def _updates_fix(report) -> str:
     if report.no_source:
         return "only models added from HuggingFace or CivitAI (models add hf:... or civitai:...) can be checked"
     return "add a model first: aiui-tui models add sdxl-base-1.0"
+
+
+# `models ACTION` -> what runs it, given the context and the library service.
+ACTIONS: dict[str, Callable[[Context, Any], Awaitable[int | None]]] = {
+    "list": _list,
+    "search": _search,
+    "add": _add,
+    "verify": _verify,
+    "scan": _scan,
+    "detect": _detect,
+    "import": _import,
+    "link": _link,
+    "unlink": _unlink,
+    "dedupe": _dedupe,
+    "updates": _updates,
+}

@@ -5,7 +5,80 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiui_tui.core.errors import UsageError
+
 LIBRARY = "library"  # the `location` of files under models/<kind>/; other locations are UI folders
+
+# The sources a ModelRef names (a plugin's source is named by its plugin's source name).
+CATALOG, HF, CIVITAI, URL = "catalog", "hf", "civitai", "url"
+_SEARCH_SOURCES = {"huggingface": HF}  # RemoteModel.source -> the ModelRef source, where they differ
+_FORMS = "a catalog id, hf:OWNER/REPO[/FILE][@REVISION], civitai:ID[@VERSION] or a URL"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model at one source: what `models add` takes and the model browser queues.
+
+    Its text form, `str(ref)` and `ModelRef.parse(text)`, is what people type:
+    `sdxl-base-1.0` (the catalog), `hf:owner/repo[/path][@revision]`, `civitai:ID[@VERSION]`, an
+    http(s) URL, or `SOURCE:ID` for a plugin's source.
+    """
+
+    source: str  # CATALOG, HF, CIVITAI, URL or a plugin source's name
+    id: str  # catalog id, owner/repo[/path], CivitAI model id, the URL, the plugin's id
+    version: str = ""  # HuggingFace revision or CivitAI version id; "" for the latest
+
+    def __str__(self) -> str:
+        if self.source in (CATALOG, URL):
+            return self.id
+        return f"{self.source}:{self.id}" + (f"@{self.version}" if self.version else "")
+
+    @property
+    def hf_repo(self) -> str:
+        """owner/repo of a HuggingFace ref (its path, if any, left out)."""
+        return "/".join(self.id.split("/")[:2])
+
+    @property
+    def hf_path(self) -> str:
+        """The file in the repo of a HuggingFace ref, or "" (the repo's only model file)."""
+        return "/".join(self.id.split("/")[2:])
+
+    @classmethod
+    def for_search_hit(cls, source: str, model_id: str) -> ModelRef:
+        """The ref of a search hit (`RemoteModel.source`, `RemoteModel.id`)."""
+        source = _SEARCH_SOURCES.get(source, source)
+        return cls(source, model_id)
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        """The ref `text` names; UsageError (one line and the forms it takes) when it names none."""
+        text = text.strip()
+        if not text:
+            raise UsageError("No model named.", f"give {_FORMS}")
+        if text.startswith(("http://", "https://")):
+            return cls(URL, text)
+        if ":" not in text:
+            return cls(CATALOG, text)
+        source, _, rest = text.partition(":")
+        if source == HF:
+            repo, _, revision = rest.partition("@")
+            parts = repo.strip("/").split("/")
+            if len(parts) < 2 or not all(parts) or (not revision and rest.endswith("@")):
+                raise UsageError(
+                    f"Not a HuggingFace repo: {text!r}.", "write hf:owner/repo or hf:owner/repo/file.safetensors"
+                )
+            return cls(HF, "/".join(parts), revision)
+        if source == CIVITAI:
+            model, _, version = rest.partition("@")
+            if not model.isdigit() or not (version.isdigit() or (not version and "@" not in rest)):
+                raise UsageError(
+                    f"Not a CivitAI model: {text!r}.",
+                    "write civitai:ID or civitai:ID@VERSION (the numbers in the model page's URL)",
+                )
+            return cls(CIVITAI, model, version)
+        if not source or not rest or not source.replace("-", "").replace("_", "").isalnum():
+            raise UsageError(f"Not a model reference: {text!r}.", f"give {_FORMS}")
+        return cls(source, rest)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,18 @@ from aiui_tui.bus import Bus
 from aiui_tui.config import Config
 from aiui_tui.core.errors import UsageError
 from aiui_tui.core.events import DownloadFinished, LibraryChanged, Notice
-from aiui_tui.core.library import LIBRARY, CatalogEntry, ModelRecord, RemoteModel, ScanResult
+from aiui_tui.core.library import (
+    CATALOG,
+    CIVITAI,
+    HF,
+    LIBRARY,
+    URL,
+    CatalogEntry,
+    ModelRecord,
+    ModelRef,
+    RemoteModel,
+    ScanResult,
+)
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.credentials import Credentials
 from aiui_tui.kinds import kind_names
@@ -328,25 +339,27 @@ class LibraryService:
         self.offline_reason = ""
         return hits
 
-    async def resolve(self, ident: str, kind: str | None = None) -> list[DownloadRequest]:
-        """Download requests for a catalog id, `hf:owner/repo[/path][@rev]`, `civitai:ID[@VERSION]` or a URL."""
+    async def resolve(self, ident: str | ModelRef, kind: str | None = None) -> list[DownloadRequest]:
+        """Download requests for a model: a ModelRef, or its text (a catalog id, `hf:owner/repo[/path][@rev]`,
+        `civitai:ID[@VERSION]`, a URL, `SOURCE:ID` of a plugin's source)."""
         if kind is not None and kind not in kind_names():
             raise UsageError(f"Unknown kind {kind!r}.", f"use one of: {', '.join(kind_names())}")
         entries = {e.id: e for e in self.catalog()}
-        if ident in entries:
+        if isinstance(ident, str) and ident in entries:  # a catalog id, whatever characters a plugin's has
             return [catalog_mod.request_for(entries[ident], kind)]
-        if ident.startswith("hf:"):
-            return await self._resolve_hf(ident[3:], kind)
-        if ident.startswith("civitai:"):
-            model, _, version = ident[8:].partition("@")
-            return await self._resolve_civitai(model, version or None, kind)
-        if ident.startswith(("http://", "https://")):
-            return await self._resolve_url(ident, kind)
-        prefix, _, model_id = ident.partition(":")
-        if model_id and prefix in self.extra_sources:
-            return await self._resolve_plugin_source(prefix, model_id, kind)
+        ref = ident if isinstance(ident, ModelRef) else ModelRef.parse(ident)
+        if ref.source == CATALOG and ref.id in entries:
+            return [catalog_mod.request_for(entries[ref.id], kind)]
+        if ref.source == HF:
+            return await self._resolve_hf(ref.id, kind, ref.version or None)
+        if ref.source == CIVITAI:
+            return await self._resolve_civitai(ref.id, ref.version or None, kind)
+        if ref.source == URL:
+            return await self._resolve_url(ref.id, kind)
+        if ref.source in self.extra_sources:
+            return await self._resolve_plugin_source(ref.source, ref.id, kind)
         raise UsageError(
-            f"Not a catalog id, hf:, civitai: or URL: {ident!r}.",
+            f"Not a catalog id, hf:, civitai: or URL: {str(ref)!r}.",
             "see `aiui-tui models search TEXT` for ids, e.g. `models add sdxl-base-1.0`",
         )
 
@@ -365,14 +378,10 @@ class LibraryService:
                                 source={"type": source, "id": model_id, **file.source})]  # fmt: skip
 
     async def _resolve_hf(self, spec: str, kind: str | None, revision: str | None = None) -> list[DownloadRequest]:
-        spec, _, rev = spec.partition("@")
-        revision = revision or rev or "main"
-        parts = spec.strip("/").split("/")
-        if len(parts) < 2:
-            raise UsageError(
-                f"Not a HuggingFace repo: {spec!r}.", "write hf:owner/repo or hf:owner/repo/file.safetensors"
-            )
-        repo, path = "/".join(parts[:2]), "/".join(parts[2:])
+        """`spec`: owner/repo[/path] (checked by ModelRef.parse, or from a URL's path)."""
+        revision = revision or "main"
+        ref = ModelRef(HF, spec.strip("/"))
+        repo, path = ref.hf_repo, ref.hf_path
         files = await self.hf.files(repo, revision)
         if path:
             files = [f for f in files if f.source["path"] == path]
@@ -423,7 +432,7 @@ class LibraryService:
             raise UsageError("A plain URL needs a kind.", "add --kind (checkpoints, loras, vae, ...)")
         return [DownloadRequest(url=url, kind=kind, source={"type": "url", "url": url})]
 
-    async def add(self, ident: str, kind: str | None = None, skipped: list[str] | None = None) -> list[Any]:
+    async def add(self, ident: str | ModelRef, kind: str | None = None, skipped: list[str] | None = None) -> list[Any]:
         """Queue `ident`'s files through the download engine; files already installed are skipped
         (their names are appended to `skipped` when given)."""
         if self.downloads is None:

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Input, Static, Tab, Tabs
 from aiui_tui.core.errors import AiuiError
 from aiui_tui.core.events import FileOpProgress, LibraryChanged
 from aiui_tui.core.format import human_bytes
-from aiui_tui.core.library import ModelRecord, RemoteModel
+from aiui_tui.core.library import HF, ModelRecord, ModelRef, RemoteModel
 from aiui_tui.kinds import kind_names
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.lazylog import get_logger
@@ -70,7 +70,7 @@ class Row:
     architecture: str
     size: int | None
     source: str
-    ident: str  # what `library.add` takes: catalog id, hf:repo/path, civitai:ID
+    ref: ModelRef | None  # what `library.add` queues; None for a file in the library
     status: str = ""
     apps: tuple[str, ...] = ()
     details: str = ""
@@ -241,7 +241,7 @@ class ModelsScreen(AiuiScreen):
             r.architecture,
             r.size,
             source,
-            r.path,
+            None,
             status,
             details=details,
             record=r,
@@ -250,7 +250,6 @@ class ModelsScreen(AiuiScreen):
 
     def remote_row(self, m: RemoteModel, catalog: dict) -> Row:
         file = m.files[0] if m.files else None
-        ident = m.id if m.source == "catalog" else f"hf:{m.id}" if m.source == "huggingface" else f"{m.source}:{m.id}"
         sha = file.sha256 if file else None
         status = "installed" if sha and sha in self.installed else ""
         if file and file.format == "pickle":
@@ -274,7 +273,7 @@ class ModelsScreen(AiuiScreen):
             m.architecture,
             size,
             self.titles.get(m.source, m.source) if m.source != "huggingface" else "HuggingFace",
-            ident,
+            ModelRef.for_search_hit(m.source, m.id),
             status,
             apps,
             "\n".join(lines),
@@ -334,9 +333,10 @@ class ModelsScreen(AiuiScreen):
 
     def action_download(self) -> None:
         row = self.current()
-        if row is None or row.record is not None:
+        if row is None or row.ref is None:
             self.notify("Select a catalog, HuggingFace or CivitAI model to download.", severity="warning")
             return
+        ref = row.ref
         kind = self.kind_override.get(row.key)
 
         def queued(items: list) -> None:
@@ -345,7 +345,7 @@ class ModelsScreen(AiuiScreen):
             else:
                 self.notify(f"{row.name} is already in the library.")
 
-        self.intent(lambda: self.services.library.add(row.ident, kind), f"queue {row.name}", queued)
+        self.intent(lambda: self.services.library.add(ref, kind), f"queue {row.name}", queued)
 
     def action_change_kind(self) -> None:
         row = self.current()
@@ -360,9 +360,9 @@ class ModelsScreen(AiuiScreen):
 
     def action_expand(self) -> None:
         row = self.current()
-        if row is None or not row.expandable:
+        if row is None or row.ref is None or not row.expandable:
             return
-        repo = row.ident[3:]
+        repo = row.ref.hf_repo
 
         async def files() -> list:
             return await self.services.library.hf.files(repo)
@@ -376,7 +376,7 @@ class ModelsScreen(AiuiScreen):
                     "unknown",
                     f.size,
                     "HuggingFace",
-                    f"hf:{repo}/{f.source['path']}",
+                    ModelRef(HF, f"{repo}/{f.source['path']}"),
                     "installed" if f.sha256 in self.installed else ("can run code" if f.format == "pickle" else ""),
                     details=f"{repo}\n{f.source['path']}\nsha256 {f.sha256 or '?'}",
                     sha256=f.sha256,
