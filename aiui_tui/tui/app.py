@@ -207,11 +207,11 @@ class AiuiApp(OneLineCrashApp[int]):
     def on_service_event(self, message: ServiceEvent) -> None:
         event = message.event
         self.ui.apply(event)
-        apps = self.services.apps if self.services is not None else None
-        if type(event).__name__ == "EngineStateChanged" and apps is not None:
-            self.ui.refresh_apps(apps.statuses())
-        from aiui_tui.core.events import Notice  # loaded by the services that sent it
+        from aiui_tui.core.events import EngineStateChanged, Notice  # loaded by the services that sent it
 
+        apps = self.services.apps if self.services is not None else None
+        if isinstance(event, EngineStateChanged) and apps is not None:
+            self.ui.refresh_apps(apps.statuses())
         if isinstance(event, Notice) and event.level in ("warning", "error"):
             text = event.message + (f"\nFix: {event.fix}" if event.fix else "")
             self.notify(text, severity=_SEVERITY[event.level], timeout=8 if event.level == "error" else 5)
