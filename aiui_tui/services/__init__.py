@@ -92,7 +92,7 @@ async def open_services(
         services.plugins = PluginService(layout)
         await asyncio.to_thread(services.plugins.load)  # imports only enabled plugins
         services.plugins.attach(bus)
-        await services.plugins.watch()  # plugins copied in while the dashboard runs show in Settings
+        await services.plugins.watch(ticker=ticker)  # plugins copied in while the dashboard runs show in Settings
         stack.push_async_callback(services.plugins.close)
 
         services.downloads = make_downloads(layout, config, credentials, bus, ticker)

@@ -130,3 +130,18 @@ async def test_a_folder_watch_on_the_ticker_looks_in_its_call_and_reacts_to_a_ch
         await asyncio.gather(watch, return_exceptions=True)
     assert not ticker._jobs  # the cancelled watch left the ticker
     await ticker.close()
+
+
+async def test_open_services_puts_every_periodic_look_on_one_ticker(layout, clean_env):
+    """The monitor, the download queue's look at its database, the app manifests and the plugins folder
+    share the ticker open_services builds: one thread call a tick serves them all."""
+    from tests.tui.conftest import running_services
+
+    async with running_services(layout, run_downloads=True, docker__host="unix:///nonexistent/docker.sock") as s:
+        ticker = s.monitor.ticker
+        assert ticker is not None and s.apps.ticker is ticker and s.apps.stats_poll.ticker is ticker
+        expected = {"monitor", "download queue", f"watch {layout.user_apps_dir}", f"watch {layout.plugins_dir}"}
+        await wait_for(lambda: {job.name for job in ticker._jobs} == expected)
+        calls = ticker.thread_calls
+        await ticker.tick_now()
+        assert ticker.thread_calls == calls + 1

@@ -428,14 +428,14 @@ class PluginService:
         except BaseException as exc:  # the plugin's bug, whatever it is: off for the session
             self._fail(info, problem(exc, "raised in aiui_on_event", "in aiui_on_event"), exc)
 
-    async def watch(self, every_s: float | None = None) -> None:
+    async def watch(self, every_s: float | None = None, ticker: Any = None) -> None:
         """Publish `PluginsChanged` when plugins are copied in or removed, or their settings change
         (the dashboard's Settings lists them again), from now until `close`; after `attach`."""
         assert self._bus is not None, "attach(bus) first"
         bus, plugins, settings = self._bus, self.layout.plugins_dir, self.layout.plugin_config_dir
         first = await asyncio.to_thread(folder_watch.snapshot, plugins, settings)
         task = folder_watch.watch(
-            plugins, settings, lambda: bus.publish(PluginsChanged()), every_s or folder_watch.POLL_S, first
+            plugins, settings, lambda: bus.publish(PluginsChanged()), every_s or folder_watch.POLL_S, first, ticker
         )
         self._watch = asyncio.ensure_future(task)
 

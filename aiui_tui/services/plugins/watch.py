@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiui_tui.services import folder_watch
 
@@ -42,7 +43,9 @@ async def watch(
     on_change: Callable[[], None],
     every_s: float = POLL_S,
     first: Snapshot | None = None,
+    ticker: Any = None,
 ) -> None:
-    """Call `on_change` after each change since `first` (or the first look), until cancelled."""
+    """Call `on_change` after each change since `first` (or the first look), until cancelled (on the
+    services' `ticker` when given)."""
     look = lambda: snapshot(plugins_dir, settings_dir)  # noqa: E731
-    await folder_watch.poll(look, on_change, what=str(plugins_dir), every_s=every_s, first=first)
+    await folder_watch.poll(look, on_change, what=str(plugins_dir), every_s=every_s, first=first, ticker=ticker)
