@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
-from aiui_tui.core.downloads import DownloadItem
+from aiui_tui.core.downloads import ACTIVE, DONE, FAILED, DownloadItem
 from aiui_tui.core.events import DownloadQueueChanged
 from aiui_tui.core.format import human_bytes, human_duration, human_rate
 from aiui_tui.tui.bridge import ServiceEvent
@@ -87,22 +87,22 @@ class DownloadsScreen(AiuiScreen):
         done = progress.done if progress else item.done_bytes
         total = (progress.total if progress else None) or item.total_bytes or item.size
         fraction = done / total if total else None
-        speed = progress.speed if progress and item.state == "active" else None
-        eta = progress.eta if progress and item.state == "active" else None
+        speed = progress.speed if progress and item.state == ACTIVE else None
+        eta = progress.eta if progress and item.state == ACTIVE else None
         pct = f" {100 * fraction:3.0f}%" if fraction is not None else "    "
         return (
             self.fit_name(item.display_name),
             Text(item.state, style=STATE_STYLE.get(item.state, "")),
-            Text.assemble(bar(fraction if item.state != "done" else 1.0, NARROW_BAR if self.narrow else WIDE_BAR), pct),
+            Text.assemble(bar(fraction if item.state != DONE else 1.0, NARROW_BAR if self.narrow else WIDE_BAR), pct),
             human_bytes(total) if total else "?",
             human_rate(speed) if speed else "",
             human_duration(eta) if eta else "",
-            Text(item.reason + (f" Fix: {item.fix}" if item.fix and item.state == "failed" else ""), style="dim"),
+            Text(item.reason + (f" Fix: {item.fix}" if item.fix and item.state == FAILED else ""), style="dim"),
         )
 
     def repaint(self) -> None:
         table = self.query_one(DataTable)
-        items = sorted(self.ui.downloads.values(), key=lambda i: (i.state == "done", i.position))
+        items = sorted(self.ui.downloads.values(), key=lambda i: (i.state == DONE, i.position))
         keys = [i.id for i in items]
         current = [str(k.value) for k in table.rows]
         cursor = table.cursor_row
@@ -126,9 +126,9 @@ class DownloadsScreen(AiuiScreen):
         self.query_one("#totals", Static).update(self.totals(items))
 
     def totals(self, items: list[DownloadItem]) -> Text:
-        active = [self.ui.progress[i.id] for i in items if i.state == "active" and i.id in self.ui.progress]
+        active = [self.ui.progress[i.id] for i in items if i.state == ACTIVE and i.id in self.ui.progress]
         speed = sum(p.speed or 0 for p in active)
-        remaining = sum(max(0, (i.total_bytes or i.size or 0) - i.done_bytes) for i in items if i.state != "done")
+        remaining = sum(max(0, (i.total_bytes or i.size or 0) - i.done_bytes) for i in items if i.state != DONE)
         free = next((d.free for d in self.ui.system.disks if d.label == "models"), None) if self.ui.system else None
         counts = {s: sum(i.state == s for i in items) for s in STATE_STYLE}
         text = Text.assemble(
@@ -179,7 +179,7 @@ class DownloadsScreen(AiuiScreen):
                 self.intent(lambda: self.services.downloads.cancel(item.id), f"cancel {item.display_name}")
 
         def ask(kept: int) -> None:  # the bytes really on disk, not the last figure the row saved
-            if item.state == "done":
+            if item.state == DONE:
                 question = f"Remove {item.display_name} from the queue? The downloaded file stays."
             else:
                 what = f"Its part file ({human_bytes(kept)}) is deleted." if kept else "It has no part file yet."

@@ -12,17 +12,17 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from aiui_tui.core.downloads import DownloadItem
+from aiui_tui.core.downloads import ACTIVE, DONE, DownloadItem
 from aiui_tui.core.format import human_bytes, human_rate
 
 
 def detail_rows(item: DownloadItem, kept: int | None) -> list[tuple[str, str]]:
     """(label, value) lines for `item`; `kept` is its part's bytes on disk (None: not looked at)."""
     total = item.total_bytes or item.size
-    done = item.total_bytes if item.state == "done" else item.done_bytes
+    done = item.total_bytes if item.state == DONE else item.done_bytes
     size = f"{human_bytes(done)} of {human_bytes(total) if total else '? (unknown yet)'}"
     rows = [  # the name is the dialog's title
-        ("State", item.state + (f" at {human_rate(item.speed)}" if item.state == "active" and item.speed else "")),
+        ("State", item.state + (f" at {human_rate(item.speed)}" if item.state == ACTIVE and item.speed else "")),
         ("URL", item.url),
         ("Destination", item.target or f"{item.dest_dir}/ (named by the server)"),
         ("Kind", item.kind or "-"),
@@ -34,7 +34,7 @@ def detail_rows(item: DownloadItem, kept: int | None) -> list[tuple[str, str]]:
         ("Attempts", str(item.attempts)),
         ("Bytes", size),
     ]
-    if kept is not None and item.state != "done":
+    if kept is not None and item.state != DONE:
         rows.append(("Part on disk", human_bytes(kept)))
     rows += [
         ("Expected sha256", item.sha256 or "- (none given: the file is hashed, not checked)"),
