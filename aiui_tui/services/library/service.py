@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
+from aiui_tui.core.downloads import DONE
 from aiui_tui.core.errors import UsageError
 from aiui_tui.core.events import DownloadFinished, LibraryChanged, Notice
 from aiui_tui.core.library import (
@@ -157,7 +158,7 @@ class LibraryService:
         return {
             item.target: item
             for item in await self.downloads.items()
-            if item.state == "done" and item.target and item.result_sha256
+            if item.state == DONE and item.target and item.result_sha256
         }
 
     def _hasher_reusing(self, downloaded: dict[str, Any], op: OpProgress) -> Any:
