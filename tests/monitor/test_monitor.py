@@ -151,7 +151,21 @@ async def test_system_sample(tmp_path):
     assert 0 < system.memory_used < system.memory_total
     assert system.disks[0].label == "models" and system.disks[0].free > 0
     assert service.last_system is system
-    assert [type(e) for e in seen] == [SystemSample, GpuSample, SystemSample, GpuSample]
+    assert [type(e) for e in seen] == [SystemSample, GpuSample, SystemSample]  # no GPU: said once
+
+
+async def test_no_gpu_is_said_once_until_that_changes_and_gpus_are_published_every_tick(tmp_path):
+    nvml = FakeNvml(library_missing=True)
+    service, seen = await monitor(tmp_path, nvml)
+    for _ in range(3):
+        await service.sample_once()
+    assert [e.available for e in seen if isinstance(e, GpuSample)] == [False]
+    service.gpu = GpuSampler(FakeNvml([FakeGpu(utilization=5)]))  # a driver installed meanwhile
+    for _ in range(3):
+        await service.sample_once()
+    gpus = [e for e in seen if isinstance(e, GpuSample)]
+    assert [e.available for e in gpus] == [False, True, True, True]  # the same figures: each tick, for history
+    assert len(samples(seen)) == 6
 
 
 async def test_the_monitor_samples_every_tick_of_its_ticker_the_first_at_once(tmp_path):

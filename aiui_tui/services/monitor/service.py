@@ -46,6 +46,7 @@ class MonitorService:
         self.proc = proc
         self.last_system: SystemStats | None = None
         self.last_gpu: GpuSample | None = None
+        self._published_gpu: tuple | None = None
         self._gpu_by_container: dict[str, int] = {}
         self._own_ticker: Ticker | None = None
         self._stop: Callable[[], None] | None = None
@@ -72,9 +73,14 @@ class MonitorService:
         return system, gpu
 
     def _publish(self, sample: tuple[SystemStats, GpuSample]) -> None:
+        """The system sample every tick; the GPU sample every tick while there are GPUs (the screens keep
+        their history), else when it changed: "no GPU" and why reads the same every second."""
         system, gpu = sample
         self.bus.publish(SystemSample(system))
-        self.bus.publish(gpu)
+        said = (gpu.available, gpu.gpus, gpu.reason, gpu.fix)  # all but the time it was taken
+        if gpu.gpus or said != self._published_gpu:
+            self._published_gpu = said
+            self.bus.publish(gpu)
 
     def gpu_memory_of_container(self, container_id: str) -> int | None:
         return self._gpu_by_container.get(container_id)
