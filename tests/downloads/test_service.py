@@ -311,7 +311,7 @@ async def test_progress_events_are_throttled_to_ten_per_second(server, harness, 
     service.bus.subscribe(lambda e: seen.append((time.monotonic(), e)), DownloadProgress)
     item = await service.enqueue(request(url, tmp_path, "e.bin", data))
     await service.run_item(item.id, foreground=True)
-    times = [t for t, _ in seen]
+    times = [t for t, _ in seen][:-1]  # the last one (done == total) always passes the throttle
     assert len(times) >= 10  # two seconds of progress
     for i in range(len(times) - 10):
         assert times[i + 10] - times[i] >= 0.99, "more than 10 progress events within a second"
