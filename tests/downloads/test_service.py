@@ -16,7 +16,7 @@ from aiui_tui.core.events import DownloadFinished, DownloadProgress, DownloadQue
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.services import make_downloads
 from aiui_tui.services.downloads import DownloadService
-from aiui_tui.services.downloads.errors import ChecksumMismatch, DiskFull, NotAModel
+from aiui_tui.services.downloads.errors import BusyElsewhere, ChecksumMismatch, DiskFull, NotAModel
 from tests.conftest import load_services_inputs
 from tests.downloads.conftest import (
     LoopbackOnlyResolver,
@@ -265,8 +265,9 @@ async def test_two_downloads_to_one_target_are_refused_not_interleaved(server, h
     item = await first.enqueue(request(url, tmp_path, "t.bin", data))
     task = asyncio.create_task(first.run_item(item.id, foreground=True))
     await wait_for(lambda: _async(part_of(tmp_path, "t.bin").exists()))
-    with pytest.raises(UsageError, match="being downloaded by another aiui-tui process"):
+    with pytest.raises(BusyElsewhere, match="being downloaded by another aiui-tui process") as busy:
         await second.run_item(item.id, foreground=True)
+    assert isinstance(busy.value, UsageError)  # its own class, still handled where a UsageError is
     server.faults["t.bin"].rate = None
     done = await task
     assert done.state == DONE and (tmp_path / "t.bin").read_bytes() == data
