@@ -12,14 +12,20 @@ switches per second (every thread wake-up counts), the event loop's wake-ups per
 calls) and the RSS change. Min and median over the rounds. Then the time from a container's state
 change (killed from outside) to its AppStateChanged event.
 
+--census instead runs every service as the dashboard has them (`open_services`) with the containers
+running, and counts for --seconds the loop's wake-ups and the callbacks it ran, by source (task, timer,
+thread-pool completion): where an idle dashboard's wake-ups come from, without the TUI.
+
 Run as root with a Docker engine (scripts/test starts one):
   .venv/bin/python bench/monitor.py [--seconds 10] [--rounds 5] [--containers 10] [--json]
+  .venv/bin/python bench/monitor.py --census [--seconds 20] [--containers 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import resource
 import shutil
@@ -160,6 +166,80 @@ async def one_interval(layout: Layout, mode: str, seconds: float, count: int, wo
     return result
 
 
+class Census:
+    """Counts the callbacks the loop runs (every `Handle._run`), by source, while `on`."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.on = False
+        original = asyncio.events.Handle._run
+        census = self
+
+        def run(handle):
+            if census.on:
+                census.counts[label(handle._callback)] += 1
+            return original(handle)
+
+        asyncio.events.Handle._run = run  # type: ignore[method-assign]
+
+
+def label(callback) -> str:
+    owner = getattr(callback, "__self__", None)
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        return f"task step: {getattr(coro, '__qualname__', owner.get_name())}"
+    name = getattr(callback, "__qualname__", None) or type(callback).__name__
+    if "_call_set_state" in name or "_set_state" in name:
+        return "thread-pool completion (to_thread/run_in_executor)"
+    return f"callback: {getattr(callback, '__module__', '') or ''}.{name}"
+
+
+async def census(seconds: float, count: int) -> dict:
+    import docker
+
+    from aiui_tui.config import load_config
+    from aiui_tui.credentials import load_credentials
+    from aiui_tui.services import open_services as open_all
+
+    client = docker.from_env(timeout=120)
+    work = Path(tempfile.mkdtemp(prefix="aiui-bench-"))
+    client.images.build(path=str(build_busybox_context(work / "ctx")), tag=BUSYBOX_IMAGE, rm=True)
+    layout = Layout(work / "root")
+    ensure_layout(layout)
+    names = write_manifests(layout, count)
+    wakeups = LoopWakeups(asyncio.get_running_loop())
+    counter = Census()
+    try:
+        starter = AppService(layout, Config(), Bus())
+        await starter.start(supervise=False)
+        for name in names:
+            await starter.start_app(name)
+        await starter.close()
+        config, credentials = load_config(layout, env={}), load_credentials(layout, env={})
+        async with open_all(layout, config, credentials) as services:
+            seen: set[str] = set()
+            services.bus.subscribe(lambda e: seen.add(e.name), ContainerStats)
+            if not await wait_for(lambda: len(seen) >= count, 30):
+                raise SystemExit(f"only {len(seen)} of {count} containers reported figures")
+            await asyncio.sleep(2.0)
+            before, cpu_before = wakeups.count, time.process_time()
+            counter.on = True
+            await asyncio.sleep(seconds)
+            counter.on = False
+            woke, cpu = wakeups.count - before, time.process_time() - cpu_before
+    finally:
+        for c in client.containers.list(all=True, filters={"label": f"{LABEL_ROOT}={layout.root}"}):
+            c.remove(force=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return {
+        "containers": count,
+        "seconds": seconds,
+        "cpu_percent_of_one_core": round(100 * cpu / seconds, 3),
+        "loop_wakeups_per_s": round(woke / seconds, 2),
+        "callbacks_per_s": {k: round(v / seconds, 2) for k, v in counter.counts.most_common()},
+    }
+
+
 def summary(values: list[dict]) -> dict:
     out = {}
     for key in values[0]:
@@ -240,7 +320,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--containers", type=int, default=10)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--census", action="store_true", help="wake-ups and callbacks by source of all services")
     args = parser.parse_args()
+    if args.census:
+        found = asyncio.run(census(args.seconds, args.containers))
+        if args.json:
+            print(json.dumps(found, indent=2))
+            return
+        print(
+            f"all services, {args.containers} containers, {args.seconds:g} s: CPU {found['cpu_percent_of_one_core']}% "
+            f"of a core, loop wake-ups {found['loop_wakeups_per_s']}/s; callbacks per second by source:"
+        )
+        for source, rate in found["callbacks_per_s"].items():
+            print(f"  {rate:7.2f}  {source}")
+        return
     result = asyncio.run(measure(args.seconds, args.rounds, args.containers))
     if args.json:
         print(json.dumps(result, indent=2))

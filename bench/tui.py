@@ -11,6 +11,10 @@
                 min and median; RSS at the end of each window.
   rss           the dashboard's RSS every minute for --seconds (default 600): growth shows a leak.
 
+idle --against DIR (repeatable) adds a contender in the same interleaved windows: the dashboard from
+another copy of the package (DIR holds its `aiui_tui/`, e.g. `git archive HEAD~3 aiui_tui | tar -x -C DIR`),
+for A/B comparisons of a change while other work shares the machine.
+
 Bytecode of aiui_tui is compiled first (`compileall`), as an installed package has it: with an editable
 install and PYTHONDONTWRITEBYTECODE set, every start would compile ~60 modules (--no-compile to measure
 that too).
@@ -273,24 +277,33 @@ def idle_setup(work: Path, count: int) -> Path:
     return root
 
 
-def idle(runs: int, seconds: float, count: int, strace_seconds: float, screen_key: str = "") -> dict:
+def idle(
+    runs: int, seconds: float, count: int, strace_seconds: float, screen_key: str = "", against: list[Path] = ()
+) -> dict:
     work = Path(tempfile.mkdtemp(prefix="aiui-bench-tui-"))
     bare = work / "bare.py"
     bare.write_text(BARE_APP)
     root = None
     windows: dict[str, list[dict]] = {"bare_textual": [], "aiui_tui": []}
+    trees = {f"against {tree}": tree for tree in against}
+    for tree in against:
+        import compileall
+
+        compileall.compile_dir(str(tree / "aiui_tui"), quiet=1)
+        windows[f"against {tree}"] = []
     try:
         root = idle_setup(work, count)
         env = env_for(root)
         for i in range(runs):
-            order = ["bare_textual", "aiui_tui"] if i % 2 == 0 else ["aiui_tui", "bare_textual"]
+            order = list(windows) if i % 2 == 0 else list(reversed(windows))
             for name in order:
                 if name == "bare_textual":
                     pid, fd = spawn([sys.executable, str(bare), "--tick"], env)
                     drain(fd, b"bare-peer", 30)
                     drain(fd, None, 3)
                 else:
-                    pid, fd = spawn(AIUI, env)
+                    own = env if name == "aiui_tui" else {**env, "PYTHONPATH": str(trees[name])}
+                    pid, fd = spawn(AIUI if name == "aiui_tui" else [sys.executable, "-P", *AIUI[1:]], own)
                     drain(fd, b"Dashboard", 30)
                     drain(fd, None, 10)  # services settle: engine connected, container figures flowing
                     if screen_key:
@@ -305,6 +318,7 @@ def idle(runs: int, seconds: float, count: int, strace_seconds: float, screen_ke
             remove_containers(root)
         shutil.rmtree(work, ignore_errors=True)
     result: dict = {"bench": "idle", "containers": count, "seconds": seconds, "screen": screen_key or "1"}
+    result["against"] = [str(tree) for tree in against]
     for name, rows in windows.items():
         result[name] = {key: summary([row[key] for row in rows]) for key in rows[0]}
     result["target_cpu_percent"] = 1.0
@@ -313,6 +327,7 @@ def idle(runs: int, seconds: float, count: int, strace_seconds: float, screen_ke
 
 def print_idle(r: dict) -> None:
     p, o = r["bare_textual"], r["aiui_tui"]
+    others = [(name, side) for name, side in r.items() if name.startswith("against ")]
     print(
         f"idle, {r['containers']} containers, {o['cpu_percent']['runs']} interleaved windows of "
         f"{r['seconds']:.0f} s (min / median):"
@@ -328,7 +343,10 @@ def print_idle(r: dict) -> None:
         if key not in o:
             continue
         figures = [f"{fmt.format(side[key]['min'])} / {fmt.format(side[key]['median'])}" for side in (p, o)]
-        print(f"  {label:26s} bare Textual app {figures[0]:>15s}   aiui-tui dashboard {figures[1]:>15s}")
+        line = f"  {label:26s} bare Textual app {figures[0]:>15s}   aiui-tui dashboard {figures[1]:>15s}"
+        print(line)
+        for name, side in others:
+            print(f"  {'':26s} {name}: {fmt.format(side[key]['min'])} / {fmt.format(side[key]['median'])}")
     print("  (target: the dashboard < 1% of a core, RSS flat)")
 
 
@@ -379,6 +397,9 @@ def main() -> None:
     parser.add_argument("--screen", default="", help="key of the screen to measure on (default: the dashboard)")
     parser.add_argument("--no-compile", action="store_true", help="leave aiui_tui's bytecode as it is")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout instead of text")
+    parser.add_argument(
+        "--against", type=Path, action="append", default=[], help="idle: also the package in DIR/aiui_tui (A/B)"
+    )
     args = parser.parse_args()
     if not args.no_compile:
         compile_bytecode()
@@ -386,7 +407,9 @@ def main() -> None:
         result = first_frame(args.runs or 9)
         show = print_first_frame
     elif args.what == "idle":
-        result = idle(args.runs or 5, args.seconds or 20, args.containers, args.strace_seconds, args.screen)
+        result = idle(
+            args.runs or 5, args.seconds or 20, args.containers, args.strace_seconds, args.screen, args.against
+        )
         show = print_idle
     else:
         result = rss(args.seconds or 600, args.containers)
