@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiui_tui.services.apps.manifest import AppManifest
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 def container_url(manifest: AppManifest, container: Any, bind: str) -> str:
@@ -23,19 +26,20 @@ def container_url(manifest: AppManifest, container: Any, bind: str) -> str:
     return f"http://{host}:{port}/"
 
 
-def probe_session():
+def probe_session() -> aiohttp.ClientSession:
     import aiohttp
 
     return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2))
 
 
-async def answers(session, url: str) -> bool:
+async def answers(session: aiohttp.ClientSession, url: str) -> bool:
     """The UI answers when a GET returns anything below 500."""
     import aiohttp
 
     try:
         async with session.get(url, allow_redirects=False) as response:
-            return response.status < 500
+            status: int = response.status
+            return status < 500
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
         return False
 
