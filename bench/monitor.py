@@ -1,7 +1,8 @@
 """Monitoring overhead: the app and system monitors watching 10 running containers, against peers.
 
 Starts --containers stand-in apps (busybox httpd, host network, 127.0.0.1 only), then measures in
---rounds interleaved rounds of --seconds each, in one process:
+--rounds interleaved rounds of --seconds each, in one process, the services wired as the dashboard has
+them (`open_services`, one ticker):
   idle     this process doing nothing (the peer: what a sleeping asyncio loop costs);
   monitor  MonitorService alone at 1 s (system and GPU sampler, no apps): the share of the system panel;
   poll     AppService + MonitorService at 1 s, container figures from one poll of the cgroup files;
@@ -39,13 +40,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
 from aiui_tui.core.events import AppStateChanged, ContainerStats
+from aiui_tui.credentials import Credentials
 from aiui_tui.paths import Layout, ensure_layout
-from aiui_tui.services.apps import AppService
+from aiui_tui.services import Services, open_services
 from aiui_tui.services.apps.spec import LABEL_ROOT
-from aiui_tui.services.monitor import MonitorService
 from tests.conftest import BUSYBOX_IMAGE, build_busybox_context
 
 MODES = ("idle", "monitor", "poll", "stream")
@@ -119,18 +123,25 @@ async def wait_for(predicate, timeout: float) -> bool:
     return False
 
 
-async def open_services(layout: Layout, mode: str, work: Path):
+@contextlib.asynccontextmanager
+async def watching(layout: Layout, mode: str, work: Path) -> AsyncIterator[tuple[Services, set[str]]]:
+    """The monitor and the apps as the dashboard wires them (`open_services`), at 1 s; the names of the
+    containers whose figures arrived so far."""
     bus = Bus()
-    bus.bind_loop(asyncio.get_running_loop())
-    monitor = MonitorService(bus, {"models": layout.models_dir, "outputs": layout.outputs_dir}, interval_s=1.0)
-    # The stream mode: cgroup files that cannot be found, as with a remote engine.
-    root = work / "no-cgroups" if mode == "stream" else Path("/sys/fs/cgroup")
-    apps = AppService(layout, Config(), bus, gpu_memory_by_container=monitor.gpu_memory_of_container, cgroup_root=root)
     seen: set[str] = set()
     bus.subscribe(lambda e: seen.add(e.name), ContainerStats)
-    await apps.start(supervise=True)
-    await monitor.start()
-    return bus, apps, monitor, seen
+    # The stream mode: cgroup files that cannot be found, as with a remote engine.
+    root = work / "no-cgroups" if mode == "stream" else Path("/sys/fs/cgroup")
+    only = ("monitor",) if mode == "monitor" else ("monitor", "apps")
+    async with open_services(layout, Config(), Credentials(), only=only, cgroup_root=root, bus=bus) as services:
+        yield services, seen
+
+
+async def start_apps(layout: Layout, names: list[str]) -> None:
+    async with open_services(layout, Config(), Credentials(), only=("apps",), supervise=False) as services:
+        assert services.apps is not None
+        for name in names:
+            await services.apps.start_app(name)
 
 
 async def one_interval(layout: Layout, mode: str, seconds: float, count: int, work: Path, counters: Counters) -> dict:
@@ -138,17 +149,14 @@ async def one_interval(layout: Layout, mode: str, seconds: float, count: int, wo
         before = counters.now()
         await asyncio.sleep(seconds)
         return counters.delta(before, counters.now())
-    if mode == "monitor":
-        monitor = MonitorService(Bus(), {"models": layout.models_dir, "outputs": layout.outputs_dir}, interval_s=1.0)
-        await monitor.start()
-        await asyncio.sleep(1.0)
-        before = counters.now()
-        await asyncio.sleep(seconds)
-        result = counters.delta(before, counters.now())
-        await monitor.close()
-        return result
-    _, apps, monitor, seen = await open_services(layout, mode, work)
-    try:
+    async with watching(layout, mode, work) as (services, seen):
+        if mode == "monitor":
+            await asyncio.sleep(1.0)
+            before = counters.now()
+            await asyncio.sleep(seconds)
+            return counters.delta(before, counters.now())
+        apps = services.apps
+        assert apps is not None
         if not await wait_for(lambda: len(seen) >= count, 30):  # every container has its figures
             raise SystemExit(f"only {len(seen)} of {count} containers reported figures in {mode} mode")
         sources = {apps.stats_source(apps.status(n).container_id or "") for n in seen}
@@ -158,9 +166,6 @@ async def one_interval(layout: Layout, mode: str, seconds: float, count: int, wo
         before = counters.now()
         await asyncio.sleep(seconds)
         result = counters.delta(before, counters.now())
-    finally:
-        await monitor.close()
-        await apps.close()
     # The stream readers notice the stop at their next message: let them end before the next interval.
     await wait_for(lambda: not [t for t in threading.enumerate() if t.name.startswith("stats ")], 5)
     return result
@@ -199,7 +204,6 @@ async def census(seconds: float, count: int) -> dict:
 
     from aiui_tui.config import load_config
     from aiui_tui.credentials import load_credentials
-    from aiui_tui.services import open_services as open_all
 
     client = docker.from_env(timeout=120)
     work = Path(tempfile.mkdtemp(prefix="aiui-bench-"))
@@ -210,13 +214,9 @@ async def census(seconds: float, count: int) -> dict:
     wakeups = LoopWakeups(asyncio.get_running_loop())
     counter = Census()
     try:
-        starter = AppService(layout, Config(), Bus())
-        await starter.start(supervise=False)
-        for name in names:
-            await starter.start_app(name)
-        await starter.close()
+        await start_apps(layout, names)
         config, credentials = load_config(layout, env={}), load_credentials(layout, env={})
-        async with open_all(layout, config, credentials) as services:
+        async with open_services(layout, config, credentials) as services:
             seen: set[str] = set()
             services.bus.subscribe(lambda e: seen.add(e.name), ContainerStats)
             if not await wait_for(lambda: len(seen) >= count, 30):
@@ -249,9 +249,10 @@ def summary(values: list[dict]) -> dict:
 
 
 async def latencies(layout: Layout, names: list[str], client, work: Path) -> list[float]:
-    bus, apps, monitor, seen = await open_services(layout, "poll", work)
     found = []
-    try:
+    async with watching(layout, "poll", work) as (services, seen):
+        apps, bus = services.apps, services.bus
+        assert apps is not None
         await wait_for(lambda: len(seen) >= len(names), 30)  # adopted: their container ids are known
         for name in names[:5]:
             changed = asyncio.Event()
@@ -269,9 +270,6 @@ async def latencies(layout: Layout, names: list[str], client, work: Path) -> lis
             await asyncio.wait_for(changed.wait(), 10)
             found.append(stamp["t"] - started)
             undo()
-    finally:
-        await monitor.close()
-        await apps.close()
     return found
 
 
@@ -287,11 +285,7 @@ async def measure(seconds: float, rounds: int, count: int) -> dict:
     counters = Counters(LoopWakeups(asyncio.get_running_loop()))
     results: dict[str, list[dict]] = {mode: [] for mode in MODES}
     try:
-        starter = AppService(layout, Config(), Bus())
-        await starter.start(supervise=False)
-        for name in names:
-            await starter.start_app(name)
-        await starter.close()
+        await start_apps(layout, names)
         for round_ in range(rounds):
             order = MODES if round_ % 2 == 0 else tuple(reversed(MODES))  # interleaved, alternating order
             for mode in order:

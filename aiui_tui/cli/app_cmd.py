@@ -16,6 +16,7 @@ from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK, AiuiError
 if TYPE_CHECKING:  # imported where used: `app list --json` loads neither rich nor the event classes
     from aiui_tui.cli.context import Context
     from aiui_tui.core.apps import AppStatus
+    from aiui_tui.services import AppService
 
 READ_ONLY = ("list", "status")  # actions that only look: the light engine client, no GPU sampler
 
@@ -85,40 +86,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 @contextlib.asynccontextmanager
-async def app_service(ctx: Context, *, need_engine: bool = True, read_only: bool = False) -> AsyncIterator:
-    """The app service for one command; `read_only` (list, status) asks the engine through the light
-    client and starts no GPU sampler."""
-    from aiui_tui.bus import Bus
-    from aiui_tui.services.apps import AppService
+async def app_service(ctx: Context, *, need_engine: bool = True, read_only: bool = False) -> AsyncIterator[AppService]:
+    """The app service for one command, with the plugins' apps and the GPUs' memory; `read_only` (list,
+    status) asks the engine through the light client and starts no GPU sampler."""
+    from aiui_tui.services import open_services
 
-    bus = Bus()
-    bus.bind_loop(asyncio.get_running_loop())
-    gpu = probe_gpus = None
-    if not read_only:  # imported before the plugins load (their guard puts back modules they replace)
-        from aiui_tui.services.monitor.gpu import GpuSampler
-        from aiui_tui.services.monitor.nvml import probe_gpus
-
-        gpu = GpuSampler()
-    plugins = ctx.plugins
-    service = AppService(
+    async with open_services(
         ctx.layout,
         ctx.config,
-        bus,
-        extra_manifests=plugins.manifests,
-        gpu_memory=gpu.memory_total_max if gpu is not None else None,
-        gpu_probe=probe_gpus,
-    )
-    plugins.attach(bus)
-    await service.start(supervise=False, read_only=read_only)
-    try:
+        ctx.credentials,
+        only=("plugins", "apps"),
+        supervise=False,
+        read_only=read_only,
+        on_plugin_warning=ctx.out.warn,
+    ) as services:
+        service = services.apps
+        assert service is not None
         if need_engine and service.engine_problem is not None:
             raise service.engine_problem
         yield service
-    finally:
-        await plugins.drain()
-        await service.close()
-        if gpu is not None:
-            await asyncio.to_thread(gpu.close)
 
 
 def run(ctx: Context) -> int:
@@ -129,7 +115,7 @@ def run(ctx: Context) -> int:
     except AiuiError:
         raise
     except Exception as exc:
-        from aiui_tui.services.engine import engine_address, engine_refusal
+        from aiui_tui.services import engine_address, engine_refusal
 
         problem = engine_refusal(exc, engine_address(ctx.config.docker))
         if problem is None:
@@ -292,7 +278,7 @@ def _status(ctx: Context, service) -> int:
 
 
 async def _check_update(ctx: Context, service) -> int:
-    from aiui_tui.services.apps.errors import AppError
+    from aiui_tui.services import AppError
 
     name = ctx.args.name
     try:
@@ -313,7 +299,7 @@ async def _start(ctx: Context, service, *, restart: bool) -> int:
     from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from aiui_tui.core.events import AppPullProgress, AppStateChanged, Notice
-    from aiui_tui.services.apps.errors import AppError
+    from aiui_tui.services import AppError
 
     name = ctx.args.name
     title = service.manifest(name).display_title

@@ -78,7 +78,7 @@ def _mount_rows(spec) -> list[Row]:
 
 def _network_row(service, name: str) -> Row:
     """Bridge mode needs the engine's default bridge network (absent with dockerd --bridge=none)."""
-    from aiui_tui.services.apps.network import has_default_bridge, no_bridge_fix
+    from aiui_tui.services import has_default_bridge, no_bridge_fix
 
     if service.manifest(name).network == "host":
         return Row("network", "info", "host: the UI listens on this machine's network (network.bind_address)")

@@ -59,10 +59,15 @@ def run(ctx: Context) -> int:
 async def _bench(ctx: Context, width: int, height: int) -> int:
     from aiui_tui.cli.app_cmd import app_service
     from aiui_tui.core.apps import READY
-    from aiui_tui.services.bench import BenchError, BenchRequest, run_bench, save_result
-    from aiui_tui.services.bench.clients import require_api
-    from aiui_tui.services.bench.runner import listener_pid
-    from aiui_tui.services.monitor.gpu import GpuSampler
+    from aiui_tui.services import (
+        BenchError,
+        BenchRequest,
+        GpuSampler,
+        listener_pid,
+        require_api,
+        run_bench,
+        save_result,
+    )
 
     name = ctx.args.app
     async with app_service(ctx, need_engine=False) as service:

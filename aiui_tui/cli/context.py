@@ -6,7 +6,7 @@ import argparse
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from aiui_tui.cli.console import Output
 from aiui_tui.config import Config, load_config
@@ -14,6 +14,9 @@ from aiui_tui.core.errors import PathProblem
 from aiui_tui.credentials import Credentials, load_credentials
 from aiui_tui.logs import get_logger, setup_logging
 from aiui_tui.paths import Layout, ensure_layout, folder_problem, resolve_root, root_problem
+
+if TYPE_CHECKING:
+    from aiui_tui.services import PluginService
 
 # How a command uses the data root. "existing": it must exist (created by init or the wizard); missing
 # folders inside it are added. "create": the dashboard, whose wizard creates it. "init": checked, not
@@ -36,17 +39,16 @@ class Context:
     layout: Layout
     config: Config
     credentials: Credentials
-    _plugins: Any = field(default=None, repr=False)
+    _plugins: PluginService | None = field(default=None, repr=False)
 
     @property
-    def plugins(self) -> Any:
-        """The enabled plugins, loaded on first use; each failure is one warning line on stderr."""
+    def plugins(self) -> PluginService:
+        """The enabled plugins, loaded on first use, for commands that open no services (`plugins ...`);
+        each failure is one warning line on stderr."""
         if self._plugins is None:
-            from aiui_tui.services.plugins import PluginService
+            from aiui_tui.services import load_plugins
 
-            service = PluginService(self.layout, on_warning=self.out.warn)
-            service.load()
-            self._plugins = service
+            self._plugins = load_plugins(self.layout, on_warning=self.out.warn)
         return self._plugins
 
 

@@ -9,7 +9,7 @@ import json
 from aiui_tui.cli.console import escape
 from aiui_tui.cli.context import Context, command_line
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_OK
-from aiui_tui.services.doctor import context_from_env, run_checks
+from aiui_tui.services import context_from_env, run_checks
 
 _STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 

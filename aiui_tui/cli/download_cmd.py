@@ -9,8 +9,8 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiui_tui.bus import Bus
 from aiui_tui.cli.context import Context
 from aiui_tui.cli.ending import end_at_once
 from aiui_tui.core.downloads import PAUSED
@@ -18,6 +18,9 @@ from aiui_tui.core.errors import AiuiError
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.requests import DownloadRequest
 from aiui_tui.kinds import kind_names
+
+if TYPE_CHECKING:
+    from aiui_tui.services import DownloadService
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,7 +48,7 @@ def add_request_arguments(parser: argparse.ArgumentParser) -> None:
 
 def request_from_args(args: argparse.Namespace) -> DownloadRequest:
     """The checks every typed download goes through (the TUI's add dialog uses the same)."""
-    from aiui_tui.services.downloads.validate import make_request
+    from aiui_tui.services import make_request
 
     return make_request(
         args.url,
@@ -59,19 +62,20 @@ def request_from_args(args: argparse.Namespace) -> DownloadRequest:
 
 
 @contextlib.asynccontextmanager
-async def download_service(ctx: Context, *, run_queue: bool = False) -> AsyncIterator:
-    from aiui_tui.services import make_downloads
+async def download_service(ctx: Context, *, run_queue: bool = False) -> AsyncIterator[DownloadService]:
+    from aiui_tui.services import open_services
 
-    bus = Bus()
-    bus.bind_loop(asyncio.get_running_loop())
-    service = make_downloads(ctx.layout, ctx.config, ctx.credentials, bus)
-    ctx.plugins.attach(bus)
-    await service.start(run_queue=run_queue)
-    try:
-        yield service
-    finally:
-        await ctx.plugins.drain()
-        await service.close()
+    async with open_services(
+        ctx.layout,
+        ctx.config,
+        ctx.credentials,
+        only=("plugins", "downloads"),
+        supervise=False,
+        run_downloads=run_queue,
+        on_plugin_warning=ctx.out.warn,
+    ) as services:
+        assert services.downloads is not None
+        yield services.downloads
 
 
 def run(ctx: Context) -> int:
@@ -80,7 +84,7 @@ def run(ctx: Context) -> int:
     try:
         code = asyncio.run(_download(ctx, request, state))
     except KeyboardInterrupt:
-        from aiui_tui.services.downloads.parts import kept_bytes
+        from aiui_tui.services import kept_bytes
 
         part, target, item_id = state.get("part"), state.get("target"), state.get("id")
         kept = kept_bytes(Path(str(target)), str(item_id)) if part else 0  # a segmented part is preallocated
@@ -97,8 +101,7 @@ def run(ctx: Context) -> int:
 
 async def _download(ctx: Context, request: DownloadRequest, state: dict[str, object]) -> int:
     from aiui_tui.cli.lines import DownloadLines, say, stderr_is_terminal
-    from aiui_tui.services.downloads.errors import DiskFull
-    from aiui_tui.services.downloads.parts import part_files
+    from aiui_tui.services import DiskFull, part_files
 
     terminal = stderr_is_terminal()  # else plain lines, and rich is never imported
     async with download_service(ctx) as service:

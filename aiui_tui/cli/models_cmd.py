@@ -9,9 +9,8 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiui_tui.bus import Bus
 from aiui_tui.cli.console import escape
 from aiui_tui.cli.context import Context
 from aiui_tui.cli.progress import FileOpBars
@@ -19,6 +18,9 @@ from aiui_tui.core.errors import EXIT_FAILED
 from aiui_tui.core.format import human_bytes
 from aiui_tui.core.library import CIVITAI, HF, LIBRARY, ModelRecord, ModelRef
 from aiui_tui.kinds import kind_names
+
+if TYPE_CHECKING:
+    from aiui_tui.services import LibraryService
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -79,28 +81,25 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 @contextlib.asynccontextmanager
-async def library_service(ctx: Context, *, scan: bool = False, bars: bool = False) -> AsyncIterator:
-    from aiui_tui.services import make_downloads
-    from aiui_tui.services.library import LibraryService
+async def library_service(ctx: Context, *, scan: bool = False, bars: bool = False) -> AsyncIterator[LibraryService]:
+    from aiui_tui.services import open_services
 
-    bus = Bus()
-    bus.bind_loop(asyncio.get_running_loop())
-    downloads = make_downloads(ctx.layout, ctx.config, ctx.credentials, bus)  # with the format check
-    await downloads.start(run_queue=False)
-    library = LibraryService(ctx.layout, ctx.config, ctx.credentials, bus, downloads)
-    library.extra_catalog = ctx.plugins.catalog
-    library.extra_sources = ctx.plugins.sources
-    ctx.plugins.attach(bus)
-    await library.start(scan=False)
-    try:
-        with FileOpBars(bus, ctx.out.err) if bars else contextlib.nullcontext():
+    async with open_services(
+        ctx.layout,
+        ctx.config,
+        ctx.credentials,
+        only=("plugins", "library"),  # the library brings the download queue (with the format check)
+        supervise=False,
+        run_downloads=False,
+        scan=False,
+        on_plugin_warning=ctx.out.warn,
+    ) as services:
+        library = services.library
+        assert library is not None
+        with FileOpBars(services.bus, ctx.out.err) if bars else contextlib.nullcontext():
             if scan:
                 await library.scan()
             yield library
-    finally:
-        await ctx.plugins.drain()
-        await library.close()
-        await downloads.close()
 
 
 def run(ctx: Context) -> int:

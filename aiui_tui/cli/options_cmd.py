@@ -12,8 +12,7 @@ from aiui_tui.core.errors import EXIT_OK, UsageError
 
 
 async def options(ctx: Context, service) -> int:
-    from aiui_tui.services.apps.recommend import recommend
-    from aiui_tui.services.monitor.nvml import probe_gpus
+    from aiui_tui.services import probe_gpus, recommend
 
     name = ctx.args.name
     manifest = service.manifest(name)

@@ -33,7 +33,7 @@ def run(ctx: Context) -> int:
     action = ctx.args.action
     if action == "list":
         return _list(ctx)
-    from aiui_tui.services.plugins import discover
+    from aiui_tui.services import discover_plugins as discover
 
     # enable/disable import nothing (a broken plugin must be switchable off); info loads it to show more.
     plugins = ctx.plugins.discover() if action == "info" else discover(ctx.layout)
@@ -70,14 +70,14 @@ def _list(ctx: Context) -> int:
 
 
 def _switch(ctx: Context, name: str, enabled: bool) -> int:
-    from aiui_tui.services.plugins import PluginService, set_enabled
+    from aiui_tui.services import load_plugins
+    from aiui_tui.services import set_plugin_enabled as set_enabled
 
     path = set_enabled(ctx.layout, name, enabled)
     if not enabled:
         ctx.out.success(f"Plugin {name} disabled ({path}); its code is not loaded from the next start on.")
         return EXIT_OK
-    trial = PluginService(ctx.layout, on_warning=ctx.out.warn)  # load it now, so problems show at once
-    trial.load()
+    trial = load_plugins(ctx.layout, on_warning=ctx.out.warn)  # load it now, so problems show at once
     info = trial.plugins.get(name)
     if info is None or info.state != "loaded":
         ctx.out.warn(f"Plugin {name} is enabled in {path} but does not load; see the line above.")

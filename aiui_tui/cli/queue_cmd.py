@@ -82,10 +82,9 @@ async def _run(ctx: Context) -> int:
 
 
 def _queue_running(service) -> bool:
-    from aiui_tui.services.downloads.disk import lock_owner
-    from aiui_tui.services.downloads.store import _alive
+    from aiui_tui.services import lock_owner, process_alive
 
-    return _alive(lock_owner(service.runner_lock_path))
+    return process_alive(lock_owner(service.runner_lock_path))
 
 
 async def _run_queue(ctx: Context, service) -> int:

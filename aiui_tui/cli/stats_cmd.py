@@ -27,19 +27,22 @@ def run(ctx: Context) -> int:
 async def _run(ctx: Context) -> int:
     from aiui_tui.bus import Bus
     from aiui_tui.core.events import ContainerStats
-    from aiui_tui.services.apps import AppService
-    from aiui_tui.services.monitor import MonitorService
+    from aiui_tui.services import open_services
 
     bus = Bus()
-    bus.bind_loop(asyncio.get_running_loop())
-    folders = {"models": ctx.layout.models_dir, "outputs": ctx.layout.outputs_dir}
-    monitor = MonitorService(bus, folders)
-    apps = AppService(ctx.layout, ctx.config, bus, gpu_memory_by_container=monitor.gpu_memory_of_container)
-    monitor.app_of_container = apps.app_of_container
     containers: dict[str, ContainerStats] = {}
     bus.subscribe(lambda e: containers.setdefault(e.name, e), ContainerStats)
-    try:
-        await apps.start(supervise=False)
+    async with open_services(
+        ctx.layout,
+        ctx.config,
+        ctx.credentials,
+        only=("plugins", "monitor", "apps"),
+        supervise=False,
+        on_plugin_warning=ctx.out.warn,
+        bus=bus,
+    ) as services:
+        apps, monitor = services.apps, services.monitor
+        assert apps is not None and monitor is not None
         await asyncio.sleep(0.5)  # cpu_percent needs an interval
         system, gpu = await monitor.sample_once()
         running = [s.name for s in apps.statuses() if s.running]
@@ -47,9 +50,6 @@ async def _run(ctx: Context) -> int:
         # A deadline poll: each running app's stats reader delivers its first sample within a second or so.
         while set(running) - set(containers) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
-    finally:
-        await apps.close()
-        await monitor.close()
     from aiui_tui.cli.app_cmd import engine_json
 
     engine = engine_json(apps)  # the same shape as every `app ... --json`

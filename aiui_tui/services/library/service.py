@@ -57,16 +57,25 @@ class ScanStopped(Exception):
 
 class LibraryService:
     def __init__(
-        self, layout: Layout, config: Config, credentials: Credentials, bus: Bus, downloads: Any = None
+        self,
+        layout: Layout,
+        config: Config,
+        credentials: Credentials,
+        bus: Bus,
+        downloads: Any = None,
+        *,
+        extra_catalog: list[CatalogEntry] | None = None,
+        extra_sources: dict[str, Any] | None = None,
     ) -> None:
+        """`extra_catalog`, `extra_sources`: what plugins add to the catalog and the model sources."""
         self.layout = layout
         self.config = config
         self.credentials = credentials
         self.bus = bus
         self.downloads = downloads
         self.index: LibraryIndex | None = None
-        self.extra_catalog: list[CatalogEntry] = []  # plugins add entries here
-        self.extra_sources: dict[str, Any] = {}  # plugins' model sources, by name
+        self.extra_catalog: list[CatalogEntry] = extra_catalog if extra_catalog is not None else []
+        self.extra_sources: dict[str, Any] = extra_sources if extra_sources is not None else {}  # by name
         self._hf: Any = None
         self._civitai: Any = None
         self._unsubscribe: Any = None

@@ -1,0 +1,54 @@
+"""One wiring: `open_services` builds every service, for the dashboard and for each CLI command (the
+import contract in pyproject.toml keeps the CLI from building its own)."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiui_tui.services import open_services, selection
+from tests.conftest import load_services_inputs
+
+NO_ENGINE = "unix:///nonexistent/docker.sock"
+
+
+async def test_only_starts_the_selected_services(layout, clean_env):
+    config, credentials = load_services_inputs(layout)
+    async with open_services(
+        layout, config, credentials, only=("downloads",), supervise=False, run_downloads=False
+    ) as services:
+        assert services.downloads is not None and services.downloads.store is not None  # started
+        assert not services.downloads.runs_queue
+        assert (services.apps, services.monitor, services.library, services.plugins) == (None, None, None, None)
+
+
+async def test_the_library_brings_the_queue_and_the_plugins_catalog(layout, clean_env):
+    config, credentials = load_services_inputs(layout)
+    async with open_services(layout, config, credentials, only=("plugins", "library"), supervise=False) as services:
+        library, plugins = services.library, services.plugins
+        assert library is not None and plugins is not None and services.downloads is not None
+        assert library.downloads is services.downloads
+        assert library.extra_catalog is plugins.catalog and library.extra_sources is plugins.sources
+        assert library.index is not None
+        assert (services.apps, services.monitor) == (None, None)
+
+
+async def test_a_command_runs_nothing_periodically(layout, clean_env):
+    """Without `supervise` (a CLI command): no ticker, the monitor built but not sampling, the apps'
+    engine asked once; the monitor names GPU processes through the apps."""
+    config, credentials = load_services_inputs(layout)
+    config.docker.host = NO_ENGINE
+    async with open_services(layout, config, credentials, only=("monitor", "apps"), supervise=False) as services:
+        monitor, apps = services.monitor, services.apps
+        assert monitor is not None and apps is not None and services.plugins is None
+        assert monitor.ticker is None and apps.ticker is None
+        assert apps.engine_problem is not None  # asked once, at start
+        assert monitor.app_of_container("c0ffee") is None
+        apps.app_of_container = {"c0ffee": "sd-webui"}.get  # as if adopted: asked at each sample
+        assert monitor.app_of_container("c0ffee") == "sd-webui"
+
+
+def test_an_unknown_service_is_refused():
+    assert selection(None) == ("plugins", "downloads", "library", "monitor", "apps")
+    assert selection(["apps", "library"]) == ("downloads", "library", "apps")  # start order, with needs
+    with pytest.raises(ValueError, match="unknown services"):
+        selection(["queue"])  # type: ignore[list-item]
