@@ -202,7 +202,7 @@ def _list(ctx: Context, service) -> int:
                 "port": m.published_port,
                 "network": m.network,
                 "gpu": m.gpu,
-                "enabled": name in ctx.config.apps.enabled or loaded.source != "built-in",
+                "enabled": service.enabled(name),
                 "source": loaded.source,
                 "state": status.state,
                 "error": "",

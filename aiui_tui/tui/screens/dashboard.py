@@ -111,14 +111,9 @@ class DashboardScreen(AiuiScreen):
             card.update_view(self.ui.apps[card.app_name])
 
     def shown_apps(self) -> dict:
-        """Enabled built-in apps (and their instances on single GPUs), and every app you or a plugin added."""
-        enabled = set(self.services.config.apps.enabled)
-        loaded = self.services.apps.apps if self.services.apps is not None else {}
-
-        def base(name: str) -> str:
-            return loaded[name].base if name in loaded else name
-
-        return {n: v for n, v in self.ui.apps.items() if base(n) in enabled or v.status.source != "built-in"}
+        """The enabled apps, as the app service decides (`AppService.enabled`, as `app list` says)."""
+        apps = self.services.apps
+        return {n: v for n, v in self.ui.apps.items() if apps is not None and apps.enabled(n)}
 
     def sync_cards(self) -> None:
         cards = {card.app_name: card for card in self.query(AppCard)}
