@@ -26,14 +26,14 @@ class ContractLine:
 
     @property
     def ok(self) -> bool:
-        return _normal(self.field, self.expected) == _normal(self.field, self.actual)
+        return bool(_normal(self.field, self.expected) == _normal(self.field, self.actual))
 
     def describe(self) -> str:
         actual, expected = _show(self.field, self.actual), _show(self.field, self.expected)
         return f"{self.field}: image has {actual}, manifest expects {expected}"
 
 
-def image_facts(attrs: dict) -> dict[str, Any]:
+def image_facts(attrs: dict[str, Any]) -> dict[str, Any]:
     """The fields of `docker image inspect` (Config.*) that a contract can name."""
     config = attrs.get("Config") or {}
     return {
@@ -45,14 +45,14 @@ def image_facts(attrs: dict) -> dict[str, Any]:
     }
 
 
-def compare(manifest: AppManifest, attrs: dict) -> list[ContractLine]:
+def compare(manifest: AppManifest, attrs: dict[str, Any]) -> list[ContractLine]:
     """One line per field the manifest's contract names, in the manifest's order."""
     facts = image_facts(attrs)
     wanted = manifest.contract.model_dump(exclude={"source"}, exclude_none=True)
     return [ContractLine(f"contract.{name}", value, facts[name]) for name, value in wanted.items()]
 
 
-def check(manifest: AppManifest, image: str, attrs: dict) -> None:
+def check(manifest: AppManifest, image: str, attrs: dict[str, Any]) -> None:
     """Raise one AppError for the first field that differs; nothing when the image keeps its contract."""
     for line in compare(manifest, attrs):
         if not line.ok:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import invoking_ids
@@ -50,10 +51,10 @@ def write_file(path: str | Path, text: str, uid: int, gid: int) -> None:
         os.chown(path, uid, gid)
 
 
-def merge_json_settings(path: str, settings: dict, uid: int | None = None, gid: int | None = None) -> None:
+def merge_json_settings(path: str, settings: dict[str, Any], uid: int | None = None, gid: int | None = None) -> None:
     """Set `settings` in the app's JSON settings file, keeping every other key the UI wrote there."""
     target = Path(path)
-    current: dict = {}
+    current: dict[str, Any] = {}
     with contextlib.suppress(FileNotFoundError):
         try:
             loaded = json.loads(target.read_text(encoding="utf-8") or "{}")

@@ -291,7 +291,7 @@ def parse_manifest(path: Path, text: str | None = None) -> AppManifest:
     except (tomllib.TOMLDecodeError, ValueError, RecursionError):
         data = parse_document(path, text).unwrap()
     try:
-        manifest = AppManifest.model_validate(data)
+        manifest: AppManifest = AppManifest.model_validate(data)
     except InvalidSettings as exc:
         raise validation_error(path, text, exc) from None
     if manifest.name != path.stem:

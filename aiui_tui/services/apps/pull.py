@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 _DONE = ("Pull complete", "Already exists", "Download complete")
 
@@ -20,7 +21,7 @@ class PullProgress:
     status: str = ""
     error: str | None = None
 
-    def feed(self, message: dict) -> None:
+    def feed(self, message: dict[str, Any]) -> None:
         if "error" in message:
             self.error = str(message.get("error") or message.get("errorDetail", {}).get("message", ""))
             return

@@ -11,6 +11,7 @@ import hashlib
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiui_tui.config import Config
 from aiui_tui.kinds import model_kinds
@@ -43,7 +44,7 @@ class ContainerSpec:
     warnings: list[str] = field(default_factory=list)
     gpu_ids: tuple[str, ...] | None = None  # None: every GPU; else only these (one instance per GPU)
     options: dict[str, str] = field(default_factory=dict)  # performance options in effect
-    settings: dict = field(default_factory=dict)  # merged into settings_file before the start
+    settings: dict[str, Any] = field(default_factory=dict)  # merged into settings_file before the start
     settings_file: str | None = None
     outputs_dir: str | None = None
     working_dir: str | None = None
@@ -64,9 +65,9 @@ class ContainerSpec:
                 folders.append(str(Path(outer[1]) / inner[len(outer[0]) + 1 :]))
         return folders
 
-    def create_kwargs(self) -> dict:
+    def create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `client.containers.create` (docker SDK)."""
-        kwargs: dict = {
+        kwargs: dict[str, Any] = {
             "image": self.image,
             "name": self.name,
             "command": self.command,
@@ -158,7 +159,7 @@ def build_spec(
     chosen = chosen_options(manifest, override.options if override else {}, profile, warnings)
     extra = list(manifest.profiles.get(profile, []))
     option_env: dict[str, str] = {}
-    settings: dict = {}
+    settings: dict[str, Any] = {}
     for name, value in chosen.items():
         choice = manifest.performance.options[name].choices[value]
         extra += choice.args

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiui_tui.core.events import ContainerStats
 
 
-def parse_stats(name: str, container_id: str, raw: dict, gpu_memory: int | None = None) -> ContainerStats:
+def parse_stats(name: str, container_id: str, raw: dict[str, Any], gpu_memory: int | None = None) -> ContainerStats:
     cpu, pre = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
     cpu_delta = _get(cpu, "cpu_usage", "total_usage") - _get(pre, "cpu_usage", "total_usage")
     system_delta = int(cpu.get("system_cpu_usage") or 0) - int(pre.get("system_cpu_usage") or 0)
@@ -41,8 +43,8 @@ def parse_stats(name: str, container_id: str, raw: dict, gpu_memory: int | None 
     )
 
 
-def _get(section: dict, *keys: str) -> int:
+def _get(section: dict[str, Any], *keys: str) -> int:
     value: object = section
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
-    return int(value or 0)  # type: ignore[call-overload]
+    return int(value) if isinstance(value, int | float | str) and value else 0
