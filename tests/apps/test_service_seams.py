@@ -162,3 +162,41 @@ async def test_the_cli_and_the_dashboard_agree_on_which_apps_are_enabled(
             cards = {card.app_name for card in app.screen.query(AppCard)}
         assert services.apps.enabled("fooocus-gpu1") and not services.apps.enabled("comfyui")
     assert cards == {name for name, enabled in rows.items() if enabled}
+
+
+# -- a failed start, told by the engine's error class -------------------------------------------------
+
+
+def _api_error(status: int, explanation: str) -> Exception:
+    import docker.errors
+    import requests
+
+    response = requests.Response()
+    response.status_code = status
+    return docker.errors.APIError(f"{status} Server Error", response=response, explanation=explanation)
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (
+            _api_error(500, 'could not select device driver "" with capabilities: [[gpu]]'),
+            "cannot give the container a GPU",
+        ),
+        (
+            _api_error(500, "driver failed programming external connectivity: port is already allocated"),
+            "is already in use",
+        ),
+        (
+            _api_error(404, "no such image: port is already allocated"),
+            "did not start: no such image",
+        ),  # a 404 is no port clash
+        (OSError("connection reset by peer"), "did not start: connection reset by peer"),
+    ],
+)
+def test_a_failed_start_is_told_by_the_engines_error_class_and_status(error, said):
+    from aiui_tui.services.apps.lifecycle import start_error
+    from aiui_tui.services.apps.manifest import load_manifests
+
+    fooocus = load_manifests(Path("/nonexistent")).apps["fooocus"].manifest
+    assert said in start_error(fooocus, error).message
