@@ -4,6 +4,7 @@ Docker's stats stream) and an image pull's progress, each read through `iterate_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -87,12 +88,13 @@ class Streams(StatusBook):
         self._streams.add(container_id)
         try:
             samples = await asyncio.to_thread(client.api.stats, container_id, stream=True, decode=True)
-            async for raw in iterate_in_thread(samples, name=f"stats {name}"):
-                if stop.is_set() or self._closing.is_set():
-                    return
-                if not raw.get("read") or raw.get("read", "").startswith("0001"):
-                    continue  # a stopped container's empty sample
-                self.bus.publish(parse_stats(name, container_id, raw, self._gpu_by_container(container_id)))
+            async with contextlib.aclosing(iterate_in_thread(samples, name=f"stats {name}")) as reader:
+                async for raw in reader:
+                    if stop.is_set() or self._closing.is_set():
+                        return  # the thread stops at its next sample
+                    if not raw.get("read") or raw.get("read", "").startswith("0001"):
+                        continue  # a stopped container's empty sample
+                    self.bus.publish(parse_stats(name, container_id, raw, self._gpu_by_container(container_id)))
         except Exception as exc:
             log.debug("stats reader ended", app=name, reason=str(exc)[:200])
         finally:
