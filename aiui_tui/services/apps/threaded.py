@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -30,7 +30,7 @@ class _End:
 
 async def iterate_in_thread(
     items: Iterable[T], *, name: str, close: Callable[[], object] | None = None
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Yield `items` on the loop while a daemon thread named `name` iterates them (see the module's doc)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[T] | _End] = asyncio.Queue()
