@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
 from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
-from aiui_tui.tui.widgets.system_panel import sparkline_shape
+from aiui_tui.tui.widgets.sparkline import CachedSparkline
 
 if TYPE_CHECKING:
     from aiui_tui.core.monitor import GpuStats
@@ -59,7 +59,6 @@ class GpuPanel(Vertical):
         self._none_shown: tuple[str, str] | None = None
         self._gpu_lines: dict[int, int] = {}
         self._texts: dict[int, Text] = {}  # per GPU, the text shown
-        self._shapes: dict[int, tuple] = {}  # per GPU, the utilisation sparkline as drawn
         self._rebuilding = False
         self._state: UiState | None = None
 
@@ -100,33 +99,29 @@ class GpuPanel(Vertical):
                 lines = text.plain.count("\n")
                 self.query_one(f"#gpu-{g.index}", Static).update(text, layout=self._gpu_lines.get(g.index) != lines)
                 self._gpu_lines[g.index] = lines
-            history = self.query_one(f"#gpu-{g.index}-util", Sparkline)
-            data = list(state.gpu_util.get(g.index, []))
+            history = self.query_one(f"#gpu-{g.index}-util", CachedSparkline)
+            data = state.gpu_util.get(g.index, ())
             show = len(data) > 1
             if history.display != show:
                 history.display = show
-            shape = sparkline_shape(data, history.size.width, history.size.height)
-            if show and shape != self._shapes.get(g.index):
-                self._shapes[g.index] = shape
-                history.data = data
+            if show:
+                history.show(data)  # drawn again only when its columns change
 
     async def _rebuild(self, indexes: tuple[int, ...], state: UiState) -> None:
         self._none_shown = None
         self._gpu_lines.clear()
         self._texts.clear()
-        self._shapes.clear()
         await self.remove_children()
         if not indexes:
             await self.mount(Static(id="gpu-none"))
         else:
             for i in indexes:
-                await self.mount(Static(id=f"gpu-{i}"), Sparkline([], id=f"gpu-{i}-util"))
+                await self.mount(Static(id=f"gpu-{i}"), CachedSparkline([], id=f"gpu-{i}-util"))
         self._rebuilding = False
         self.show(state)
 
     def on_resize(self) -> None:
         self._gpu_lines.clear()  # lines wrapped at the old width: measure their height again
         self._texts.clear()
-        self._shapes.clear()
         if self._state is not None and not self._rebuilding:  # lines follow the new width at once
             self.show(self._state)

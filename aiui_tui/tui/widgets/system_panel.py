@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
 from aiui_tui.tui.widgets.bars import bar_eighths, bar_width, eighths_bar, meter_style
+from aiui_tui.tui.widgets.sparkline import CachedSparkline
 
 if TYPE_CHECKING:
     from aiui_tui.tui.state import UiState
@@ -83,21 +84,6 @@ def memory_text(state: UiState, width: int = WIDTH) -> Text:
     return render_rows(memory_rows(state, width))
 
 
-def sparkline_shape(data: list[float], width: int, height: int) -> tuple:
-    """What Textual's sparkline draws for `data` (the bar of each column, in eighths of its height), to
-    skip a redraw that would draw the same: with 120 samples a column is the highest of ~3."""
-    if len(data) < 2 or width <= 0:
-        return (len(data), width, height)
-    lo, hi = min(data), max(data)
-    extent = hi - lo or 1
-    levels = 8 * max(height, 1) - 1
-    step = len(data) / width
-    return tuple(
-        int((max(data[int(i * step) : max(int((i + 1) * step), int(i * step) + 1)]) - lo) / extent * levels)
-        for i in range(width)
-    )
-
-
 class SystemPanel(Vertical):
     """Redrawn once a second at most (the dashboard's tick), and then only the parts whose shown lines
     changed: a sample that shows the same costs no repaint."""
@@ -110,7 +96,7 @@ class SystemPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="cpu")
-        yield Sparkline([], id="cpu-history")
+        yield CachedSparkline([], id="cpu-history")
         yield Static(id="memory")
 
     def __init__(self, **kwargs) -> None:
@@ -135,21 +121,15 @@ class SystemPanel(Vertical):
         self._state = state
         width = self.content_size.width or WIDTH
         self._update("cpu", cpu_rows(state, width))
-        history = self.query_one("#cpu-history", Sparkline)
+        history = self.query_one("#cpu-history", CachedSparkline)
         show = len(state.cpu) > 1  # one value draws as a full bar
         if history.display != show:
             history.display = show
-        if show:
-            data = list(state.cpu)
-            shape = sparkline_shape(data, history.size.width, history.size.height)
-            if self._shown.get("cpu-history") != shape:
-                self._shown["cpu-history"] = shape
-                self.draws["cpu-history"] += 1
-                history.data = data
+        if show and history.show(state.cpu):  # drawn again only when its columns change
+            self.draws["cpu-history"] += 1
         self._update("memory", memory_rows(state, width))
 
     def on_resize(self) -> None:
-        self._shown.pop("cpu-history", None)  # the columns follow the new width
         self._resized.update(("cpu", "memory"))
         if self._state is not None:  # the bars follow the new width at once, not at the next tick
             self.show(self._state)
