@@ -17,6 +17,8 @@ from urllib.parse import quote
 from aiui_tui.core.errors import AiuiError, EngineUnavailable
 
 if TYPE_CHECKING:
+    from docker import DockerClient  # no stubs: Any to the type checker
+
     from aiui_tui.config import Docker as DockerSettings
 
 MIN_ENGINE_VERSION = (20, 10)
@@ -27,7 +29,9 @@ def engine_address(settings: DockerSettings, env: Mapping[str, str] | None = Non
     return settings.host or env.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
-def connect(settings: DockerSettings, env: Mapping[str, str] | None = None, timeout: float | None = None):
+def connect(
+    settings: DockerSettings, env: Mapping[str, str] | None = None, timeout: float | None = None
+) -> DockerClient:
     """A connected `docker.DockerClient`, or EngineUnavailable naming the address and the fix."""
     import docker  # ~0.2 s with requests and urllib3: imported by the commands that need it
 
@@ -111,7 +115,7 @@ def version_tuple(version: str) -> tuple[int, int]:
         return (0, 0)
 
 
-def has_nvidia_runtime(info: Mapping) -> bool:
+def has_nvidia_runtime(info: Mapping[str, Any]) -> bool:
     """The NVIDIA Container Toolkit is registered as a runtime or through CDI specs."""
     if "nvidia" in (info.get("Runtimes") or {}):
         return True
@@ -136,7 +140,7 @@ class _Containers:
 class _Container:
     """The fields of `docker.models.containers.Container` that listing reads."""
 
-    def __init__(self, attrs: dict) -> None:
+    def __init__(self, attrs: dict[str, Any]) -> None:
         self.attrs = attrs
         self.id: str = attrs["Id"]
 
@@ -150,7 +154,7 @@ class _Container:
 
     @property
     def status(self) -> str:
-        return (self.attrs.get("State") or {}).get("Status", "")
+        return str((self.attrs.get("State") or {}).get("Status", ""))
 
 
 class ReadOnlyEngine:
@@ -166,6 +170,11 @@ class ReadOnlyEngine:
         self.containers = _Containers(self)
 
     def get(self, path: str) -> Any:
+        """The JSON the engine answers (its documents are untyped: read with care)."""
+        body = self._body(path)
+        return json.loads(body) if body else body
+
+    def _body(self, path: str) -> bytes:
         import http.client
 
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -183,19 +192,20 @@ class ReadOnlyEngine:
             sock.close()
         if response.status >= 400:
             raise ReadOnlyEngine.Error(f"{response.status} {body[:200].decode('utf-8', 'replace')}")
-        return json.loads(body) if body and path != "/_ping" else body
+        return body
 
     def ping(self) -> bool:
-        return self.get("/_ping") == b"OK"
+        return self._body("/_ping") == b"OK"
 
-    def info(self) -> dict:
-        return self.get("/info")
+    def info(self) -> dict[str, Any]:
+        info: dict[str, Any] = self.get("/info")
+        return info
 
     def close(self) -> None:
         pass
 
 
-def connect_read_only(settings: DockerSettings, env: Mapping[str, str] | None = None):
+def connect_read_only(settings: DockerSettings, env: Mapping[str, str] | None = None) -> ReadOnlyEngine | DockerClient:
     """For commands that only look (`app list`, `app status`): a `ReadOnlyEngine` on a local socket,
     else (tcp://, ssh://, TLS) the docker SDK's client as `connect` gives it."""
     env = os.environ if env is None else env

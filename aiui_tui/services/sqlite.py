@@ -165,7 +165,7 @@ def classify(path: Path, exc: sqlite3.Error) -> AiuiError | None:
         if problem is not None:
             return problem
         return DatabaseProblem(
-            f"{path}: disk I/O error ({exc.sqlite_errorname}).",
+            f"{path}: disk I/O error ({getattr(exc, 'sqlite_errorname', exc)}).",  # the name: Python 3.11+
             f"check the disk (dmesg, df {path.parent}) and that its folder is writable, then run this again",
         )
     return None

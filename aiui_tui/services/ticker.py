@@ -17,18 +17,19 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from aiui_tui.logs import get_logger
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(eq=False)
 class Job:
     name: str
     look: Callable[[], Any]  # blocking: on the ticker's thread
-    deliver: Callable[[Any], None]  # on the loop, with the look's result
+    deliver: Callable[[Any], object]  # on the loop, with the look's result
     every: int = 1  # ticks between two looks
     first_now: bool = False  # look at the next wake-up, not a whole interval later
     removed: bool = False
@@ -48,8 +49,8 @@ class Ticker:
     def add(
         self,
         name: str,
-        look: Callable[[], Any],
-        deliver: Callable[[Any], None],
+        look: Callable[[], T],
+        deliver: Callable[[T], object],
         *,
         every_s: float | None = None,
         first_now: bool = False,

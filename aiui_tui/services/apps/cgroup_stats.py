@@ -192,8 +192,8 @@ def locate(container_id: str, pid: int | None, *, root: Path = CGROUP_ROOT, proc
             return None
     blkio = [root / "blkio" / rel.lstrip("/") / name for rel in [*paths["blkio"], *_candidates(container_id)]
              for name in _V1_BLKIO]  # fmt: skip
-    io = next((path for path in blkio if _readable(path)), None)
-    return CgroupFiles(1, found["cpuacct"] / "cpuacct.usage", found["memory"], io, net)
+    blkio_file = next((path for path in blkio if _readable(path)), None)
+    return CgroupFiles(1, found["cpuacct"] / "cpuacct.usage", found["memory"], blkio_file, net)
 
 
 def _net_file(pid: int, proc: Path) -> Path | None:

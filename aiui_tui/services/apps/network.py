@@ -7,7 +7,7 @@ first, the answer is one line with the fix. Blocking: run it in a thread.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiui_tui.services.apps.errors import AppError
 
@@ -53,7 +53,7 @@ def bridge_apps(layout: Any, config: Any) -> list[str]:
     return sorted(names)
 
 
-def bridge_check(client: Any, layout: Any, config: Any) -> tuple[str, str, str]:
+def bridge_check(client: Any, layout: Any, config: Any) -> tuple[Literal["ok", "warn"], str, str]:
     """For `doctor`: (status, detail, fix) of the engine's bridge network against the apps that need it."""
     if has_default_bridge(client):
         return "ok", "the default bridge network is there (bridge-mode apps publish their ports)", ""

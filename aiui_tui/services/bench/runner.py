@@ -117,10 +117,10 @@ def _tree_rss(pid: int) -> int | None:
 
     try:
         root = psutil.Process(pid)
-        total = root.memory_info().rss
+        total = int(root.memory_info().rss)
         for child in root.children(recursive=True):
             try:
-                total += child.memory_info().rss
+                total += int(child.memory_info().rss)
             except psutil.Error:
                 pass
         return total
@@ -135,7 +135,7 @@ def listener_pid(port: int) -> int | None:
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
-                return conn.pid
+                return int(conn.pid)
     except (psutil.Error, OSError):
         return None
     return None

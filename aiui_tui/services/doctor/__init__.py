@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from aiui_tui.config import Config
+from aiui_tui.core.errors import AiuiError
 from aiui_tui.core.format import human_bytes
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import Layout, existing_parent, layout_problems
@@ -98,7 +99,7 @@ def check_docker(ctx: DoctorContext) -> list[CheckResult]:
     try:
         client = engine.connect(ctx.config.docker, ctx.env, timeout=10)
     except Exception as exc:
-        problem = exc if hasattr(exc, "fix") else engine.engine_problem(address, exc)
+        problem = exc if isinstance(exc, AiuiError) else engine.engine_problem(address, exc)
         return [
             CheckResult("docker", "fail", problem.message, problem.fix),
             CheckResult(
@@ -202,7 +203,7 @@ async def check_network(ctx: DoctorContext) -> list[CheckResult]:
 async def run_checks(ctx: DoctorContext) -> list[CheckResult]:
     """All checks, the blocking ones in threads, concurrently; results in a fixed order."""
 
-    async def guarded(name: str, job: Callable[[], Awaitable[object]]) -> list[CheckResult]:
+    async def guarded(name: str, job: Callable[[], Awaitable[CheckResult | list[CheckResult]]]) -> list[CheckResult]:
         try:
             result = await job()
         except Exception as exc:
@@ -210,7 +211,7 @@ async def run_checks(ctx: DoctorContext) -> list[CheckResult]:
             return [CheckResult(name, "fail", f"check failed unexpectedly: {exc}", "see logs/aiui.log")]
         return result if isinstance(result, list) else [result]
 
-    jobs: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+    jobs: list[tuple[str, Callable[[], Awaitable[CheckResult | list[CheckResult]]]]] = [
         ("python", lambda: asyncio.to_thread(check_python, ctx)),
         ("data root", lambda: asyncio.to_thread(check_data_root, ctx)),
         ("disk", lambda: asyncio.to_thread(check_disk, ctx)),

@@ -13,9 +13,8 @@ RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 def backoff_delay(attempt: int, base: float, rng: random.Random | None = None) -> float:
     """Delay before retry number `attempt` (1-based): base * 2^(attempt-1), jittered ±50%, capped."""
-    rng = rng or random
-    delay = min(MAX_BACKOFF_S, base * 2 ** (attempt - 1))
-    return delay * rng.uniform(0.5, 1.5)
+    delay = min(MAX_BACKOFF_S, base * 2.0 ** (attempt - 1))
+    return delay * (rng.uniform(0.5, 1.5) if rng is not None else random.uniform(0.5, 1.5))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

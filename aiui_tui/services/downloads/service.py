@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
-from aiui_tui.core.downloads import ACTIVE, CANCELLED, DONE, FAILED, PAUSED, PENDING, DownloadItem
+from aiui_tui.core.downloads import ACTIVE, CANCELLED, DONE, FAILED, PAUSED, PENDING, DownloadItem, DownloadState
 from aiui_tui.core.errors import AiuiError, UsageError
 from aiui_tui.core.events import (
     DownloadFailed,
@@ -261,14 +262,14 @@ class DownloadService:
         item = await asyncio.to_thread(store.resolve, item_id)
         await asyncio.to_thread(store.move, item.id, delta)
         await self._publish_queue()
-        return await asyncio.to_thread(store.get, item.id)
+        return await asyncio.to_thread(store.resolve, item.id)
 
     async def _publish_queue(self) -> None:
         items = await asyncio.to_thread(self._require_store().items)
         self.bus.publish(DownloadQueueChanged(tuple(items)))
 
     async def _set_state(
-        self, item_id: str, state: str, *, allowed: tuple[str, ...], reason: str, verb: str
+        self, item_id: str, state: DownloadState, *, allowed: tuple[str, ...], reason: str, verb: str
     ) -> DownloadItem:
         store = self._require_store()
         item = await asyncio.to_thread(store.resolve, item_id)
@@ -391,8 +392,9 @@ class DownloadService:
         )
         if await asyncio.to_thread(parts.adopt_legacy, target, item.url, job.files):
             log.info("resuming a part kept under the old names", id=item.id)
-        item = await asyncio.to_thread(store.update, item.id, state=ACTIVE, owner_pid=os.getpid(), reason="", fix="")
-        assert item is not None
+        active = await asyncio.to_thread(store.update, item.id, state=ACTIVE, owner_pid=os.getpid(), reason="", fix="")
+        assert active is not None
+        item = active
         self.bus.publish(DownloadStateChanged(item.id, ACTIVE, item))
         meter, throttle = SpeedMeter(), Throttle(10)
         transfer: Transfer
@@ -501,7 +503,7 @@ class DownloadService:
         self.bus.publish(DownloadStateChanged(item.id, DONE, done_item))
         return done_item
 
-    async def _watch(self, item_id: str, transfer: Any, meter: SpeedMeter, main: asyncio.Task | None) -> None:
+    async def _watch(self, item_id: str, transfer: Any, meter: SpeedMeter, main: asyncio.Task[Any] | None) -> None:
         """Save progress for other processes' views; stop when another process paused or cancelled us."""
         store = self._require_store()
         while True:
@@ -546,7 +548,7 @@ class DownloadService:
         if row is not None:
             self.bus.publish(DownloadStateChanged(item_id, row.state, row, row.reason))
 
-    async def _failed(self, item: DownloadItem, exc: AiuiError, *, state: str = FAILED) -> None:
+    async def _failed(self, item: DownloadItem, exc: AiuiError, *, state: DownloadState = FAILED) -> None:
         """Record why the item stopped: failed, or paused when it can go on once the user acts (a full disk)."""
         store = self._require_store()
         try:
@@ -590,12 +592,12 @@ class DownloadService:
         finally:
             hasher.close()
         if item.sha256 and digest != item.sha256:
-            error = DownloadError(
+            different = DownloadError(
                 f"{target} exists and is a different file (sha256 {digest[:12]}…).",
                 "move it away or choose another --name, then retry",
             )
-            await self._failed(item, error)
-            raise error
+            await self._failed(item, different)
+            raise different
         row = await asyncio.to_thread(
             store.update,
             item.id,
@@ -691,10 +693,10 @@ class DownloadService:
                 continue  # a slot frees when a transfer ends: that wakes us
             task = asyncio.create_task(self._run_queued(item.id), name=f"download {item.id}")
             self._tasks[item.id] = task
-            task.add_done_callback(lambda _t, i=item.id: self._finished_task(i))
+            task.add_done_callback(functools.partial(self._finished_task, item.id))
         return next_try
 
-    def _finished_task(self, item_id: str) -> None:
+    def _finished_task(self, item_id: str, _task: asyncio.Task[None]) -> None:
         self._tasks.pop(item_id, None)
         self._wake.set()
 

@@ -23,6 +23,7 @@ import time
 import uuid
 from dataclasses import fields
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from aiui_tui.core.downloads import ACTIVE, DONE, PENDING, DownloadItem
@@ -88,7 +89,7 @@ class QueueStore:
         self._write(create)
         _make_reserve(self.reserve)
 
-    def _tx(self):
+    def _tx(self) -> _Transaction:
         return _Transaction(self._db, self._lock)
 
     def close(self) -> None:
@@ -98,7 +99,8 @@ class QueueStore:
     def data_version(self) -> int:
         """Changes when another connection (process) commits."""
         with self._lock:
-            return self._db.execute("PRAGMA data_version").fetchone()[0]
+            version: int = self._db.execute("PRAGMA data_version").fetchone()[0]
+            return version
 
     # -- reads --------------------------------------------------------------------------------
     def items(self) -> list[DownloadItem]:
@@ -261,7 +263,9 @@ class _Transaction:
             raise
         return self.db
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             if not exc_type:
                 self.db.execute("COMMIT")

@@ -272,7 +272,7 @@ class Transfer:
                 and total >= job.segment_threshold
                 and job.connections > 1
             )
-            if segmented:
+            if segmented and total is not None:
                 state.pieces = plan_pieces(total, job.connections, min_piece=job.min_piece)
             writer = PartWriter(job.part, job.sidecar, state, self.hasher)
             await writer.open(start, preallocate=total if segmented else None)
@@ -434,8 +434,9 @@ class Transfer:
                     break
                 await asyncio.wait(running)  # a retryable failure: let the others finish their piece
             for task in tasks:
-                if task.done() and task.exception():
-                    raise (fatal[0] if fatal else task).exception()
+                failure = (fatal[0] if fatal else task).exception() if task.done() else None
+                if failure is not None:
+                    raise failure
         finally:
             for task in tasks:
                 task.cancel()
@@ -533,7 +534,10 @@ def _buffered(response: aiohttp.ClientResponse) -> Callable[[], object]:
     public way to ask; its buffer (a deque) is private, hence the fallback.
     """
     chunks = getattr(response.content, "_buffer", None)
-    return chunks.__len__ if hasattr(chunks, "__len__") else lambda: True
+    if chunks is not None and hasattr(chunks, "__len__"):
+        size: Callable[[], int] = chunks.__len__
+        return size
+    return lambda: True
 
 
 def _salvage(response: aiohttp.ClientResponse) -> bytes:

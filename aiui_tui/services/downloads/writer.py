@@ -18,8 +18,10 @@ import struct
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Literal
 
 from aiui_tui.services.downloads.state import PartState, Piece
 
@@ -175,10 +177,11 @@ def pwritev_all(fd: int, buffers: list[bytes], offset: int) -> int:
 
 
 SYNC_FILE_RANGE_WRITE = 2  # linux/fs.h
-_sync_file_range: object = None  # libc's sync_file_range, False where there is none; looked up once
+# libc's sync_file_range, False where there is none; looked up once
+_sync_file_range: Callable[[int, int, int, int], int] | Literal[False] | None = None
 
 
-def _libc_sync_file_range():
+def _libc_sync_file_range() -> Callable[[int, int, int, int], int] | Literal[False]:
     global _sync_file_range
     if _sync_file_range is None:
         _sync_file_range = False

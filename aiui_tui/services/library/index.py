@@ -210,7 +210,7 @@ class LibraryIndex:
         if ui_path:
             query, args = query + " WHERE ui_path = ?", (ui_path,)
         with self._lock:
-            return [tuple(r) for r in self._db.execute(query + " ORDER BY id DESC", args)]  # type: ignore[misc]
+            return [tuple(r) for r in self._db.execute(query + " ORDER BY id DESC", args)]
 
     def drop_link(self, ui_path: str, op: str, path: str) -> None:
         with self._lock:

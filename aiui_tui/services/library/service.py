@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
-from aiui_tui.core.downloads import DONE
+from aiui_tui.core.downloads import DONE, DownloadItem
 from aiui_tui.core.errors import UsageError
 from aiui_tui.core.events import DownloadFinished, LibraryChanged, Notice
 from aiui_tui.core.library import (
@@ -46,6 +46,7 @@ from aiui_tui.services.library.progress import OpProgress
 from aiui_tui.services.library.validate import check_file
 
 if TYPE_CHECKING:
+    from aiui_tui.services.downloads.auth import SourceToken
     from aiui_tui.services.library.updates import UpdateReport
 
 log = get_logger(__name__)
@@ -80,7 +81,7 @@ class LibraryService:
         self._civitai: Any = None
         self._unsubscribe: Any = None
         self._scan_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[object]] = set()
         # Set on close: hashing threads stop at their next chunk, so quitting never waits for a
         # scan of a 20 GB file (the interpreter joins worker threads at exit).
         self._closing = threading.Event()
@@ -160,7 +161,7 @@ class LibraryService:
         """A counter for one run of a long file operation, publishing `FileOpProgress` on the bus."""
         return OpProgress(self.bus.publish_threadsafe, op, per_second=self.progress_rate)
 
-    async def _downloaded(self) -> dict[str, Any]:
+    async def _downloaded(self) -> dict[str, DownloadItem]:
         """Files the download queue finished (in any process), by path: their hash and source are known."""
         if self.downloads is None:
             return {}
@@ -170,14 +171,14 @@ class LibraryService:
             if item.state == DONE and item.target and item.result_sha256
         }
 
-    def _hasher_reusing(self, downloaded: dict[str, Any], op: OpProgress) -> Any:
+    def _hasher_reusing(self, downloaded: dict[str, DownloadItem], op: OpProgress) -> Any:
         """sha256_file, except for finished downloads still as they were saved."""
 
         def hasher(path: Path) -> str:
             item = downloaded.get(str(path))
             if item is not None:
                 st = path.stat()
-                if st.st_size == item.done_bytes and st.st_mtime <= item.updated_at + 1:
+                if st.st_size == item.done_bytes and st.st_mtime <= item.updated_at + 1 and item.result_sha256:
                     return item.result_sha256
             return self._sha256(path, op.reader(str(path)))
 
@@ -305,7 +306,7 @@ class LibraryService:
     def catalog(self) -> list[CatalogEntry]:
         return catalog_mod.load_catalog(self.extra_catalog)
 
-    def _tokens(self) -> list:
+    def _tokens(self) -> list[SourceToken]:
         from aiui_tui.services.downloads.auth import source_tokens
 
         return source_tokens(self.config.sources, self.credentials)
@@ -334,6 +335,7 @@ class LibraryService:
             return [_catalog_model(e) for e in catalog_mod.search_catalog(self.catalog(), text, kind)][:limit]
         from aiui_tui.services.library.sources.api import SourceOffline
 
+        hits: list[RemoteModel]
         try:
             if source == "hf":
                 hits, _next = await self.hf.search(text, limit=limit)

@@ -28,6 +28,7 @@ import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -282,12 +283,12 @@ def _not_in_library(install: UiInstall, own: list[str], kind_dir: Path, library:
     return sorted(hidden)
 
 
-def _fooocus_before(backup_text: str | None) -> dict | None:
+def _fooocus_before(backup_text: str | None) -> dict[str, Any] | None:
     """The settings before our edit: {} when there was no config.txt (an empty backup)."""
     return {} if backup_text == "" else _json_or_none(backup_text)
 
 
-def _fooocus_undo(settings: dict, before: dict | None, models_dir: Path) -> dict:
+def _fooocus_undo(settings: dict[str, Any], before: dict[str, Any] | None, models_dir: Path) -> dict[str, Any]:
     """`settings` with every key that points at the library back to what it was (`before`)."""
     out = dict(settings)
     for kind in _fooocus_kinds():
@@ -313,7 +314,7 @@ def _refers_to(value: object, models_dir: Path) -> bool:
     return isinstance(value, str) and (value == root or value.startswith(root + os.sep))
 
 
-def _json_object(path: Path, text: str) -> dict:
+def _json_object(path: Path, text: str) -> dict[str, Any]:
     try:
         settings = json.loads(text)
     except ValueError:
@@ -325,7 +326,7 @@ def _json_object(path: Path, text: str) -> dict:
     return settings
 
 
-def _json_or_none(text: str | None) -> dict | None:
+def _json_or_none(text: str | None) -> dict[str, Any] | None:
     try:
         value = json.loads(text) if text is not None else None
     except ValueError:
@@ -333,7 +334,7 @@ def _json_or_none(text: str | None) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _json_text(settings: dict) -> str:
+def _json_text(settings: dict[str, Any]) -> str:
     return json.dumps(settings, indent=4, ensure_ascii=False) + "\n"
 
 
@@ -347,7 +348,7 @@ def _holds_ours(install: UiInstall, text: str | None, models_dir: Path) -> bool:
     if install.ui != FOOOCUS:
         return _BLOCK.search(text) is not None
     settings = _json_or_none(text) or {}
-    return any(_refers_to(settings.get(k.fooocus), models_dir) for k in _fooocus_kinds())
+    return any(_refers_to(settings.get(k.fooocus), models_dir) for k in _fooocus_kinds() if k.fooocus)
 
 
 def _config_path(install: UiInstall) -> Path:

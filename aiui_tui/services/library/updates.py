@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from aiui_tui.core.library import ModelRecord, UpdateInfo
+from aiui_tui.core.library import ModelRecord, RemoteFile, RemoteModel, UpdateInfo
 from aiui_tui.logs import get_logger
 from aiui_tui.services.library.sources.api import SourceError
 from aiui_tui.services.library.sources.civitai import CivitAI
@@ -69,8 +70,8 @@ async def check_updates(records: Iterable[ModelRecord], hf: HuggingFace, civitai
     report = UpdateReport(no_source=sum(1 for r in records if not _checkable(r)))
     records = [r for r in records if _checkable(r)]
     updates, problems = report.updates, report.problems
-    trees: dict[tuple[str, str], asyncio.Task] = {}
-    civitai_models: dict[str, asyncio.Task] = {}
+    trees: dict[tuple[str, str], asyncio.Future[list[RemoteFile]]] = {}
+    civitai_models: dict[str, asyncio.Future[tuple[RemoteModel, list[dict[str, Any]]]]] = {}
     for r in records:
         src = r.source
         if src["type"] == "huggingface" and src.get("repo"):
@@ -89,7 +90,7 @@ async def check_updates(records: Iterable[ModelRecord], hf: HuggingFace, civitai
                     problems.append(f"{r.name}: {src['repo']} no longer has {src.get('path', r.name)}")
                     continue
                 if remote.sha256 and remote.sha256 != r.sha256:
-                    updates.append(UpdateInfo(r.path, r.name, "huggingface", r.sha256[:10], remote.sha256[:10],
+                    updates.append(UpdateInfo(r.path, r.name, "huggingface", (r.sha256 or "")[:10], remote.sha256[:10],
                                               f"{src['repo']} has a new {src.get('path', r.name)}"))  # fmt: skip
             else:
                 model, versions = civitai_models[str(src["model_id"])].result()

@@ -7,12 +7,16 @@ running container) is reported with its fix instead of raising on every tick.
 
 from __future__ import annotations
 
+import functools
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiui_tui.core.monitor import GpuProcess, GpuStats
 from aiui_tui.logs import get_logger
 from aiui_tui.services.monitor.nvml import load_nvml, unavailable_reason
+
+T = TypeVar("T")
 
 log = get_logger(__name__)
 RETRY_INIT_S = 300.0
@@ -26,7 +30,7 @@ def _text(value: Any) -> str:
 class GpuSampler:
     """Blocking: call from a thread. `sample()` returns (available, gpus, reason, fix)."""
 
-    def __init__(self, nvml: Any = None, clock=time.monotonic) -> None:
+    def __init__(self, nvml: Any = None, clock: Callable[[], float] = time.monotonic) -> None:
         self._nvml = nvml
         self._clock = clock
         self._ready = False
@@ -95,7 +99,7 @@ class GpuSampler:
         limit = self._field(lambda: nvml.nvmlDeviceGetEnforcedPowerLimit(handle))
         processes = []
         for getter in ("nvmlDeviceGetComputeRunningProcesses", "nvmlDeviceGetGraphicsRunningProcesses"):
-            for proc in self._field(lambda g=getter: getattr(nvml, g)(handle)) or []:
+            for proc in self._field(functools.partial(getattr(nvml, getter), handle)) or []:
                 used = getattr(proc, "usedGpuMemory", None)
                 processes.append(GpuProcess(int(proc.pid), int(used) if isinstance(used, int) else None))
         return GpuStats(
@@ -113,7 +117,7 @@ class GpuSampler:
         )
 
     @staticmethod
-    def _field(read):
+    def _field(read: Callable[[], T]) -> T | None:
         """A reading, or None when this GPU does not support it (an H100 has no fan)."""
         try:
             return read()

@@ -34,7 +34,8 @@ class GpuProbe:
 def load_nvml() -> ModuleType:
     import pynvml
 
-    return pynvml
+    module: ModuleType = pynvml  # no stubs: Any to the type checker
+    return module
 
 
 def _text(value: Any) -> str:

@@ -46,7 +46,7 @@ class MonitorService:
         self.proc = proc
         self.last_system: SystemStats | None = None
         self.last_gpu: GpuSample | None = None
-        self._published_gpu: tuple | None = None
+        self._published_gpu: tuple[bool, tuple[GpuStats, ...], str, str] | None = None
         self._gpu_by_container: dict[str, int] = {}
         self._own_ticker: Ticker | None = None
         self._stop: Callable[[], None] | None = None

@@ -63,10 +63,10 @@ def busy_percent(before: Any, after: Any) -> float:
 
     def total(t: Any) -> float:
         # Linux counts guest time inside user time as well: once is enough.
-        return sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+        return float(sum(t) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0))
 
     def idle(t: Any) -> float:
-        return t.idle + getattr(t, "iowait", 0.0)
+        return float(t.idle + getattr(t, "iowait", 0.0))
 
     elapsed = total(after) - total(before)
     if elapsed <= 0:

@@ -57,7 +57,7 @@ def problem(exc: BaseException, raised: str, where: str) -> str:
     return raised
 
 
-_pending: set[Future] = set()
+_pending: set[Future[Any]] = set()
 _pending_lock = threading.Lock()
 
 
@@ -114,7 +114,7 @@ def call_with_timeout(call: Call, fn: Callable[..., Any], kwargs: dict[str, Any]
     guard.install()
     snapshot = guard.Snapshot.take(call.plugin, call.own)
     call_id = guard.begin(call.plugin, call.what)
-    future: Future = Future()
+    future: Future[Any] = Future()
     with _pending_lock:
         _pending.add(future)
 
@@ -150,7 +150,7 @@ async def call_in_thread(call: Call, fn: Callable[..., Any], kwargs: dict[str, A
     """`call_with_timeout` for the event loop: awaits a thread of its own, cancellable."""
     guard.install()
     loop = asyncio.get_running_loop()
-    waiter: asyncio.Future = loop.create_future()
+    waiter: asyncio.Future[tuple[bool, Any]] = loop.create_future()
     snapshot = guard.Snapshot.take(call.plugin, call.own)
     call_id = guard.begin(call.plugin, call.what)
 
@@ -200,7 +200,7 @@ async def await_as(call: Call, make: Callable[[], Awaitable[Any]], timeout: floa
             finally:
                 snapshot.restore()
 
-    def finished(task: asyncio.Task) -> None:
+    def finished(task: asyncio.Task[Any]) -> None:
         guard.end(call_id)
         if not task.cancelled():
             task.exception()  # retrieved, even when abandoned: no "never retrieved" noise

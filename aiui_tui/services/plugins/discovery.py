@@ -83,7 +83,7 @@ def read_settings(layout: Layout, name: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.", "check the file's permissions") from None
     try:
-        data = tomllib.loads(text)
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}.", "fix the TOML syntax (key = value)") from None
     if "enabled" in data and not isinstance(data["enabled"], bool):

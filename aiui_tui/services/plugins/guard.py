@@ -144,7 +144,7 @@ def on_exit_attempt(plugin: str, handler: Callable[[str, str], None]) -> None:
         _exit_handlers[plugin] = handler
 
 
-def _guarded_exit(status: int = 0, /) -> NoReturn:
+def _guarded_exit(status: int = 0) -> NoReturn:
     if os.getpid() != _installed_pid:  # a forked child (multiprocessing, a plugin's fork) ends normally
         _real_exit(status)
     plugin = calling_plugin()
@@ -198,7 +198,7 @@ def install() -> None:
             os._exit = _guarded_exit
             posix = sys.modules.get("posix")  # os._exit is posix._exit: the same function by another name
             if posix is not None:
-                posix._exit = _guarded_exit
+                setattr(posix, "_exit", _guarded_exit)  # noqa: B010 (a module's attribute unknown to typeshed)
             if threading.excepthook is not _excepthook:
                 _previous_excepthook = threading.excepthook
                 threading.excepthook = _excepthook
@@ -252,7 +252,8 @@ class PluginAwareStream:
     def write(self, text: Any) -> int:
         plugin = calling_plugin()
         if plugin is None:
-            return self._target.write(text)
+            written: int = self._target.write(text)
+            return written
         if not getattr(_logging_output, "active", False):
             _capture(plugin, self._stream, self._as_text(text))
         return len(text)

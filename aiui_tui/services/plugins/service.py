@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+from pluggy import HookImpl
 
 from aiui_tui.core.apps import EXITED, READY, STOPPED
 from aiui_tui.core.errors import ConfigError
@@ -80,10 +81,10 @@ class PluginService:
         self.pm.add_hookspecs(AiuiHooks)
         self._contexts: dict[str, api.PluginContext] = {}
         self._bus: Any = None
-        self._queues: dict[str, asyncio.Queue] = {}
-        self._workers: list[asyncio.Task] = []
+        self._queues: dict[str, asyncio.Queue[tuple[HookImpl, api.PluginEvent]]] = {}
+        self._workers: list[asyncio.Task[None]] = []
         self._app_states: dict[str, str] = {}
-        self._watch: asyncio.Task | None = None
+        self._watch: asyncio.Task[None] | None = None
         self._own: dict[str, str] = {}  # plugin -> its module's name
         self.closing = False  # set by abandon_loading(): load no more plugins
         # Contributions, collected once at load.
@@ -388,8 +389,9 @@ class PluginService:
 
     def _translate(self, event: Any) -> api.PluginEvent | None:
         if isinstance(event, DownloadFinished):
-            data = {"id": event.id, "name": event.path.name, "path": str(event.path), "kind": event.kind,
-                    "size": event.size, "sha256": event.sha256, "verified": event.verified}  # fmt: skip
+            data: dict[str, object] = {"id": event.id, "name": event.path.name, "path": str(event.path),
+                    "kind": event.kind, "size": event.size, "sha256": event.sha256,
+                    "verified": event.verified}  # fmt: skip
             return api.PluginEvent(api.DOWNLOAD_FINISHED, data, event.at)
         if isinstance(event, DownloadFailed):
             data = {"id": event.id, "name": event.name, "message": event.message, "fix": event.fix}
@@ -411,7 +413,7 @@ class PluginService:
                 return api.PluginEvent(api.APP_CRASHED, data, event.at)
         return None
 
-    async def _deliver(self, info: PluginInfo, queue: asyncio.Queue) -> None:
+    async def _deliver(self, info: PluginInfo, queue: asyncio.Queue[tuple[HookImpl, api.PluginEvent]]) -> None:
         while True:
             impl, event = await queue.get()
             try:

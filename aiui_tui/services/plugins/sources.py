@@ -27,10 +27,10 @@ class GuardedSource:
         self.title: str = getattr(source, "title", source.name)
 
     async def search(self, text: str, kind: str | None, limit: int) -> list[Any]:
-        return await self._run("search", text, kind, limit)
+        return list(await self._run("search", text, kind, limit))
 
     async def files(self, model_id: str) -> list[Any]:
-        return await self._run("files", model_id)
+        return list(await self._run("files", model_id))
 
     async def _run(self, method: str, *args: Any) -> Any:
         info = self._info

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.screen import Screen
@@ -14,6 +14,13 @@ from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.widgets.footer import KeysFooter
 from aiui_tui.tui.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:  # the app imports this module: its class only for the type checker
+    from textual import getters
+
+    from aiui_tui.services import Services
+    from aiui_tui.tui.app import AiuiApp
+    from aiui_tui.tui.state import UiState
 
 log = get_logger(__name__)
 
@@ -76,17 +83,21 @@ class AiuiScreen(Screen[None]):
         yield StatusLine()
         yield from self.compose_body()
         yield KeysFooter()
+    if TYPE_CHECKING:  # the running app as `AiuiApp` (Textual's own property says any `App`)
+        app = getters.app(AiuiApp)
+
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
 
     @property
-    def services(self) -> Any:
-        return self.app.services  # type: ignore[attr-defined]
+    def services(self) -> Services | None:
+        """The open services; None until they are (`ready`)."""
+        return self.app.services
 
     @property
-    def ui(self) -> Any:
-        return self.app.ui  # type: ignore[attr-defined]
+    def ui(self) -> UiState:
+        return self.app.ui
 
     def intent(
         self, make: Callable[[], Awaitable[Any]], description: str, on_done: Callable[[Any], None] | None = None
