@@ -1,5 +1,5 @@
 """Quick commands against their peer: `python -c "import aiohttp"` (the floor every command that talks
-HTTP pays), `aiui-tui --version`, `aiui-tui queue list --json` and `aiui-tui app list --json` (the
+HTTP pays), `aiui-tui --version`, `aiui-tui downloads list --json` and `aiui-tui app list --json` (the
 Docker engine up, a data root made with `init --yes` in a temp folder).
 
     .venv/bin/python bench/commands.py [--runs 9] [--no-compile] [--json]
@@ -9,7 +9,7 @@ each figure is the min and the median wall time of --runs (>= 5) rounds, with th
 (user + system of the child) and the ratio to the aiohttp import in the same run. The commands run
 as the installed console script (`.venv/bin/aiui-tui`), after compiling the checkout's bytecode as
 `scripts/run` does (`--no-compile` measures whatever bytecode is there). Targets (issue 17):
-`--version` and `queue list --json` <= 1.5x the aiohttp import; `app list --json` <= 0.4 s.
+`--version` and `downloads list --json` <= 1.5x the aiohttp import; `app list --json` <= 0.4 s.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def main() -> None:
         commands = {
             "import aiohttp": [sys.executable, "-c", "import aiohttp"],
             "--version": [*aiui, "--version"],
-            "queue list --json": [*aiui, "--root", str(root), "queue", "list", "--json"],
+            "downloads list --json": [*aiui, "--root", str(root), "downloads", "list", "--json"],
             "app list --json": [*aiui, "--root", str(root), "app", "list", "--json"],
         }
         engine = json.loads(run_once(commands["app list --json"], env)[2])["engine"]  # also a warm-up
@@ -97,7 +97,7 @@ def main() -> None:
         }
     targets = {
         "--version": rows["--version"]["ratio_median"] <= TARGET_RATIO,
-        "queue list --json": rows["queue list --json"]["ratio_median"] <= TARGET_RATIO,
+        "downloads list --json": rows["downloads list --json"]["ratio_median"] <= TARGET_RATIO,
         "app list --json": rows["app list --json"]["median_s"] <= TARGET_APP_LIST_S,
     }
     result = {
@@ -121,8 +121,8 @@ def main() -> None:
         ratio = f"{row['ratio_min']:.2f} / {row['ratio_median']:.2f}"
         print(f"{name:<20} {row['min_s']:>7.3f} {row['median_s']:>9.3f} {row['cpu_median_s']:>7.3f} {ratio:>24}")
     print(
-        f"targets: --version <= {TARGET_RATIO}x: {targets['--version']}; queue list --json <= {TARGET_RATIO}x: "
-        f"{targets['queue list --json']}; app list --json <= {TARGET_APP_LIST_S} s: {targets['app list --json']}"
+        f"targets: --version <= {TARGET_RATIO}x: {targets['--version']}; downloads list --json <= {TARGET_RATIO}x: "
+        f"{targets['downloads list --json']}; app list --json <= {TARGET_APP_LIST_S} s: {targets['app list --json']}"
     )
 
 

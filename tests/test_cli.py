@@ -228,7 +228,7 @@ def run_main(capsys, *args: str):
         ("config", "set", "downloads.retries", "2"),
         ("stats",),
         ("app", "list"),
-        ("queue", "list"),
+        ("downloads", "list"),
         ("models", "list"),
     ],
 )

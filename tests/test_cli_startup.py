@@ -65,7 +65,7 @@ def test_version_imports_no_command_and_no_heavy_library():
 
 def test_queue_list_json_loads_no_heavy_library(tmp_path):
     init_root(tmp_path / "root")
-    proc, modules = _run_and_list_modules("--root", str(tmp_path / "root"), "queue", "list", "--json")
+    proc, modules = _run_and_list_modules("--root", str(tmp_path / "root"), "downloads", "list", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"items": []}
     assert not HEAVY & _top(modules)
@@ -110,7 +110,7 @@ def test_help_and_command_help_in_process(capsys):
     for name, (_module, help_text) in COMMANDS.items():
         assert name in listed and help_text.split()[0] in listed
     with pytest.raises(SystemExit):
-        run_main(capsys, "queue", "--help")
+        run_main(capsys, "downloads", "--help")
     assert "every download with its state" in capsys.readouterr().out
 
 
@@ -128,7 +128,7 @@ def test_a_bad_config_still_names_file_line_and_key(tmp_path, capsys):
     text = layout.config_file.read_text().replace("concurrent = 2", "concurrent = 99")
     layout.config_file.write_text(text)
     line = text.splitlines().index("concurrent = 99") + 1
-    code, out, err = run_main(capsys, "--root", str(layout.root), "queue", "list", "--json")
+    code, out, err = run_main(capsys, "--root", str(layout.root), "downloads", "list", "--json")
     assert code == 2 and out == ""
     assert f"{layout.config_file} line {line}, key downloads.concurrent:" in err
     assert "less than or equal to 16 (got 99)" in err and "Fix: correct the value" in err

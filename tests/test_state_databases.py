@@ -1,6 +1,6 @@
 """Hostile state databases (state/*.sqlite): damaged, truncated, read-only, locked, not a file.
 
-Each is one line naming the file and the fix, exit 2, through the real CLI (`queue list` opens the
+Each is one line naming the file and the fix, exit 2, through the real CLI (`downloads list` opens the
 download queue, `models list` the queue and then the library index), and the file is left as it
 was. Permission cases run the CLI as another uid: the suite runs as root, whom modes do not stop.
 """
@@ -26,7 +26,7 @@ from tests.conftest import as_user, init_root, one_line_error, run_cli
 USER = 1234  # the user running aiui-tui in the permission tests
 OTHER = 4321  # someone else
 
-QUEUE = (("queue", "list"), "downloads.sqlite")
+QUEUE = (("downloads", "list"), "downloads.sqlite")
 MODELS = (("models", "list"), "library.sqlite")
 
 
@@ -63,7 +63,7 @@ def give_to(root: Path, uid: int) -> None:
         os.chown(path, uid, uid, follow_symlinks=False)
 
 
-@pytest.mark.parametrize(("command", "name"), [QUEUE, MODELS], ids=["queue", "models"])
+@pytest.mark.parametrize(("command", "name"), [QUEUE, MODELS], ids=["downloads", "models"])
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "empty-header"])
 def test_damaged_database_is_one_line_and_left_as_it_is(world_root, command, name, damage):
     db = world_root / "state" / name
@@ -107,7 +107,7 @@ def test_page_damaged_after_opening_is_classified_at_first_use(tmp_path):
     db.close()
 
 
-@pytest.mark.parametrize(("command", "name"), [QUEUE, MODELS], ids=["queue", "models"])
+@pytest.mark.parametrize(("command", "name"), [QUEUE, MODELS], ids=["downloads", "models"])
 def test_read_only_database_file(world_root, command, name):
     db = world_root / "state" / name
     give_to(world_root, USER)

@@ -1,5 +1,5 @@
 """App and download states are str enums (issue 18.4) that stay their old strings wherever they are
-stored or printed: the queue's SQLite rows, `queue list --json`, `app list --json`, the JSON log."""
+stored or printed: the queue's SQLite rows, `downloads list --json`, `app list --json`, the JSON log."""
 
 from __future__ import annotations
 
@@ -43,20 +43,20 @@ def test_plain_strings_become_members_and_unknown_ones_are_refused():
 def test_a_queue_stored_as_plain_strings_reads_and_prints_the_same(tmp_path, clean_env):
     root = init_root(tmp_path / "root").root
     for name in ("a", "b"):
-        added = main_cli("--root", str(root), "queue", "add", f"http://127.0.0.1:9/{name}.bin",
+        added = main_cli("--root", str(root), "downloads", "add", f"http://127.0.0.1:9/{name}.bin",
                          "--dest", str(tmp_path / "dl"), "--name", f"{name}.bin")  # fmt: skip
         assert added.returncode == 0, added.output
     db = sqlite3.connect(root / "state" / "downloads.sqlite")
     with db:  # as the code before the enums wrote it: plain text
         db.execute("UPDATE downloads SET state = 'paused' WHERE name = 'b.bin'")
 
-    listed = main_cli("--root", str(root), "queue", "list", "--json")
+    listed = main_cli("--root", str(root), "downloads", "list", "--json")
     assert listed.returncode == 0, listed.output
     rows = {r["name"]: r for r in json.loads(listed.stdout)["items"]}
     assert (rows["a.bin"]["state"], rows["b.bin"]["state"]) == ("pending", "paused")
     assert '"state": "paused",' in listed.stdout
 
-    resumed = main_cli("--root", str(root), "queue", "resume", rows["b.bin"]["id"], "--json")
+    resumed = main_cli("--root", str(root), "downloads", "resume", rows["b.bin"]["id"], "--json")
     assert resumed.returncode == 0, resumed.output
     assert json.loads(resumed.stdout)["item"]["state"] == "pending"
     stored = db.execute("SELECT name, state, typeof(state) FROM downloads ORDER BY position").fetchall()

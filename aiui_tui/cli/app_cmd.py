@@ -21,14 +21,6 @@ if TYPE_CHECKING:  # imported where used: `app list --json` loads neither rich n
 READ_ONLY = ("list", "status")  # actions that only look: the light engine client, no GPU sampler
 
 
-_STYLE = {
-    "ready": "green",
-    "starting": "cyan",
-    "pulling": "cyan",
-    "exited": "bold red",
-    "unknown": "yellow",
-    "broken": "bold red",
-}
 PROFILES = ["auto", "low", "normal", "high", "cpu"]
 EXIT_UPDATE_AVAILABLE = 100  # `dnf check-update`'s convention: 0 none, 100 available, 1 the check failed
 JSON_HELP = 'print {"apps": [...], "engine": {"address", "available", "reason", "fix"}} (and "error" on failure)'
@@ -266,14 +258,16 @@ def _status(ctx: Context, service) -> int:
     statuses: list[AppStatus] = _selected(ctx, service)
     if ctx.args.json:
         return _json(service, statuses)
+    from aiui_tui.core.presentation import app_state  # the labels and colours the dashboard shows
+
     for s in statuses:
-        style = _STYLE.get(s.state, "white")
+        label, style = app_state(s.state)
         detail = s.url or s.reason or ""
         if s.state == "exited":
             detail = f"exit code {s.exit_code}" if s.exit_code is not None else (s.reason or "exited")
         elif s.state == "broken":
             detail = f"{s.reason} Fix: {s.fix}"
-        ctx.out.out.print(f"[bold]{escape(s.name):<16}[/] [{style}]{s.state:<12}[/] {escape(detail)}", highlight=False)
+        ctx.out.out.print(f"[bold]{escape(s.name):<16}[/] [{style}]{label:<14}[/] {escape(detail)}", highlight=False)
     return EXIT_OK
 
 

@@ -1,12 +1,13 @@
 """The subcommands, in the order `--help` lists them, with the help line `--help` shows for each.
 
 A command's module (which has `register(subparsers)`) is imported only when that command is run or its
-own help is asked for: `aiui-tui --version` or `aiui-tui queue list --json` do not pay for the others.
+own help is asked for: `aiui-tui --version` or `aiui-tui downloads list --json` do not pay for the others.
 Each module registers its parser with the same help as here (tests/test_cli_startup.py checks it).
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 from types import ModuleType
 
@@ -18,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "app": ("aiui_tui.cli.app_cmd", "start, stop and watch the web UIs (Docker)"),
     "stats": ("aiui_tui.cli.stats_cmd", "one sample of CPU, memory, disks, GPUs and app containers"),
     "download": ("aiui_tui.cli.download_cmd", "download one file now (resumable, verified)"),
-    "queue": ("aiui_tui.cli.queue_cmd", "the download queue shared with the dashboard"),
+    "downloads": ("aiui_tui.cli.queue_cmd", "the download queue shared with the dashboard's Downloads screen"),
     "models": ("aiui_tui.cli.models_cmd", "the shared model library: list, search, add, verify, link other UIs"),
     "bench": (
         "aiui_tui.cli.bench_cmd",
@@ -27,6 +28,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("aiui_tui.cli.plugins_cmd", "list, enable, disable and inspect plugins"),
 }
 
+# Old spellings, kept working for one release but hidden from --help and docs/cli.md (CONTRIBUTING.md,
+# Vocabulary): old command -> its name now. The new name's module registers the old one too, hidden.
+RENAMED: dict[str, str] = {"queue": "downloads"}
+
 
 def command_module(name: str) -> ModuleType:
-    return importlib.import_module(COMMANDS[name][0])
+    return importlib.import_module(COMMANDS[RENAMED.get(name, name)][0])
+
+
+def add_renamed(sub: argparse._SubParsersAction, old: str, new: str, *, group: str = "") -> argparse.ArgumentParser:
+    """A parser for an old spelling (`old` in the group `group`, now `new`): no help line, so --help and
+    docs/cli.md leave it out; running it says once, on stderr, what it is called now (`cli.main`)."""
+    parser = sub.add_parser(old)
+    prefix = f"{group} " if group else ""
+    parser.set_defaults(renamed=(prefix + old, prefix + new))
+    return parser

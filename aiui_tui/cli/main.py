@@ -58,14 +58,15 @@ def build_parser(*, load: Collection[str] | None = None) -> argparse.ArgumentPar
 
 def _command_named(argv: Sequence[str]) -> str | None:
     """The command the arguments name (after the global options), or None."""
-    from aiui_tui.cli.commands import COMMANDS
+    from aiui_tui.cli.commands import COMMANDS, RENAMED
 
     try:
         _args, rest = _QuietParser().parse_known_args(list(argv))
     except _NotQuick:  # e.g. `--root` without its value: the full parser says what is wrong
         return None
     words = [w for w in rest if not w.startswith("-")]
-    return words[0] if words and words[0] in COMMANDS else None
+    word = RENAMED.get(words[0], words[0]) if words else None
+    return word if word in COMMANDS else None
 
 
 class _QuietParser(argparse.ArgumentParser):
@@ -135,6 +136,10 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.command is None:  # e.g. `aiui-tui --root` with a bad value reached argparse
             parser.print_usage()
             return EXIT_USAGE
+        renamed = getattr(args, "renamed", None)
+        if renamed is not None:  # an old spelling (commands.RENAMED): it works, and says its new name
+            old, new = renamed
+            out.warn(f"`{old}` is now `{new}`; the old name goes in the next release.")
         ctx: Context = bootstrap(args, out, root_use=getattr(args, "root_use", "existing"))
         return int(args.handler(ctx) or 0)
     except BrokenPipeError:

@@ -73,10 +73,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     dedupe.add_argument("paths", nargs="*", metavar="UI_PATH", help="UI installs to include (default: detected ones)")
     dedupe.add_argument("--dry-run", action="store_true", help="report duplicates and reclaimable bytes only")
 
-    updates = actions.add_parser(
-        "updates", help="newer versions of HuggingFace and CivitAI models (exit 1 when none could be checked)"
+    from aiui_tui.cli.commands import add_renamed
+
+    updates = actions.add_parser(  # named as `app check-update`: look, download nothing (the action: "updates")
+        "check-update", help="newer versions of HuggingFace and CivitAI models (exit 1 when none could be checked)"
     )
-    updates.add_argument("--json", action="store_true", help="print the updates, problems and counts as JSON")
+    old = add_renamed(actions, "updates", "check-update", group="models")  # hidden, for one release
+    for parser_ in (updates, old):
+        parser_.set_defaults(action="updates")
+        parser_.add_argument("--json", action="store_true", help="print the updates, problems and counts as JSON")
     parser.set_defaults(handler=run)
 
 
@@ -196,7 +201,7 @@ async def _add(ctx: Context, library) -> int:
             ctx.out.success(f"Queued {item.display_name} ({size}) as {item.id}.")
     if not items or not ctx.args.now:
         if items and not ctx.args.json:
-            ctx.out.info("The dashboard (aiui-tui) or `aiui-tui queue run` downloads it.")
+            ctx.out.info("The dashboard (aiui-tui) or `aiui-tui downloads run` downloads it.")
         if ctx.args.json:
             print(json.dumps(report, indent=2))
         return 0

@@ -1,4 +1,4 @@
-"""`aiui-tui queue ...`: the persistent download queue shared with the dashboard."""
+"""`aiui-tui downloads ...`: the persistent download queue, shared with the dashboard's Downloads screen."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from aiui_tui.core.downloads import ACTIVE, FAILED, PAUSED, PENDING, DownloadIte
 from aiui_tui.core.errors import UsageError
 from aiui_tui.core.format import human_bytes, human_percent, human_rate
 
-_STATE_STYLE = {"pending": "blue", "active": "cyan", "paused": "yellow", "failed": "bold red", "done": "green"}
-
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("queue", help="the download queue shared with the dashboard")
+    from aiui_tui.cli.commands import COMMANDS, add_renamed
+
+    _add_actions(sub.add_parser("downloads", help=COMMANDS["downloads"][1]))
+    _add_actions(add_renamed(sub, "queue", "downloads"))  # the old name: hidden, for one release
+
+
+def _add_actions(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="every download with its state")
     listing.add_argument("--json", action="store_true", help="print the items as JSON")
-    add = actions.add_parser("add", help="queue a download (the dashboard or `queue run` downloads it)")
+    add = actions.add_parser("add", help="queue a download (the dashboard or `downloads run` downloads it)")
     add_request_arguments(add)
     add.add_argument("--json", action="store_true", help="print the queued item as JSON")
     for name, text in (
@@ -31,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("retry", "retry a failed download"),
     ):
         action = actions.add_parser(name, help=text)
-        action.add_argument("id", help="the id shown by `queue list` (a unique prefix is enough)")
+        action.add_argument("id", help="the id shown by `downloads list` (a unique prefix is enough)")
         action.add_argument("--json", action="store_true", help="print the item as JSON")
     move = actions.add_parser("move", help="move a download up or down the queue")
     move.add_argument("id")
@@ -63,7 +67,7 @@ async def _run(ctx: Context) -> int:
                 return 0
             ctx.out.success(f"Queued {item.display_name} as {item.id}." if new else f"Already queued as {item.id}.")
             if not _queue_running(service):
-                ctx.out.info("Start the dashboard (aiui-tui) or run `aiui-tui queue run` to download it.")
+                ctx.out.info("Start the dashboard (aiui-tui) or run `aiui-tui downloads run` to download it.")
             return 0
         if action == "run":
             return await _run_queue(ctx, service)
@@ -111,19 +115,22 @@ async def _run_queue(ctx: Context, service) -> int:
 
 
 def _print_table(ctx: Context, items: list[DownloadItem]) -> None:
-    from rich.table import Table  # here: `queue list --json` does not load rich
+    from rich.table import Table  # here: `downloads list --json` does not load rich
+
+    from aiui_tui.core.presentation import download_state
 
     if not items:
-        ctx.out.info("The queue is empty. Add with `aiui-tui queue add URL --kind checkpoints`.")
+        ctx.out.info("The queue is empty. Add with `aiui-tui downloads add URL --kind checkpoints`.")
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("ID", "STATE", "DONE", "SIZE", "SPEED", "NAME", "REASON"):
         table.add_column(column, overflow="fold")
     for item in items:
         total = item.total_bytes or item.size
+        label, style = download_state(item.state)
         table.add_row(
             item.id,
-            f"[{_STATE_STYLE.get(item.state, '')}]{item.state}[/]",
+            f"[{style}]{label}[/]",
             human_percent(item.fraction),
             human_bytes(total) if total else "?",
             human_rate(item.speed) if item.state == ACTIVE else "",

@@ -15,8 +15,9 @@ WIDTH = "100"  # argparse wraps at $COLUMNS: fixed, so the page does not depend 
 def _subparsers(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
     found = []
     for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            found.extend(action.choices.items())
+        if isinstance(action, argparse._SubParsersAction):  # those with a help line: old spellings have none
+            shown = {choice.dest for choice in action._choices_actions}
+            found.extend((name, sub) for name, sub in action.choices.items() if name in shown)
     return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from aiui_tui.core.apps import AppStatus
 from aiui_tui.core.downloads import DownloadItem, DownloadState
@@ -19,9 +19,29 @@ from aiui_tui.core.monitor import GpuStats, SystemStats
 
 @dataclass(frozen=True)
 class Event:
-    """Base of every event; `at` is a wall-clock timestamp (seconds since the epoch)."""
+    """Base of every event; `at` is a wall-clock timestamp (seconds since the epoch).
+
+    How an event reaches the screens is declared on its class (the TUI's bridge and screens read these,
+    so a new event says it here, not in lists kept elsewhere):
+    """
+
+    # Folded into the UI state only, without a message: screens redraw it on their own tick (samples).
+    quiet: ClassVar[bool] = False
+    # A newer one with the same `key` makes an older, still-queued one useless (progress, samples).
+    replaceable: ClassVar[bool] = False
+    # The field whose value tells one stream of these from another (one download, one app...); None: one stream.
+    key_field: ClassVar[str | None] = None
+    # The status line (engine, GPU, file operations) shows it.
+    status_line: ClassVar[bool] = False
+    # The dashboard's app cards change with it (added, removed or redrawn).
+    app_cards: ClassVar[bool] = False
 
     at: float = field(default_factory=time.time, kw_only=True)
+
+    @property
+    def key(self) -> object:
+        """The value of `key_field`: two replaceable events with equal keys are of the same stream."""
+        return getattr(self, self.key_field) if self.key_field else None
 
 
 @dataclass(frozen=True)
@@ -32,6 +52,18 @@ class Notice(Event):
     message: str
     fix: str = ""
     source: str = ""
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigChanged(Event):
+    """New settings were applied to the running services (`services.config_change.apply_config`):
+    `sections` names the parts of config/aiui.toml that changed ("apps", "downloads", "library").
+    Screens showing a setting read it again."""
+
+    sections: tuple[str, ...] = ()
 
 
 # --- downloads ------------------------------------------------------------------------------
@@ -45,6 +77,10 @@ class DownloadQueued(Event):
 @dataclass(frozen=True)
 class DownloadProgress(Event):
     """Throttled to at most 10 per second per download. `speed` in bytes/s over the last seconds."""
+
+    quiet = True
+    replaceable = True
+    key_field = "id"
 
     id: str
     done: int
@@ -74,7 +110,7 @@ class DownloadFailed(Event):
 
 @dataclass(frozen=True)
 class DownloadQueueChanged(Event):
-    """The queue changed (in another process: a CLI `queue add`; or reordered): `items` is the whole
+    """The queue changed (in another process: a CLI `downloads add`; or reordered): `items` is the whole
     queue as it is now, in order, for UIs to take as their snapshot (None: reload it yourself)."""
 
     items: tuple[DownloadItem, ...] | None = None
@@ -103,6 +139,9 @@ class DownloadFinished(Event):
 class EngineStateChanged(Event):
     """The Docker engine answered again, or stopped answering (the service reconnects by itself)."""
 
+    status_line = True
+    app_cards = True
+
     available: bool
     address: str
     reason: str = ""
@@ -111,6 +150,8 @@ class EngineStateChanged(Event):
 
 @dataclass(frozen=True)
 class AppStateChanged(Event):
+    app_cards = True
+
     name: str
     status: AppStatus
     reason: str = ""
@@ -120,12 +161,18 @@ class AppStateChanged(Event):
 class AppRemoved(Event):
     """The app's manifest was removed from config/apps while running: its card goes."""
 
+    app_cards = True
+
     name: str
 
 
 @dataclass(frozen=True)
 class AppPullProgress(Event):
     """Pull progress over every layer of `image`: bytes (downloaded while known, then extracted)."""
+
+    replaceable = True
+    key_field = "name"
+    app_cards = True
 
     name: str
     image: str
@@ -139,6 +186,10 @@ class AppPullProgress(Event):
 @dataclass(frozen=True)
 class ContainerStats(Event):
     """One sample of a running app container, from its streaming stats reader."""
+
+    quiet = True
+    replaceable = True
+    key_field = "name"
 
     name: str
     container_id: str
@@ -157,12 +208,18 @@ class ContainerStats(Event):
 
 @dataclass(frozen=True)
 class SystemSample(Event):
+    quiet = True
+    replaceable = True
+
     sample: SystemStats
 
 
 @dataclass(frozen=True)
 class GpuSample(Event):
     """Every GPU at one instant; `available` False carries why (no driver...) and the fix."""
+
+    replaceable = True
+    status_line = True
 
     available: bool
     gpus: tuple[GpuStats, ...] = ()
@@ -213,6 +270,10 @@ class FileOpProgress(Event):
     come. `id` names one run; `files_*` count files, `done`/`total` bytes (the files done plus what
     was read of the ones in progress), `current` is the file being worked on.
     """
+
+    replaceable = True
+    key_field = "id"
+    status_line = True
 
     id: str
     op: str

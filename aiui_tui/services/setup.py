@@ -21,6 +21,7 @@ from aiui_tui.core.library import CatalogEntry
 from aiui_tui.credentials import save_secret
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import ensure_layout
+from aiui_tui.services.config_change import apply_config
 
 log = get_logger(__name__)
 GiB = 1024**3
@@ -139,7 +140,7 @@ async def apply_setup(services: Any, choices: SetupChoices) -> SetupResult:
         token = getattr(choices, key)
         if token:
             await asyncio.to_thread(save_secret, layout, key, token)
-    _adopt_config(services.config, config)
+    await apply_config(services, config)
     linked, link_problems = [], []
     for path, mode in choices.link_uis:
         try:
@@ -155,9 +156,3 @@ async def apply_setup(services: Any, choices: SetupChoices) -> SetupResult:
         queued += [i.id for i in items]
     log.info("setup finished", apps=choices.apps, profile=choices.profile, models=len(queued), linked=len(linked))
     return SetupResult(tuple(queued), tuple(linked), tuple(link_problems))
-
-
-def _adopt_config(running: Any, new: Any) -> None:
-    """The services hold one Config object: update it in place so they see the new values."""
-    for name in type(new).model_fields:
-        setattr(running, name, getattr(new, name))

@@ -56,9 +56,6 @@ def _screen_factory(path: str) -> Callable[[], Screen]:
     return make
 
 
-# Events folded into the state without a message (by class name: the events module, ~15 ms to import,
-# is not needed before the first frame; the services import it after).
-QUIET_EVENTS = frozenset({"ContainerStats", "SystemSample", "DownloadProgress"})
 _SEVERITY = {"info": "information", "success": "information", "warning": "warning", "error": "error"}
 
 
@@ -199,7 +196,7 @@ class AiuiApp(OneLineCrashApp[int]):
     def _forward(self, event: Event) -> None:
         """Bus callback (on the loop): samples fold into the state here, without a message; screens
         redraw them from their own 1 Hz tick. Everything else becomes a message for the screens."""
-        if not self.is_running or type(event).__name__ in QUIET_EVENTS:
+        if not self.is_running or event.quiet:  # declared on the event class (core/events.py)
             self.ui.apply(event)
         else:
             self.post_message(ServiceEvent(event))
@@ -259,7 +256,7 @@ class AiuiApp(OneLineCrashApp[int]):
         yield SystemCommand(
             "Setup wizard", "Apps, profile, network, tokens, other UIs, starter models", self.action_wizard
         )
-        yield SystemCommand("Add a download", "Queue any URL, as `queue add` does (Downloads, key a)", self._add_url)
+        yield SystemCommand("Add a download", "Queue a URL, as `downloads add` does (Downloads, key a)", self._add_url)
         apps = self.services.apps if self.services else None
         for name in apps.names() if apps is not None else []:
             title = apps.manifest(name).display_title

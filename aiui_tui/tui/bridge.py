@@ -13,18 +13,6 @@ from textual.message import Message
 if TYPE_CHECKING:  # the events module is imported by the services, after the first frame
     from aiui_tui.core.events import Event
 
-# Names of the event classes whose newer instance makes an older, still-queued one useless (same `key`).
-REPLACEABLE = frozenset(
-    {"DownloadProgress", "ContainerStats", "SystemSample", "GpuSample", "AppPullProgress", "FileOpProgress"}
-)
-
-
-def event_key(event: Event) -> object:
-    for name in ("id", "name", "index", "container_id"):
-        if hasattr(event, name):
-            return getattr(event, name)
-    return None
-
 
 class ServicesReady(Message, bubble=False):
     """The services are open: screens load what they show."""
@@ -44,6 +32,6 @@ class ServiceEvent(Message, bubble=False):
         return (
             isinstance(message, ServiceEvent)
             and type(message.event) is type(self.event)
-            and type(self.event).__name__ in REPLACEABLE
-            and event_key(message.event) == event_key(self.event)
+            and self.event.replaceable  # declared on the event class (core/events.py)
+            and message.event.key == self.event.key
         )

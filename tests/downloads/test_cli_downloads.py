@@ -1,4 +1,4 @@
-"""`aiui-tui download` and `aiui-tui queue` as separate processes: kills, Ctrl+C, offline, the shared queue."""
+"""`aiui-tui download` and `aiui-tui downloads` as separate processes: kills, Ctrl+C, offline, the shared queue."""
 
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ async def test_ctrl_c_keeps_a_part_and_the_same_command_resumes(server, root, tm
     if connections > 1:
         return  # resuming a segmented part: test_sigkill_at_half_then_a_new_process_refetches_under_one_percent
 
-    code, listing, _ = await cli(root, "queue", "list", "--json")
+    code, listing, _ = await cli(root, "downloads", "list", "--json")
     (item,) = json.loads(listing)["items"]
     assert item["state"] == "paused"
 
@@ -143,26 +143,26 @@ async def test_ctrl_c_keeps_a_part_and_the_same_command_resumes(server, root, tm
 async def test_queue_commands_share_one_persistent_queue(server, root, tmp_path):
     data = payload(MiB)
     url = server.add("q.bin", data)
-    code, out, err = await cli(root, "queue", "add", url, "--dest", str(tmp_path), "--sha256", sha(data))
+    code, out, err = await cli(root, "downloads", "add", url, "--dest", str(tmp_path), "--sha256", sha(data))
     assert code == 0, err
-    assert "Queued q.bin" in out and "queue run" in out
-    _, listing, _ = await cli(root, "queue", "list", "--json")
+    assert "Queued q.bin" in out and "downloads run" in out
+    _, listing, _ = await cli(root, "downloads", "list", "--json")
     (item,) = json.loads(listing)["items"]
     assert item["state"] == "pending" and item["name"] == "q.bin"
 
-    code, out, err = await cli(root, "queue", "pause", item["id"][:6])  # a unique prefix is enough
+    code, out, err = await cli(root, "downloads", "pause", item["id"][:6])  # a unique prefix is enough
     assert code == 0 and "Paused q.bin" in out
-    code, _, err = await cli(root, "queue", "pause", item["id"])
+    code, _, err = await cli(root, "downloads", "pause", item["id"])
     assert code == 2 and "is paused" in err and "Traceback" not in err
-    code, _, err = await cli(root, "queue", "resume", item["id"])
+    code, _, err = await cli(root, "downloads", "resume", item["id"])
     assert code == 0
-    code, _, err = await cli(root, "queue", "run")
+    code, _, err = await cli(root, "downloads", "run")
     assert code == 0, err
     assert (tmp_path / "q.bin").read_bytes() == data
-    _, listing, _ = await cli(root, "queue", "list")
+    _, listing, _ = await cli(root, "downloads", "list")
     assert "q.bin" in listing and "done" in listing
 
-    code, _, err = await cli(root, "queue", "cancel", "nope")
+    code, _, err = await cli(root, "downloads", "cancel", "nope")
     assert code in (1, 2) and "nope" in err and "Traceback" not in err
 
 
@@ -171,7 +171,7 @@ async def test_queue_commands_share_one_persistent_queue(server, root, tmp_path)
     [
         (("download", "ftp://x/y"), "Not an http(s) URL"),
         (("download", "http://127.0.0.1:70000/x.bin"), "Port out of range"),
-        (("queue", "add", "http://[::1/x.bin"), "Invalid IPv6 URL"),
+        (("downloads", "add", "http://[::1/x.bin"), "Invalid IPv6 URL"),
         (("download", "http://127.0.0.1:1/x", "--sha256", "abc"), "sha256 must be 64"),
         (("download", "http://127.0.0.1:1/x", "--connections", "99"), "Connections must be between"),
     ],
@@ -247,7 +247,7 @@ def test_offline_download_waits_for_the_network_then_completes(root, tmp_path):
 async def test_a_hash_given_again_always_applies_and_a_conflicting_one_is_refused(server, root, tmp_path):
     data = payload(MiB)
     url = server.add("h.bin", data)
-    code, _, err = await cli(root, "queue", "add", url, "--dest", str(tmp_path))  # queued without a hash
+    code, _, err = await cli(root, "downloads", "add", url, "--dest", str(tmp_path))  # queued without a hash
     assert code == 0, err
     wrong = "ab" * 32
     code, _, err = await cli(root, "download", url, "--dest", str(tmp_path), "--sha256", wrong)
@@ -260,9 +260,9 @@ async def test_a_hash_given_again_always_applies_and_a_conflicting_one_is_refuse
     code, _, err = await cli(root, "download", url, "--dest", str(tmp_path), "--sha256", wrong.upper())
     assert code == 1 and "Checksum mismatch" in err  # the same hash in capitals is no conflict
 
-    _, listing, _ = await cli(root, "queue", "list", "--json")
+    _, listing, _ = await cli(root, "downloads", "list", "--json")
     (item,) = json.loads(listing)["items"]
-    code, _, err = await cli(root, "queue", "cancel", item["id"])
+    code, _, err = await cli(root, "downloads", "cancel", item["id"])
     assert code == 0, err
     code, _, err = await cli(root, "download", url, "--dest", str(tmp_path), "--sha256", sha(data))
     assert code == 0, err
@@ -313,15 +313,15 @@ async def test_disk_full_mid_download_pauses_with_one_line_and_keeps_only_the_pa
         assert part.stat().st_size > MiB
         left = sorted(p.name for p in folder.iterdir())
         assert left == [part.name, part.name + ".json"]  # the part and its sidecar: no .tmp, no final file
-        _, listing, _ = await cli(root, "queue", "list", "--json")
+        _, listing, _ = await cli(root, "downloads", "list", "--json")
         (item,) = json.loads(listing)["items"]
         assert item["state"] == "paused" and "Disk full" in item["reason"] and item["owner_pid"] is None
 
-        code, _, err = await cli(root, "queue", "resume", item["id"])
+        code, _, err = await cli(root, "downloads", "resume", item["id"])
         assert code == 0, err
-        # Still full: paused again, and said so. In a subprocess: in this process, `queue run` on a full
+        # Still full: paused again, and said so. In a subprocess: in this process, `downloads run` on a full
         # disk leaves the queue database open, and the tmpfs could not be unmounted.
-        code, out, err = await cli(root, "queue", "run", subprocess=True)
+        code, out, err = await cli(root, "downloads", "run", subprocess=True)
         assert code == 1 and "full.bin: Disk full while writing full.bin" in err and "1 paused until fixed" in out
         assert "Traceback" not in err + out
 

@@ -21,7 +21,7 @@ async def run(root, capsys, *args: str) -> tuple[int, str, str]:
 
 
 async def queue_items(root, capsys) -> list[dict]:
-    code, out, err = await run(root, capsys, "queue", "list", "--json")
+    code, out, err = await run(root, capsys, "downloads", "list", "--json")
     assert code == 0, err
     return json.loads(out)["items"]
 
@@ -70,12 +70,12 @@ async def test_queue_add_and_download_print_json_for_scripts(server, layout, cap
     data = payload(1000)
     url = server.add("j.bin", data)
     sha = hashlib.sha256(data).hexdigest()
-    code, out, err = await run(layout.root, capsys, "queue", "add", url, "--dest", str(tmp_path), "--json")
+    code, out, err = await run(layout.root, capsys, "downloads", "add", url, "--dest", str(tmp_path), "--json")
     assert code == 0, err
     added = json.loads(out)
     assert added["new"] is True and added["queue_running"] is False
     assert added["item"]["state"] == "pending" and added["item"]["name"] == "j.bin"
-    code, out, _ = await run(layout.root, capsys, "queue", "add", url, "--dest", str(tmp_path), "--json")
+    code, out, _ = await run(layout.root, capsys, "downloads", "add", url, "--dest", str(tmp_path), "--json")
     again = json.loads(out)
     assert again["new"] is False and again["item"]["id"] == added["item"]["id"]
 
@@ -90,13 +90,13 @@ async def test_every_queue_change_prints_json_for_scripts(server, layout, capsys
     ids = []
     for name in ("a.bin", "b.bin"):
         url = server.add(name, payload(1000))
-        code, out, err = await run(layout.root, capsys, "queue", "add", url, "--dest", str(tmp_path), "--json")
+        code, out, err = await run(layout.root, capsys, "downloads", "add", url, "--dest", str(tmp_path), "--json")
         assert code == 0, err
         ids.append(json.loads(out)["item"]["id"])
     first, second = ids
 
     async def answer(*args: str) -> dict:
-        code, out, err = await run(layout.root, capsys, "queue", *args, "--json")
+        code, out, err = await run(layout.root, capsys, "downloads", *args, "--json")
         assert code == 0, err
         return json.loads(out)["item"]
 
@@ -104,14 +104,14 @@ async def test_every_queue_change_prints_json_for_scripts(server, layout, capsys
     assert (await answer("resume", first))["state"] == "pending"
     moved = await answer("move", second, "up")
     assert moved["id"] == second and [i["id"] for i in await queue_items(layout.root, capsys)][:2] == [second, first]
-    code, out, err = await run(layout.root, capsys, "queue", "cancel", second, "--json")
+    code, out, err = await run(layout.root, capsys, "downloads", "cancel", second, "--json")
     assert code == 0, err
     cancelled = json.loads(out)
     assert cancelled["item"]["id"] == second and cancelled["removed"] is True
     assert [i["id"] for i in await queue_items(layout.root, capsys)] == [first]
-    code, out, err = await run(layout.root, capsys, "queue", "retry", first, "--json")
+    code, out, err = await run(layout.root, capsys, "downloads", "retry", first, "--json")
     assert code == 2 and out == ""  # one line, no JSON
     assert err == (
         f"Error: Download {first} is pending; only a failed or paused download can be retried."
-        " Fix: see `aiui-tui queue list`\n"
+        " Fix: see `aiui-tui downloads list`\n"
     )

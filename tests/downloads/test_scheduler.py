@@ -97,7 +97,7 @@ async def test_an_item_queued_here_starts_at_once_and_a_quiet_queue_is_not_scann
 async def test_another_process_s_item_starts_after_the_ticker_s_look(server, open_queue, tmp_path):
     ticker = Ticker(3600)
     runner = await open_queue(ticker)
-    other = await open_queue(Ticker(3600), run_queue=False)  # `aiui-tui queue add` elsewhere
+    other = await open_queue(Ticker(3600), run_queue=False)  # `aiui-tui downloads add` elsewhere
     data = payload(50_000)
     item = await other.enqueue(DownloadRequest(url=server.add("b.bin", data), dest_dir=tmp_path, name="b.bin"))
     await ticker.tick_now()  # the runner's one look a tick at the database sees the new row

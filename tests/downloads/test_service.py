@@ -190,7 +190,7 @@ async def test_a_cli_added_item_is_picked_up_by_the_running_queue(server, harnes
     runner = await harness.open(run_queue=True)
     data = payload(MiB)
     url = server.add("x.bin", data)
-    other = await harness.open(run_queue=False)  # `aiui-tui queue add` from another process
+    other = await harness.open(run_queue=False)  # `aiui-tui downloads add` from another process
     assert runner.runs_queue and not other.runs_queue
     item = await other.enqueue(request(url, tmp_path, "x.bin", data))
     await wait_for(lambda: _state_is(runner, item.id, DONE), timeout=10)

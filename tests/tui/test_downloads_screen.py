@@ -38,7 +38,7 @@ async def server():
 
 @pytest.fixture
 async def other_process(layout, clean_env):
-    """A second download service on the same root, as `aiui-tui queue add` in another shell."""
+    """A second download service on the same root, as `aiui-tui downloads add` in another shell."""
     config, credentials = load_services_inputs(layout)
     bus = Bus()
     bus.bind_loop(asyncio.get_running_loop())

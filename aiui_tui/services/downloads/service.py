@@ -1,8 +1,8 @@
 """The download queue as a service: intents in, typed events out, several processes sharing it.
 
 One process at a time *runs* the queue (starts pending items, `concurrent` at once): the one holding
-`state/downloads.runner.lock`, normally the dashboard (or `aiui-tui queue run`). Any process may
-change the queue (`queue add`, `pause`...) and `aiui-tui download URL` runs its own item in the
+`state/downloads.runner.lock`, normally the dashboard (or `aiui-tui downloads run`). Any process may
+change the queue (`downloads add`, `pause`...) and `aiui-tui download URL` runs its own item in the
 foreground. Every running item watches its row once a second, so a pause or cancel from another
 process reaches it; a per-file lock keeps two processes from writing one file.
 """
@@ -121,6 +121,11 @@ class DownloadService:
                 self._runner_cm = None
         self._scheduler = asyncio.create_task(self._schedule_loop(), name="download scheduler")
 
+    def config_changed(self) -> None:
+        """`self.config.downloads` was replaced (`services.config_change.apply_config`): the scheduler
+        looks again now, so a raised number at once starts waiting items without waiting for a tick."""
+        self._wake.set()
+
     async def close(self) -> None:
         """Stop every transfer, leaving each part resumable, and release the queue."""
         self._closing = True
@@ -191,7 +196,7 @@ class DownloadService:
             if existing and existing.url != request.url:
                 raise UsageError(
                     f"{name} is already queued from another URL ({existing.url}).",
-                    f"cancel it first (aiui-tui queue cancel {existing.id}) or choose another --name",
+                    f"cancel it first (aiui-tui downloads cancel {existing.id}) or choose another --name",
                 )
         else:  # named by the server later: the same URL into the same folder is the same download
             existing = await asyncio.to_thread(store.unfinished_for_url, str(dest_dir), request.url)
@@ -225,7 +230,7 @@ class DownloadService:
             raise UsageError(
                 f"{item.display_name} is already queued ({item.id}) with sha256 {item.sha256}, not {wanted}.",
                 f"check which hash is right; to download with the new one, cancel the queued one first "
-                f"(aiui-tui queue cancel {item.id})",
+                f"(aiui-tui downloads cancel {item.id})",
             )
         updated = await asyncio.to_thread(self._require_store().update, item.id, sha256=wanted)
         assert updated is not None
@@ -276,7 +281,7 @@ class DownloadService:
         if item.state not in allowed:
             raise UsageError(
                 f"Download {item.id} is {item.state}; only a {_either(allowed)} download can be {verb}.",
-                "see `aiui-tui queue list`",
+                "see `aiui-tui downloads list`",
             )
         updated = await asyncio.to_thread(store.update, item.id, state=state, reason=reason, fix="")
         assert updated is not None
@@ -312,7 +317,7 @@ class DownloadService:
         except disk.TargetBusy:
             raise BusyElsewhere(
                 f"{target.name} is being downloaded by another aiui-tui process.",
-                "wait for it, or pause it there (aiui-tui queue list shows it)",
+                "wait for it, or pause it there (aiui-tui downloads list shows it)",
             ) from None
 
     async def run_one_shot(self, item_id: str, *, new: bool) -> DownloadItem:
@@ -649,7 +654,7 @@ class DownloadService:
 
         own: Ticker | None = None
         ticker = self._ticker
-        if ticker is None:  # `queue run`, the CLI: a clock of its own
+        if ticker is None:  # `downloads run`, the CLI: a clock of its own
             ticker = own = Ticker(WATCH_S)
         stop = ticker.add("download queue", store.data_version, look_done, every_s=WATCH_S)
         retry: asyncio.TimerHandle | None = None

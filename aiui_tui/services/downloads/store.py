@@ -1,7 +1,7 @@
 """The persistent download queue: SQLite in WAL mode under `state/downloads.sqlite`.
 
 Every change is one transaction, so `kill -9` at any moment leaves a loadable queue. Several
-processes share it (the dashboard, `aiui-tui queue ...` in another shell); `data_version` tells a
+processes share it (the dashboard, `aiui-tui downloads ...` in another shell); `data_version` tells a
 process that another one changed something. Methods block: call them from a thread.
 
 A download that fills the disk must still record why it stopped, and the queue's own file is often
@@ -114,12 +114,12 @@ class QueueStore:
         return _item(row) if row else None
 
     def resolve(self, prefix: str) -> DownloadItem:
-        """An item by id or unique id prefix (as shown by `queue list`)."""
+        """An item by id or unique id prefix (as shown by `downloads list`)."""
         with self._lock:
             rows = self._db.execute("SELECT * FROM downloads WHERE id LIKE ? || '%'", (prefix,)).fetchall()
         if len(rows) != 1:
             what = "No download" if not rows else f"{len(rows)} downloads"
-            raise UsageError(f"{what} with id {prefix!r}.", "see the ids with `aiui-tui queue list`")
+            raise UsageError(f"{what} with id {prefix!r}.", "see the ids with `aiui-tui downloads list`")
         return _item(rows[0])
 
     def unfinished_for(self, dest_dir: str, name: str) -> DownloadItem | None:
@@ -150,7 +150,7 @@ class QueueStore:
             except sqlite3.IntegrityError:
                 raise UsageError(
                     f"{values.get('name')} is already being downloaded to {values.get('dest_dir')}.",
-                    "see it with `aiui-tui queue list`",
+                    "see it with `aiui-tui downloads list`",
                 ) from None
 
     def add(self, **values: Any) -> DownloadItem:
@@ -182,7 +182,8 @@ class QueueStore:
                 db.execute(f"UPDATE downloads SET {sets} WHERE id = ?", [*values.values(), item_id])
         except sqlite3.IntegrityError:
             raise UsageError(
-                f"{values.get('name')} is already being downloaded to that folder.", "see it with `aiui-tui queue list`"
+                f"{values.get('name')} is already being downloaded to that folder.",
+                "see it with `aiui-tui downloads list`",
             ) from None
 
     def delete(self, item_id: str) -> None:
@@ -245,7 +246,7 @@ class QueueStore:
     def _full(self) -> DiskFull:
         return DiskFull(
             f"The disk holding the download queue ({self.path.parent}) is full.",
-            "free space on it, then retry (aiui-tui queue list shows what stopped)",
+            "free space on it, then retry (aiui-tui downloads list shows what stopped)",
         )
 
 

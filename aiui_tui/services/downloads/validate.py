@@ -1,4 +1,4 @@
-"""The checks a download someone types goes through, shared by `download`, `queue add` and the
+"""The checks a download someone types goes through, shared by `download`, `downloads add` and the
 dashboard's add dialog: what each accepts, and the one line each refusal says."""
 
 from __future__ import annotations

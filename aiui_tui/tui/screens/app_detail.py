@@ -93,8 +93,11 @@ class AppDetailScreen(Screen[None]):
         mounts = "\n".join(f"  {host} → {m['bind']} ({m['mode']})" for host, m in spec.volumes.items())
         args = " ".join(spec.command) if spec.command else "(image default)"
         env = " ".join(f"{k}={v}" for k, v in spec.environment.items() if "TOKEN" not in k.upper())
+        from aiui_tui.core.presentation import app_state
+
+        label, style = app_state(status.state)  # as the dashboard's card says it
         text = Text.assemble(
-            (status.title, "bold"), f"  {status.state}  ", (spec.url, "cyan"), "\n",
+            (status.title, "bold"), "  ", (label, style), "  ", (spec.url, "cyan"), "\n",
             ("image ", "dim"), spec.image, ("  profile ", "dim"), spec.profile,
             ("  gpu ", "dim"), "yes" if spec.gpu else "no", "\n",
             ("args ", "dim"), args, "\n", ("env ", "dim"), env or "-", "\n", ("mounts\n", "dim"), mounts,

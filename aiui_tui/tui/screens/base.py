@@ -55,10 +55,6 @@ def run_intent(
     node.run_worker(work(), description=description, group="intents", exit_on_error=False)
 
 
-# Events the status line shows (by name: the events module is not imported before the first frame).
-STATUS_EVENTS = frozenset({"EngineStateChanged", "GpuSample", "FileOpProgress"})
-
-
 class AiuiScreen(Screen[None]):
     """Subclasses implement `compose_body`; the status line follows the app's state.
 
@@ -83,12 +79,12 @@ class AiuiScreen(Screen[None]):
         yield StatusLine()
         yield from self.compose_body()
         yield KeysFooter()
-    if TYPE_CHECKING:  # the running app as `AiuiApp` (Textual's own property says any `App`)
-        app = getters.app(AiuiApp)
-
 
     def compose_body(self) -> ComposeResult:
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # the running app as `AiuiApp` (Textual's own property says any `App`)
+        app = getters.app(AiuiApp)
 
     @property
     def services(self) -> Services | None:
@@ -139,7 +135,7 @@ class AiuiScreen(Screen[None]):
             self.tick()
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        if type(message.event).__name__ in STATUS_EVENTS:
+        if message.event.status_line:
             self.refresh_status()
 
     def refresh_status(self) -> None:

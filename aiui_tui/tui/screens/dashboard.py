@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from aiui_tui.tui.widgets.gpu_panel import GpuPanel
     from aiui_tui.tui.widgets.system_panel import SystemPanel
 
-# Events that change the cards (by name: the events module is not imported before the first frame).
-CARD_EVENTS = frozenset({"AppStateChanged", "AppPullProgress", "AppRemoved", "EngineStateChanged"})
-
 
 class DashboardScreen(AiuiScreen):
     BINDINGS = [
@@ -36,7 +33,7 @@ class DashboardScreen(AiuiScreen):
         Binding("x", "stop", "Stop"),
         Binding("r", "restart", "Restart"),
         Binding("u", "update", "Update"),
-        Binding("l,enter", "details", "Logs"),
+        Binding("l,enter", "details", "Details"),  # the app's log, stats, container ("Logs" is aiui-tui's own)
         Binding("c", "copy_url", "Copy URL"),
         Binding("o", "open_url", "Open"),
         Binding("down,j", "focus_next_card", "Next", show=False),
@@ -100,7 +97,7 @@ class DashboardScreen(AiuiScreen):
             self.tick()  # what came while another screen was shown
 
     def on_service_event(self, message: ServiceEvent) -> None:
-        if self.ready and type(message.event).__name__ in CARD_EVENTS:
+        if self.ready and message.event.app_cards:
             self.sync_cards()
 
     def tick(self) -> None:

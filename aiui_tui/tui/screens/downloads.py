@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Static
 from aiui_tui.core.downloads import ACTIVE, DONE, FAILED, DownloadItem
 from aiui_tui.core.events import DownloadQueueChanged
 from aiui_tui.core.format import human_bytes, human_duration, human_rate
+from aiui_tui.core.presentation import DOWNLOAD_STATES, download_state
 from aiui_tui.tui.bridge import ServiceEvent
 from aiui_tui.tui.screens.base import AiuiScreen
 from aiui_tui.tui.widgets.add_download import AddDownloadDialog
@@ -23,7 +24,6 @@ from aiui_tui.tui.widgets.bars import bar
 from aiui_tui.tui.widgets.confirm import ConfirmScreen
 from aiui_tui.tui.widgets.download_detail import DownloadDetail
 
-STATE_STYLE = {"pending": "blue", "active": "cyan", "paused": "yellow", "failed": "bold red", "done": "green"}
 COLUMNS = ("Name", "State", "Progress", "Size", "Speed", "ETA", "Reason")
 WIDE = 120  # from here every column has its room; below, long names are cut and the bar is shorter
 NARROW_BAR, WIDE_BAR = 8, 18
@@ -92,7 +92,7 @@ class DownloadsScreen(AiuiScreen):
         pct = f" {100 * fraction:3.0f}%" if fraction is not None else "    "
         return (
             self.fit_name(item.display_name),
-            Text(item.state, style=STATE_STYLE.get(item.state, "")),
+            Text(*download_state(item.state)),
             Text.assemble(bar(fraction if item.state != DONE else 1.0, NARROW_BAR if self.narrow else WIDE_BAR), pct),
             human_bytes(total) if total else "?",
             human_rate(speed) if speed else "",
@@ -130,7 +130,7 @@ class DownloadsScreen(AiuiScreen):
         speed = sum(p.speed or 0 for p in active)
         remaining = sum(max(0, (i.total_bytes or i.size or 0) - i.done_bytes) for i in items if i.state != DONE)
         free = next((d.free for d in self.ui.system.disks if d.label == "models"), None) if self.ui.system else None
-        counts = {s: sum(i.state == s for i in items) for s in STATE_STYLE}
+        counts = {look.label: sum(i.state == s for i in items) for s, look in DOWNLOAD_STATES.items()}
         text = Text.assemble(
             ("Total ", "bold"), human_rate(speed) if speed else "idle", ("  remaining ", "dim"), human_bytes(remaining),
             ("  free disk ", "dim"), human_bytes(free) if free is not None else "?", "   ",

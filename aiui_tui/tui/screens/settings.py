@@ -157,12 +157,11 @@ class SettingsScreen(AiuiScreen):
 
     def save(self, values: dict, what: str) -> None:
         from aiui_tui.config import set_values
+        from aiui_tui.services.config_change import apply_config
 
         async def write() -> None:
             config = await asyncio.to_thread(set_values, self.services.layout, values)
-            self.services.config.apps = config.apps  # running services read these at the next start/scan
-            self.services.config.downloads = config.downloads
-            self.services.config.library = config.library
+            await apply_config(self.services, config)  # the one way new settings reach the running services
 
         self.intent(write, f"save {what}", lambda _r: self.notify(f"Saved: {what}."))
 

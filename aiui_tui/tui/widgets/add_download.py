@@ -1,4 +1,4 @@
-"""Queue any URL from the dashboard: the fields `queue add` takes, checked by the same code.
+"""Queue any URL from the dashboard: the fields `downloads add` takes, checked by the same code.
 
 Enter queues (from any field), Esc closes. A refusal (a bad URL, a sha256 of the wrong length, a
 name already queued from another URL) is one line in the dialog, and what was typed stays.
@@ -78,7 +78,7 @@ class AddDownloadDialog(ModalScreen[DownloadItem | None]):
         return self.query_one(f"#{field}", Input).value
 
     def request(self) -> DownloadRequest:
-        """What was typed, through `queue add`'s checks (UsageError when something is wrong)."""
+        """What was typed, through `downloads add`'s checks (UsageError when something is wrong)."""
         from aiui_tui.services.downloads.validate import make_request
 
         kind = self.query_one("#kind", Select).value

@@ -16,19 +16,6 @@ from aiui_tui.tui.widgets.bars import bar
 if TYPE_CHECKING:
     from aiui_tui.tui.state import AppView
 
-STATE_STYLE = {
-    "ready": "bold green",
-    "starting": "bold yellow",
-    "pulling": "bold cyan",
-    "stopping": "yellow",
-    "stopped": "dim",
-    "not created": "dim",
-    "exited": "bold red",
-    "unknown": "magenta",
-    "broken": "bold red",
-}
-STATE_LABEL = {"starting": "waiting for UI", "not created": "stopped"}
-
 
 def card_id(name: str) -> str:
     """The card's widget id: app names are safe, a broken file's stem may hold any character."""
@@ -91,11 +78,13 @@ class AppCard(Static, can_focus=True):
         return (s, numbers, (pull.done, pull.layers_done) if pull else None, uptime)
 
     def render(self) -> Group:
+        from aiui_tui.core.presentation import app_state  # loaded with the states: not before the first frame
+
         s = self.view.status
-        label = STATE_LABEL.get(s.state, s.state)
+        label, style = app_state(s.state)
         if s.state == "pulling" and self.view.pull and self.view.pull.total:
             label = f"pulling {100 * self.view.pull.done / self.view.pull.total:.0f}%"
-        head = Text.assemble((s.title, "bold"), "  ", (f"● {label}", STATE_STYLE.get(s.state, "")))
+        head = Text.assemble((s.title, "bold"), "  ", (f"● {label}", style))
         if s.profile:
             head.append(f"  profile {s.profile}", style="dim")
         if s.state == "broken":  # the file, the line and the key, then the fix
