@@ -9,9 +9,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widgets import Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
@@ -84,6 +89,70 @@ def memory_text(state: UiState, width: int = WIDTH) -> Text:
     return render_rows(memory_rows(state, width))
 
 
+def _pieces(row: Row | str) -> list[tuple[str, str]]:
+    """A line as (text, style) pieces: what `render_rows` draws for it."""
+    if not isinstance(row, tuple):
+        return [(row, "dim")]
+    label, eighths, cells, style, figure, label_style = row
+    filled = eighths_bar(eighths, cells).plain.rstrip("░")
+    empty = "░" * (cells - len(filled))
+    return [(f"{label:<{LABEL}}", label_style), (filled, style), (empty, f"{style} dim"), (" " + figure, "")]
+
+
+class Rows(Static):
+    """Lines of a panel (rows as `render_rows` draws them), each drawn from segments kept per line: a
+    second's new figures build only the lines that changed, without Textual's text layout. Styles are
+    taken once from Textual's own rendering of the styles used; a line wider than the widget (it would
+    wrap) is drawn by Static as before."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.rows: tuple = ()
+        self._lines: dict = {}  # (line, row) -> its strip, at `_key`
+        self._styles: dict[str, Style] = {}
+        self._key: tuple | None = None
+        self._fit: tuple = ((), 0, False)  # (rows, width, every line fits)
+        self.built = 0  # lines built from segments
+
+    def show_rows(self, rows: tuple, layout: bool) -> None:
+        self.rows = rows
+        self.refresh(layout=layout)
+
+    def render(self) -> Text:
+        return render_rows(self.rows)
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            probe = Visual.to_strips(self, visualize(self, Text.assemble(("x", name))), 1, 1, self.visual_style)
+            style = self._styles[name] = next(iter(probe[0])).style or Style()
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        key = (width, self.visual_style)
+        if key != self._key:
+            self._key, self._lines, self._styles = key, {}, {}
+        if self._fit[:2] != (self.rows, width):
+            fits = all(sum(cell_len(text) for text, _ in _pieces(row)) <= width for row in self.rows)
+            self._fit = (self.rows, width, fits)
+        if not self._fit[2] or not 0 <= y < len(self.rows):
+            return super().render_line(y)  # a line wraps: Static lays them out
+        row = self.rows[y]
+        line = self._lines.get((y, row))
+        if line is None:
+            if len(self._lines) > 4 * len(self.rows):
+                self._lines = {}
+            segments, x = [], 0
+            for text, style in _pieces(row):
+                if text:  # each piece's place in the text, as Textual marks it for selecting text
+                    segments.append(Segment(text, self._style(style) + Style(meta={"offset": (x, y)})))
+                    x += cell_len(text)
+            line = self._lines[y, row] = Strip(segments)
+            self.built += 1
+        return line
+
+
 class SystemPanel(Vertical):
     """Redrawn once a second at most (the dashboard's tick), and then only the parts whose shown lines
     changed: a sample that shows the same costs no repaint."""
@@ -95,9 +164,9 @@ class SystemPanel(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(id="cpu")
+        yield Rows(id="cpu")
         yield CachedSparkline([], id="cpu-history")
-        yield Static(id="memory")
+        yield Rows(id="memory")
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -115,7 +184,7 @@ class SystemPanel(Vertical):
         self.draws[widget_id] += 1
         layout = shown is None or len(shown) != len(rows) or widget_id in self._resized
         self._resized.discard(widget_id)
-        self.query_one(f"#{widget_id}", Static).update(render_rows(rows), layout=layout)
+        self.query_one(f"#{widget_id}", Rows).show_rows(rows, layout=layout)
 
     def show(self, state: UiState) -> None:
         self._state = state
