@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -46,8 +47,12 @@ from aiui_tui.services.library.progress import OpProgress
 from aiui_tui.services.library.validate import check_file
 
 if TYPE_CHECKING:
+    from aiui_tui.services.downloads import DownloadService
     from aiui_tui.services.downloads.auth import SourceToken
+    from aiui_tui.services.library.sources.civitai import CivitAI
+    from aiui_tui.services.library.sources.hf import HuggingFace
     from aiui_tui.services.library.updates import UpdateReport
+    from aiui_tui.services.plugins.sources import GuardedSource
 
 log = get_logger(__name__)
 
@@ -63,10 +68,10 @@ class LibraryService:
         config: Config,
         credentials: Credentials,
         bus: Bus,
-        downloads: Any = None,
+        downloads: DownloadService | None = None,
         *,
         extra_catalog: list[CatalogEntry] | None = None,
-        extra_sources: dict[str, Any] | None = None,
+        extra_sources: dict[str, GuardedSource] | None = None,
     ) -> None:
         """`extra_catalog`, `extra_sources`: what plugins add to the catalog and the model sources."""
         self.layout = layout
@@ -76,10 +81,10 @@ class LibraryService:
         self.downloads = downloads
         self.index: LibraryIndex | None = None
         self.extra_catalog: list[CatalogEntry] = extra_catalog if extra_catalog is not None else []
-        self.extra_sources: dict[str, Any] = extra_sources if extra_sources is not None else {}  # by name
-        self._hf: Any = None
-        self._civitai: Any = None
-        self._unsubscribe: Any = None
+        self.extra_sources: dict[str, GuardedSource] = extra_sources if extra_sources is not None else {}  # by name
+        self._hf: HuggingFace | None = None
+        self._civitai: CivitAI | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._scan_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[object]] = set()
         # Set on close: hashing threads stop at their next chunk, so quitting never waits for a
@@ -171,7 +176,7 @@ class LibraryService:
             if item.state == DONE and item.target and item.result_sha256
         }
 
-    def _hasher_reusing(self, downloaded: dict[str, DownloadItem], op: OpProgress) -> Any:
+    def _hasher_reusing(self, downloaded: dict[str, DownloadItem], op: OpProgress) -> Callable[[Path], str]:
         """sha256_file, except for finished downloads still as they were saved."""
 
         def hasher(path: Path) -> str:
@@ -312,7 +317,7 @@ class LibraryService:
         return source_tokens(self.config.sources, self.credentials)
 
     @property
-    def hf(self) -> Any:
+    def hf(self) -> HuggingFace:
         if self._hf is None:
             from aiui_tui.services.library.sources.hf import HuggingFace
 
@@ -320,7 +325,7 @@ class LibraryService:
         return self._hf
 
     @property
-    def civitai(self) -> Any:
+    def civitai(self) -> CivitAI:
         if self._civitai is None:
             from aiui_tui.services.library.sources.civitai import CivitAI
 
@@ -444,7 +449,9 @@ class LibraryService:
             raise UsageError("A plain URL needs a kind.", "add --kind (checkpoints, loras, vae, ...)")
         return [DownloadRequest(url=url, kind=kind, source={"type": "url", "url": url})]
 
-    async def add(self, ident: str | ModelRef, kind: str | None = None, skipped: list[str] | None = None) -> list[Any]:
+    async def add(
+        self, ident: str | ModelRef, kind: str | None = None, skipped: list[str] | None = None
+    ) -> list[DownloadItem]:
         """Queue `ident`'s files through the download engine; files already installed are skipped
         (their names are appended to `skipped` when given)."""
         if self.downloads is None:

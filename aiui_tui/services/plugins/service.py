@@ -18,7 +18,7 @@ import sys
 import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from pluggy import HookImpl
@@ -51,6 +51,13 @@ from aiui_tui.services.plugins.discovery import (
 from aiui_tui.services.plugins.hookspecs import HOOK_NAMES, AiuiHooks
 from aiui_tui.services.plugins.sources import GuardedSource
 
+if TYPE_CHECKING:  # imported when used (apps' manifests load the schema)
+    from aiui_tui.bus import Bus
+    from aiui_tui.core.events import Event
+    from aiui_tui.core.library import CatalogEntry
+    from aiui_tui.services.apps.manifest import LoadedApp
+    from aiui_tui.services.ticker import Ticker
+
 log = get_logger(__name__)
 DEFAULT_TIMEOUT_S = 5.0
 RESERVED_SOURCES = ("catalog", "hf", "civitai")
@@ -80,7 +87,7 @@ class PluginService:
         self.pm = pluggy.PluginManager(api.PROJECT)
         self.pm.add_hookspecs(AiuiHooks)
         self._contexts: dict[str, api.PluginContext] = {}
-        self._bus: Any = None
+        self._bus: Bus | None = None
         self._queues: dict[str, asyncio.Queue[tuple[HookImpl, api.PluginEvent]]] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._app_states: dict[str, str] = {}
@@ -88,9 +95,9 @@ class PluginService:
         self._own: dict[str, str] = {}  # plugin -> its module's name
         self.closing = False  # set by abandon_loading(): load no more plugins
         # Contributions, collected once at load.
-        self.manifests: dict[str, Any] = {}  # app name -> LoadedApp
-        self.catalog: list[Any] = []  # CatalogEntry
-        self.sources: dict[str, Any] = {}  # source name -> ModelSource
+        self.manifests: dict[str, LoadedApp] = {}  # by app name
+        self.catalog: list[CatalogEntry] = []
+        self.sources: dict[str, GuardedSource] = {}  # by source name
         self.commands: list[tuple[str, api.PaletteCommand]] = []
         self.screens: list[tuple[str, api.PluginScreen]] = []
         self.contributed: dict[str, dict[str, list[str]]] = {}
@@ -246,7 +253,7 @@ class PluginService:
                 else:
                     self._bus.publish(notice)
 
-    def _impls(self, hook: str) -> list[tuple[PluginInfo, Any]]:
+    def _impls(self, hook: str) -> list[tuple[PluginInfo, HookImpl]]:
         caller = getattr(self.pm.hook, hook)
         pairs = []
         for impl in reversed(caller.get_hookimpls()):  # pluggy lists the last registered first
@@ -255,7 +262,7 @@ class PluginService:
                 pairs.append((info, impl))
         return pairs
 
-    def _kwargs(self, impl: Any, info: PluginInfo, **values: Any) -> dict[str, Any]:
+    def _kwargs(self, impl: HookImpl, info: PluginInfo, **values: Any) -> dict[str, Any]:
         values["context"] = self._contexts[info.name]
         return {name: values[name] for name in impl.argnames}
 
@@ -369,14 +376,14 @@ class PluginService:
 
     # -- events -------------------------------------------------------------------------------
 
-    def attach(self, bus: Any) -> None:
+    def attach(self, bus: Bus) -> None:
         """Forward the bus's events to plugins' `aiui_on_event`, each plugin in order, off the UI."""
         self._bus = bus
         if not self._impls("aiui_on_event"):
             return
         bus.subscribe(self._on_bus_event, DownloadFinished, DownloadFailed, AppStateChanged)
 
-    def _on_bus_event(self, event: Any) -> None:
+    def _on_bus_event(self, event: Event) -> None:
         plugin_event = self._translate(event)
         if plugin_event is None:
             return
@@ -387,7 +394,7 @@ class PluginService:
                 self._workers.append(asyncio.ensure_future(self._deliver(info, queue)))
             queue.put_nowait((impl, plugin_event))
 
-    def _translate(self, event: Any) -> api.PluginEvent | None:
+    def _translate(self, event: Event) -> api.PluginEvent | None:
         if isinstance(event, DownloadFinished):
             data: dict[str, object] = {"id": event.id, "name": event.path.name, "path": str(event.path),
                     "kind": event.kind, "size": event.size, "sha256": event.sha256,
@@ -422,7 +429,7 @@ class PluginService:
             finally:
                 queue.task_done()
 
-    async def _react(self, info: PluginInfo, impl: Any, event: api.PluginEvent) -> None:
+    async def _react(self, info: PluginInfo, impl: HookImpl, event: api.PluginEvent) -> None:
         try:
             await self._run(info, "aiui_on_event", impl.function, self._kwargs(impl, info, event=event))
         except asyncio.CancelledError:
@@ -430,7 +437,7 @@ class PluginService:
         except BaseException as exc:  # the plugin's bug, whatever it is: off for the session
             self._fail(info, problem(exc, "raised in aiui_on_event", "in aiui_on_event"), exc)
 
-    async def watch(self, every_s: float | None = None, ticker: Any = None) -> None:
+    async def watch(self, every_s: float | None = None, ticker: Ticker | None = None) -> None:
         """Publish `PluginsChanged` when plugins are copied in or removed, or their settings change
         (the dashboard's Settings lists them again), from now until `close`; after `attach`."""
         assert self._bus is not None, "attach(bus) first"
