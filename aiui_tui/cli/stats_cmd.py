@@ -36,9 +36,8 @@ async def _run(ctx: Context) -> int:
         ctx.layout,
         ctx.config,
         ctx.credentials,
-        only=("plugins", "monitor", "apps"),
+        only=("monitor", "apps"),  # as before: no plugins loaded (their apps' containers go unnamed)
         supervise=False,
-        on_plugin_warning=ctx.out.warn,
         bus=bus,
     ) as services:
         apps, monitor = services.apps, services.monitor
