@@ -71,3 +71,7 @@ async def test_the_cached_sparkline_is_built_once_per_sample_that_changes_its_co
         spark.render_line(0), spark.render_line(1)
         assert spark.builds == builds + 1
         assert spark.data == history
+        textual = app.query_one("#textual", Sparkline)
+        textual.data = history
+        await pilot.pause()
+        assert cells(spark) == cells(textual)  # drawn from the columns `show` computed

@@ -59,9 +59,9 @@ class CachedSparkline(Sparkline):
         """Show `data` unless it draws the columns shown now; True when it will be drawn again."""
         data = list(data)
         shape = (self.size, columns(data, self.size.width, self.size.height), len(data) > 1)
-        if shape == self._columns and self.data is not None:
+        if self._columns is not None and shape == self._columns[:3] and self.data is not None:
             return False
-        self._columns = shape
+        self._columns = (*shape, data)
         self.data = data
         return True
 
@@ -99,7 +99,10 @@ class CachedSparkline(Sparkline):
         r2, g2, b2 = high.rgb
         blank = Style()
         lines = []
-        shown = columns(data, width, height)
+        if self._columns is not None and self._columns[3] is self.data and self._columns[0] == self.size:
+            shown = self._columns[1]  # what `show` computed for this data at this size
+        else:
+            shown = columns(data, width, height)
         for row in reversed(range(height)):
             floor, ceiling = 8 * row, 8 * (row + 1)
             segments: list[Segment] = []
