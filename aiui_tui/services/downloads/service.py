@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiui_tui.bus import Bus
 from aiui_tui.config import Config
@@ -53,6 +53,12 @@ from aiui_tui.services.downloads.progress import SpeedMeter
 from aiui_tui.services.downloads.store import QueueStore
 from aiui_tui.services.ticker import Ticker
 
+if TYPE_CHECKING:  # aiohttp is imported when the first transfer starts (0.1 s)
+    import aiohttp
+    from aiohttp.abc import AbstractResolver
+
+    from aiui_tui.services.downloads.transfer import Transfer
+
 log = get_logger(__name__)
 # The format check of a finished file, given by `open_services` (the library's safetensors reader):
 # (file, the name it will have) -> the problem in a few words, or None. Blocking: run on a thread.
@@ -81,14 +87,14 @@ class DownloadService:
         self.file_check = file_check
         self.store: QueueStore | None = None
         self.runs_queue = False
-        self._session: Any = None
+        self._session: aiohttp.ClientSession | None = None
         self._tasks: dict[str, asyncio.Task[Any]] = {}
         self._busy_until: dict[str, float] = {}
         self._offline_pause: dict[str, float] = {}  # items waiting for the network: the next pause
         self._last_notice: dict[str, str] = {}  # per item, so a retried wait is not announced again
         # The HTTP client's DNS resolver (an aiohttp resolver; None: the system's), used by the network
         # probe too. Tests set one that resolves nothing off this machine.
-        self.resolver: Any = None
+        self.resolver: AbstractResolver | None = None
         # The scheduler sleeps until woken: a change to the queue here, a finished transfer, another process's
         # change (a look at the database every WATCH_S on the services' `ticker`), a retry's time.
         self._wake = asyncio.Event()
@@ -147,7 +153,7 @@ class DownloadService:
             raise RuntimeError("DownloadService.start() was not called")
         return self.store
 
-    async def session(self) -> Any:
+    async def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             await _import_off_loop("aiohttp")
             import aiohttp
@@ -508,7 +514,7 @@ class DownloadService:
         self.bus.publish(DownloadStateChanged(item.id, DONE, done_item))
         return done_item
 
-    async def _watch(self, item_id: str, transfer: Any, meter: SpeedMeter, main: asyncio.Task[Any] | None) -> None:
+    async def _watch(self, item_id: str, transfer: Transfer, meter: SpeedMeter, main: asyncio.Task[Any] | None) -> None:
         """Save progress for other processes' views; stop when another process paused or cancelled us."""
         store = self._require_store()
         while True:
