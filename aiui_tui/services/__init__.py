@@ -287,7 +287,7 @@ async def open_services(
 
         if "apps" in chosen:
             from aiui_tui.services.apps import AppService as AppService
-            from aiui_tui.services.apps.cgroup_stats import CGROUP_ROOT
+            from aiui_tui.services.apps.cgroup_files import CGROUP_ROOT
 
             gpu_memory: Callable[[], int | None] | None = None  # the largest GPU's: the "auto" profile
             if monitor is not None:

@@ -12,9 +12,8 @@ import pytest
 
 from aiui_tui.core.apps import READY
 from aiui_tui.core.events import ContainerStats
-from aiui_tui.services.apps.cgroup_stats import (
+from aiui_tui.services.apps.cgroup_files import (
     CgroupFiles,
-    CgroupPoll,
     Reading,
     cpu_percent,
     locate,
@@ -25,6 +24,7 @@ from aiui_tui.services.apps.cgroup_stats import (
     read_files,
     stat_value,
 )
+from aiui_tui.services.apps.cgroup_stats import CgroupPoll
 from tests.apps.test_docker_apps import free_port, manifest, open_service
 
 CID = "c" * 64
@@ -256,7 +256,7 @@ async def test_a_container_killed_from_outside_stops_being_polled(layout, busybo
 
 @pytest.mark.docker
 def test_network_figures_come_from_the_container_namespace_and_none_on_the_host_network(busybox_image, docker_client):
-    from aiui_tui.services.apps.cgroup_stats import host_memory
+    from aiui_tui.services.apps.cgroup_files import host_memory
 
     # This engine has no bridge: a container with a network namespace of its own has "none" (only lo).
     own = docker_client.containers.run(busybox_image, ["sleep", "60"], detach=True, network_mode="none")

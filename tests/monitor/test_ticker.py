@@ -8,7 +8,8 @@ import threading
 from aiui_tui.bus import Bus
 from aiui_tui.core.events import ContainerStats, SystemSample
 from aiui_tui.services import folder_watch
-from aiui_tui.services.apps.cgroup_stats import CgroupFiles, CgroupPoll
+from aiui_tui.services.apps.cgroup_files import CgroupFiles
+from aiui_tui.services.apps.cgroup_stats import CgroupPoll
 from aiui_tui.services.monitor import MonitorService
 from aiui_tui.services.ticker import Ticker
 from tests.fake_nvml import FakeNvml

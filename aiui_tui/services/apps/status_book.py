@@ -20,7 +20,8 @@ from aiui_tui.core.errors import EngineUnavailable
 from aiui_tui.core.events import AppStateChanged
 from aiui_tui.paths import Layout
 from aiui_tui.services import engine
-from aiui_tui.services.apps.cgroup_stats import CGROUP_ROOT, CgroupPoll
+from aiui_tui.services.apps.cgroup_files import CGROUP_ROOT
+from aiui_tui.services.apps.cgroup_stats import CgroupPoll
 from aiui_tui.services.apps.errors import unknown_app
 from aiui_tui.services.apps.manifest import AppManifest, BrokenApp, LoadedApp, gpu_instance, instance_name
 from aiui_tui.services.apps.spec import LABEL_APP, LABEL_ROOT, effective_image

@@ -14,7 +14,7 @@ from aiui_tui.core.apps import NOT_CREATED, PULLING
 from aiui_tui.core.events import AppPullProgress
 from aiui_tui.core.throttle import Throttle
 from aiui_tui.logs import get_logger
-from aiui_tui.services.apps.cgroup_stats import CgroupFiles, locate
+from aiui_tui.services.apps.cgroup_files import CgroupFiles, locate
 from aiui_tui.services.apps.errors import AppError
 from aiui_tui.services.apps.pull import PullProgress
 from aiui_tui.services.apps.pull_errors import classify, pull_error
