@@ -83,4 +83,7 @@ def test_every_models_action_has_its_entry_in_the_table():
     models_cmd.register(commands)
     models = commands.choices["models"]
     actions = next(a for a in models._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(actions.choices) == set(models_cmd.ACTIONS)
+    # `check-update` and its hidden old spelling `updates` both run the "updates" action
+    reached = {name: parser.get_default("action") or name for name, parser in actions.choices.items()}
+    assert set(reached.values()) == set(models_cmd.ACTIONS)
+    assert reached["check-update"] == reached["updates"] == "updates"
