@@ -117,7 +117,7 @@ class AppCard(Static, can_focus=True):
         elif s.fix:
             third = Text.assemble(("Fix: ", "bold"), s.fix)
         else:
-            third = Text("s start · l logs · ? keys", style="dim")
+            third = Text("s start · l details · ? keys", style="dim")
         return Group(head, second, third)
 
 
