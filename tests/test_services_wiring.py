@@ -52,3 +52,14 @@ def test_an_unknown_service_is_refused():
     assert selection(["apps", "library"]) == ("downloads", "library", "apps")  # start order, with needs
     with pytest.raises(ValueError, match="unknown services"):
         selection(["queue"])  # type: ignore[list-item]
+
+
+def test_every_lazy_name_the_cli_uses_resolves_to_the_object_of_its_module():
+    """A misspelt entry in `_LAZY` would only fail when a command first used it, as an unexpected
+    error; each is resolved here, and is the module's own object (not a copy)."""
+    import importlib
+
+    import aiui_tui.services as services_package
+
+    for name, (module, attribute) in services_package._LAZY.items():
+        assert getattr(services_package, name) is getattr(importlib.import_module(module), attribute), name

@@ -58,7 +58,7 @@ ALL: tuple[ServiceName, ...] = ("plugins", "downloads", "library", "monitor", "a
 NEEDS: dict[ServiceName, tuple[ServiceName, ...]] = {"library": ("downloads",)}  # started with it, always
 
 # What the CLI uses besides the services, by the name it has here -> (module, name there): imported
-# on first use (module `__getattr__`), so `--version` or `queue list --json` load none of it.
+# on first use (module `__getattr__`), so `--version` or `downloads list --json` load none of it.
 _LAZY: dict[str, tuple[str, str]] = {
     "AppService": ("aiui_tui.services.apps", "AppService"),
     "DownloadService": ("aiui_tui.services.downloads", "DownloadService"),

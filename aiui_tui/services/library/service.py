@@ -569,7 +569,7 @@ class LibraryService:
 
 def _remember_sources(index: LibraryIndex, items: Any) -> None:
     """Where finished downloads came from, for files indexed by a scan (downloaded by another process,
-    e.g. `queue run`): so update checks can ask their source. Provenance already known is kept."""
+    e.g. `downloads run`): so update checks can ask their source. Provenance already known is kept."""
     for item in items:
         if item.source and not index.source_of(item.result_sha256):
             index.set_source(item.result_sha256, item.source)
