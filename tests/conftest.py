@@ -247,6 +247,23 @@ class PrivateEngine:
                 self.process.wait(10)
         self.process = None
 
+    def remove(self) -> None:
+        """Delete the base; dockerd leaves its network namespace mounted there (nsfs) even after a clean exit."""
+        for mount_point in mounts_under(self.base):
+            subprocess.run(["umount", "--lazy", mount_point], check=False, capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def mounts_under(base: Path) -> list[str]:
+    """Mount points at or below base, deepest first (/proc/mounts escapes spaces as \\040)."""
+    prefix = str(base).rstrip("/") + "/"
+    points = []
+    for line in Path("/proc/mounts").read_text().splitlines():
+        point = line.split()[1].replace("\\040", " ")
+        if point.startswith(prefix) or point == str(base):
+            points.append(point)
+    return sorted(points, key=len, reverse=True)
+
 
 @pytest.fixture
 def private_engine() -> Iterator[PrivateEngine]:
@@ -261,7 +278,7 @@ def private_engine() -> Iterator[PrivateEngine]:
         yield engine
     finally:
         engine.stop()
-        shutil.rmtree(engine.base, ignore_errors=True)
+        engine.remove()
 
 
 @pytest.fixture(scope="session")

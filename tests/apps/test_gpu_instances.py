@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -28,8 +27,8 @@ HOOK = "#!/bin/sh\n# stands in for the NVIDIA Container Toolkit's prestart hook\
 
 @pytest.fixture
 def gpu_engine(private_engine, tmp_path):
-    bin_dir = Path(f"{private_engine.base}-bin")
-    bin_dir.mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
     (bin_dir / "nvidia-container-runtime-hook").write_text(HOOK)
     (bin_dir / "nvidia-container-runtime-hook").chmod(0o755)
     private_engine.env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
