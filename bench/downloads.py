@@ -4,7 +4,9 @@ Single connection, a file of --size-mib from nginx, every peer once per round, r
 (the order rotates), --runs rounds; each peer's throughput is divided by `curl -o`'s of the same
 round, so the ratios hold on a noisy machine:
   curl -o FILE (the reference), curl + sha256sum after it, `curl | tee FILE | sha256sum`, wget,
-  aria2c -x1 (none of these but the sha256sum ones verify anything), `aiui-tui download --sha256` as
+  aria2c -x1 (none of these but the sha256sum ones verify anything), curl, wget and aria2c -x1 each
+  followed by `sync FILE` (durable, as a verified download is before its rename: coreutils' `sync
+  FILE` is an fsync of that file), `aiui-tui download --sha256` as
   a whole process (start-up included), the same download in-process (DownloadService run directly
   in this process, the event-loop lag sampled every 10 ms meanwhile), and a bare aiohttp + hashlib
   client in this process (the floor for an asyncio client that writes, hashes and fsyncs).
@@ -35,6 +37,7 @@ import hashlib
 import json
 import os
 import resource
+import shlex
 import shutil
 import signal
 import statistics
@@ -123,6 +126,10 @@ def aiui(root: Path, *args: str) -> list[str]:
 
 def aiui_download(root: Path, url: str, sha: str, dest: Path, connections: int) -> list[str]:
     return aiui(root, "download", url, "--sha256", sha, "--dest", str(dest), "--connections", str(connections))
+
+
+def aria2c_x1(dest: Path, url: str) -> list[str]:
+    return ["aria2c", "-q", "-x1", "-s1", "--file-allocation=none", "-d", str(dest), "-o", "big.bin", url]
 
 
 def served_bytes(work: Path, name: str) -> int:
@@ -256,9 +263,16 @@ def summary(values: list[float], digits: int = 3) -> dict:
     return {"min": round(min(values), digits), "median": round(statistics.median(values), digits)}
 
 
-def rounds(peers: dict[str, Callable[[], Usage]], runs: int, size: int, *references: str) -> dict:
+def rounds(
+    peers: dict[str, Callable[[], Usage]],
+    runs: int,
+    size: int,
+    *references: str,
+    compare: dict[str, tuple[str, ...]] | None = None,
+) -> dict:
     """Run every peer once per round, `runs` rounds, the order rotating; per peer: MB/s, the ratio
-    to each of `references` in the same round, CPU s/GiB and minor faults per GiB (min and median)."""
+    to each of `references` in the same round, CPU s/GiB and minor faults per GiB (min and median).
+    `compare`: more references for some peers only (peer -> names)."""
     names = list(peers)
     samples: dict[str, list[Usage]] = {name: [] for name in names}
     for i in range(runs):
@@ -273,7 +287,7 @@ def rounds(peers: dict[str, Callable[[], Usage]], runs: int, size: int, *referen
             "cpu_s_per_GiB": summary([u.cpu * GIB / size for u in usages]),
             "minflt_per_GiB": summary([u.minflt * GIB / size for u in usages], 0),
         }
-        for reference in references:
+        for reference in (*references, *(compare or {}).get(name, ())):
             ratios = [r.seconds / u.seconds for u, r in zip(usages, samples[reference], strict=True)]
             entry[f"over_{reference}"] = summary(ratios)
         extra = [u.extra for u in usages if hasattr(u, "extra")]
@@ -401,15 +415,18 @@ def run(size_mib: int, rate_mib: int, runs: int, load: bool, only: set[str], kil
             "curl_then_sha256sum": child(lambda d: f"curl -s -o {d}/big.bin {url} && sha256sum {d}/big.bin"),
             "curl_tee_sha256sum": child(lambda d: f"curl -s {url} | tee {d}/big.bin | sha256sum"),
             "wget": child(lambda d: ["wget", "-q", "-O", str(d / "big.bin"), url]),
-            "aria2c_x1": child(
-                lambda d: ["aria2c", "-q", "-x1", "-s1", "--file-allocation=none", "-d", str(d), "-o", "big.bin", url]
-            ),
+            "wget_then_sync": child(lambda d: f"wget -q -O {d}/big.bin {url} && sync {d}/big.bin"),
+            "aria2c_x1": child(lambda d: aria2c_x1(d, url)),
+            "aria2c_x1_then_sync": child(lambda d: f"{shlex.join(aria2c_x1(d, url))} && sync {d}/big.bin"),
             "aiui_process": child(lambda d: aiui_download(root, url, sha, d, 1)),
             "aiui_in_process": in_process(url, sha, 1),
             "bare_aiohttp_hashlib": bare,
         }
         if "single" in only:
-            single_figures(r, rounds(single, runs, size, "curl", "curl_then_sync"), size, out)
+            # aiui-tui against every peer in the same rounds, the durable ones (`&& sync FILE`) too
+            peers = ("wget", "wget_then_sync", "aria2c_x1", "aria2c_x1_then_sync", "curl_tee_sha256sum")
+            compare = {"aiui_process": peers, "aiui_in_process": peers}
+            single_figures(r, rounds(single, runs, size, "curl", "curl_then_sync", compare=compare), size, out)
         cap = 4 * rate_mib * 1024 * 1024
         segmented = {
             "aria2c_x4": child(
