@@ -266,14 +266,25 @@ async def main():
 asyncio.run(main())
 server.shutdown()
 print(sorted(on_loop_thread.items()))
+import json, ssl
+import aiohttp.connector as connector
+
+print(json.dumps({
+    "verified": connector._SSL_CONTEXT_VERIFIED.cert_store_stats()["x509_ca"],
+    "unverified": connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats()["x509_ca"],
+    "default": ssl.create_default_context().cert_store_stats()["x509_ca"],
+    "restored": ssl.SSLContext.set_default_verify_paths is ssl._SSLContext.set_default_verify_paths,
+}))
 """
 
 
-def test_the_first_download_imports_aiohttp_off_the_event_loop(tmp_path: Path):
-    """aiohttp's import (~0.3 s) would freeze the dashboard at the first download: it runs on a thread."""
+@pytest.fixture(scope="module")
+def first_download(tmp_path_factory) -> list[str]:
+    """A fresh interpreter's first download (the service's own path), its output lines."""
     import subprocess
     import sys
 
+    tmp_path = tmp_path_factory.mktemp("first")
     (tmp_path / "www").mkdir()
     done = subprocess.run(
         [sys.executable, "-c", FIRST_DOWNLOAD, str(tmp_path / "root"), str(tmp_path / "www")],
@@ -282,4 +293,22 @@ def test_the_first_download_imports_aiohttp_off_the_event_loop(tmp_path: Path):
         timeout=60,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[('aiohttp', False), ('aiui_tui.services.downloads.transfer', False)]"
+    return done.stdout.splitlines()
+
+
+def test_the_first_download_imports_aiohttp_off_the_event_loop(first_download):
+    """aiohttp's import (~0.3 s) would freeze the dashboard at the first download: it runs on a thread."""
+    assert first_download[0] == "[('aiohttp', False), ('aiui_tui.services.downloads.transfer', False)]"
+
+
+def test_aiohttps_context_that_verifies_nothing_loads_no_ca_bundle_and_the_verifying_one_does(first_download):
+    """aiohttp loads the CA bundle into both its TLS contexts at import (~50 ms each); the one for
+    `ssl=False` (CERT_NONE) never consults it, so the first download's import skips that one only."""
+    import json
+
+    stats = json.loads(first_download[1])
+    if not stats["default"]:
+        pytest.skip("no system CA bundle here: nothing to compare")
+    assert stats["unverified"] == 0
+    assert stats["verified"] == stats["default"]  # https is verified as before
+    assert stats["restored"]  # ssl is left as it was

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import importlib
 import os
 import sys
 import time
@@ -790,4 +789,6 @@ async def _import_off_loop(module: str) -> None:
     """Import `module` on a thread the first time: aiohttp and what it pulls in take ~0.3 s, which
     would freeze the loop (the dashboard) at the first download."""
     if module not in sys.modules:
-        await asyncio.to_thread(importlib.import_module, module)
+        from aiui_tui.services.downloads.client_import import import_module
+
+        await asyncio.to_thread(import_module, module)
