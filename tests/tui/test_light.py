@@ -199,3 +199,49 @@ async def test_each_screen_ticks_once(layout, clean_env):
                 screen = app.screen
                 tickers = [t for t in screen._timers if getattr(t._callback, "__func__", None) is type(screen).tick]
                 assert len(tickers) == (0 if screen.TICK_S is None else 1), (type(screen).__name__, tickers)
+
+
+async def test_a_sample_repaints_only_what_changed_and_no_card_column(layout, clean_env, monkeypatch):
+    """A tick whose values show the same asks for no repaint at all; one that changes the CPU line repaints
+    the panels' column and the screen's frame, not the cards' scroller or its cards (Textual paints every
+    widget whose container holds a changed line: the cards sit in a column of their own, without a row
+    container shared with the panels)."""
+    from textual.widget import Widget
+
+    async with running_services(layout, run_downloads=False) as services:
+        await services.monitor.close()  # only the samples below
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.screen.query(SystemPanel), what="the system panel")
+            screen, panel = app.screen, app.screen.query_one(SystemPanel)
+            for sample in (SAMPLE, SAMPLE):  # two values: the history shows too
+                app.ui.apply(SystemSample(sample))
+                screen.tick()
+            await until(pilot, lambda: "23.5%" in str(panel.query_one("#cpu").render()), what="the sample")
+            await pilot.pause()
+
+            asked: list[Widget] = []
+            refresh = Widget.refresh
+
+            def counted(self, *regions, **kwargs):
+                asked.append(self)
+                return refresh(self, *regions, **kwargs)
+
+            monkeypatch.setattr(Widget, "refresh", counted)
+            screen.tick()  # the same values again
+            assert asked == []
+            monkeypatch.undo()
+
+            painted: set[str] = set()
+            render_lines = Widget.render_lines
+
+            def recorded(self, crop):
+                painted.add(f"{type(self).__name__}#{self.id}")
+                return render_lines(self, crop)
+
+            monkeypatch.setattr(Widget, "render_lines", recorded)
+            app.ui.apply(SystemSample(dataclasses.replace(SAMPLE, cpu_per_core=(31.0, 16.0, 99.0, 4.0))))
+            screen.tick()
+            await until(pilot, lambda: "Rows#cpu" in painted, what="the new CPU lines painted")
+            assert "VerticalScroll#cards" not in painted and "Static#no-apps" not in painted, painted
+            assert not any(name.startswith(("AppCard", "ScrollBar")) for name in painted), painted

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Container, VerticalScroll
 from textual.widgets import Static
 
 from aiui_tui.tui.bridge import ServiceEvent
@@ -41,16 +41,21 @@ class DashboardScreen(AiuiScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        with Horizontal(id="dashboard"):
-            with VerticalScroll(id="cards", can_focus=False):
-                yield Static("Starting…", id="no-apps")
-            yield VerticalScroll(id="panels", can_focus=False)  # the panels come with the services
+        # The screen's grid holds the cards and the panels (app.tcss), without a row container around
+        # them: Textual repaints the changed lines by drawing every widget whose container holds them
+        # (the screen's children, the panels' children), so each container on the way costs a repaint of
+        # all its lines a second. The cards' scroller sits in a plain container that the panels' changes
+        # repaint without its scrollbar (and not its cards).
+        with Container(id="cards-column"), VerticalScroll(id="cards", can_focus=False):
+            yield Static("Starting…", id="no-apps")
+        yield VerticalScroll(id="panels", can_focus=False)  # the panels come with the services
 
     TICK_S = None  # drawn on the monitor's samples instead (see `_sampled`)
     _panels: tuple[SystemPanel, GpuPanel] | tuple[()] = ()
     _panels_mounting = False
     _unsubscribe: Callable[[], None] | None = None
     _draw_soon = False
+    _cards: dict[str, AppCard] | None = None  # the cards by app, kept by `sync_cards` (drawn every tick)
 
     async def _mount_panels(self) -> None:
         """The system and GPU panels come with the services (the monitor's samples): mounted before the
@@ -104,8 +109,10 @@ class DashboardScreen(AiuiScreen):
         """Panels and cards draw again only what changed (a second's samples often show the same)."""
         for panel in self._panels:
             panel.show(self.ui)
-        for card in self.query(AppCard):
-            card.update_view(self.ui.apps[card.app_name])
+        apps = self.ui.apps
+        for name, card in (self._cards or {}).items():
+            if (view := apps.get(name)) is not None:
+                card.update_view(view)
 
     def shown_apps(self) -> dict:
         """The enabled apps, as the app service decides (`AppService.enabled`, as `app list` says)."""
@@ -123,7 +130,9 @@ class DashboardScreen(AiuiScreen):
             if name in cards:
                 cards[name].update_view(view)
             else:
-                container.mount(AppCard(view, id=card_id(name)))
+                cards[name] = AppCard(view, id=card_id(name))
+                container.mount(cards[name])
+        self._cards = {name: cards[name] for name in shown}  # the tick draws these, without a query a second
         no_apps = self.query_one("#no-apps", Static)
         no_apps.update("No apps: enable some in the setup wizard (w).")
         no_apps.display = not shown

@@ -21,10 +21,17 @@ def bar_eighths(fraction: float, width: int) -> int:
 
 
 def eighths_bar(eighths: int, width: int, style: str = "cyan") -> Text:
-    full, part = divmod(eighths, 8)
-    text = Text("█" * full + _EIGHTHS[part].strip(), style=style)
-    text.append("░" * (width - len(text.plain)), style="dim")
+    filled, empty = eighths_cells(eighths, width)
+    text = Text(filled, style=style)
+    text.append(empty, style="dim")
     return text
+
+
+def eighths_cells(eighths: int, width: int) -> tuple[str, str]:
+    """The bar's filled cells and its empty ones, as `eighths_bar` draws them (without building a text)."""
+    full, part = divmod(eighths, 8)
+    filled = "█" * full + _EIGHTHS[part].strip()
+    return filled, "░" * (width - len(filled))
 
 
 def bar_width(room: int, taken: int, least: int = 6, most: int = 24) -> int:

@@ -20,7 +20,7 @@ from textual.visual import Visual, visualize
 from textual.widgets import Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
-from aiui_tui.tui.widgets.bars import bar_eighths, bar_width, eighths_bar, meter_style
+from aiui_tui.tui.widgets.bars import bar_eighths, bar_width, eighths_bar, eighths_cells, meter_style
 from aiui_tui.tui.widgets.sparkline import CachedSparkline
 
 if TYPE_CHECKING:
@@ -94,8 +94,7 @@ def _pieces(row: Row | str) -> list[tuple[str, str]]:
     if not isinstance(row, tuple):
         return [(row, "dim")]
     label, eighths, cells, style, figure, label_style = row
-    filled = eighths_bar(eighths, cells).plain.rstrip("░")
-    empty = "░" * (cells - len(filled))
+    filled, empty = eighths_cells(eighths, cells)
     return [(f"{label:<{LABEL}}", label_style), (filled, style), (empty, f"{style} dim"), (" " + figure, "")]
 
 
@@ -110,6 +109,7 @@ class Rows(Static):
         self.rows: tuple = ()
         self._lines: dict = {}  # (line, row) -> its strip, at `_key`
         self._styles: dict[str, Style] = {}
+        self._placed: dict[tuple[str, int, int], Style] = {}  # (style, x, y) -> the style with its offset
         self._key: tuple | None = None
         self._fit: tuple = ((), 0, False)  # (rows, width, every line fits)
         self.built = 0  # lines built from segments
@@ -132,7 +132,7 @@ class Rows(Static):
         width = self.size.width
         key = (width, self.visual_style)
         if key != self._key:
-            self._key, self._lines, self._styles = key, {}, {}
+            self._key, self._lines, self._styles, self._placed = key, {}, {}, {}
         if self._fit[:2] != (self.rows, width):
             fits = all(sum(cell_len(text) for text, _ in _pieces(row)) <= width for row in self.rows)
             self._fit = (self.rows, width, fits)
@@ -143,10 +143,15 @@ class Rows(Static):
         if line is None:
             if len(self._lines) > 4 * len(self.rows):
                 self._lines = {}
+            if len(self._placed) > 4096:
+                self._placed = {}
             segments, x = [], 0
             for text, style in _pieces(row):
                 if text:  # each piece's place in the text, as Textual marks it for selecting text
-                    segments.append(Segment(text, self._style(style) + Style(meta={"offset": (x, y)})))
+                    placed = self._placed.get((style, x, y))
+                    if placed is None:  # a style with meta is costly to make: kept per place
+                        placed = self._placed[style, x, y] = self._style(style) + Style(meta={"offset": (x, y)})
+                    segments.append(Segment(text, placed))
                     x += cell_len(text)
             line = self._lines[y, row] = Strip(segments)
             self.built += 1
