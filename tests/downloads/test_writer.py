@@ -3,6 +3,7 @@ file grows, and the hasher's inbox is bounded by bytes (a slow hasher makes the 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -117,6 +118,55 @@ async def test_writeback_falls_back_to_fdatasync_without_sync_file_range(tmp_pat
     finally:
         hasher.close()
     assert len(synced) == 1 and w.writebacks == [(0, 200 * KiB)]
+
+
+async def test_a_write_already_done_is_collected_without_waking_the_event_loop(tmp_path: Path, monkeypatch):
+    """Each batch's write is collected when the next batch is queued; one already finished is read as
+    it is, not wrapped in an asyncio future (which wakes the loop through its self-pipe, per batch)."""
+    loop = asyncio.get_running_loop()
+    wakeups: list[object] = []
+    real = loop.call_soon_threadsafe
+    monkeypatch.setattr(loop, "call_soon_threadsafe", lambda *a, **k: (wakeups.append(a[0]), real(*a, **k))[1])
+    data = payload(20 * 64 * KiB)
+    part = tmp_path / "p"
+    hasher = StreamHasher(part)
+    try:
+        w = PartWriter(part, tmp_path / "p.json", PartState(url="u"), hasher)
+        await w.open(0)
+        wakeups.clear()
+        for position in range(0, len(data), 64 * KiB):
+            await w.write(position, [data[position : position + 64 * KiB]])
+            wait_for(lambda: not w._inflight or w._inflight[-1].done(), "the batch is written")  # found done next
+        await w.drain()
+        assert wakeups == []  # no batch woke the loop
+        await w.close()
+    finally:
+        hasher.close()
+    assert part.read_bytes() == data
+
+
+async def test_a_failed_write_already_done_raises_at_the_next_write(tmp_path: Path, monkeypatch):
+    failing = threading.Event()
+
+    def disk_full(fd, buffers, offset):
+        failing.wait(20)  # not done when its write() returns: collected by the next one
+        raise OSError(28, "No space left on device")
+
+    part = tmp_path / "p"
+    hasher = StreamHasher(part)
+    try:
+        w = PartWriter(part, tmp_path / "p.json", PartState(url="u"), hasher)
+        await w.open(0)
+        monkeypatch.setattr(writer_module, "pwritev_all", disk_full)
+        await w.write(0, [b"x" * KiB])
+        failing.set()
+        wait_for(lambda: w._inflight[-1].done(), "the write failed")
+        with pytest.raises(OSError, match="No space left"):
+            await w.write(KiB, [b"y" * KiB])
+        monkeypatch.undo()
+        await w.close()
+    finally:
+        hasher.close()
 
 
 class GatedHasher(StreamHasher):
