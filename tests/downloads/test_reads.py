@@ -1,19 +1,14 @@
-"""How a body is read: wide socket reads on its connection, and the C heap's freed memory kept for the
-next chunks while transfers run (given back when the last one ends)."""
+"""How a body is read: wide socket reads on its connection (asyncio reads 256 KiB at a time)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import types
 from pathlib import Path
 
 import aiohttp
-import pytest
 
-from aiui_tui.services.downloads import heap
 from aiui_tui.services.downloads import transfer as transfer_module
-from aiui_tui.services.downloads.errors import DownloadError
 from aiui_tui.services.downloads.transfer import READ_SIZE, Job, Transfer
 from tests.downloads.conftest import LoopbackOnlyResolver, payload
 
@@ -66,24 +61,3 @@ def test_a_connection_whose_transport_has_no_read_size_is_left_as_it_is():
         4 * READ_SIZE
     )
     assert wider.max_size == 4 * READ_SIZE
-
-
-@pytest.mark.skipif(heap._libc() is None, reason="glibc's mallopt is needed")
-async def test_freed_memory_is_kept_while_transfers_run_and_given_back_when_the_last_ends(server, runner):
-    seen: list[tuple[int, bool]] = []
-    runner.progress = types.SimpleNamespace(append=lambda _p: seen.append((heap.active(), heap.kept)))
-    files = {name: payload(2 * MiB + i, seed=i) for i, name in enumerate(("a.bin", "b.bin"))}
-    urls = {name: server.add(name, data) for name, data in files.items()}
-    assert heap.active() == 0 and not heap.kept
-
-    results = await asyncio.gather(*(runner.run(urls[name], name) for name in files))
-
-    assert [r.size for r in results] == [len(d) for d in files.values()]
-    assert (2, True) in seen  # both ran at once, the heap's memory kept
-    assert all(kept for _, kept in seen)
-    assert heap.active() == 0 and not heap.kept  # thresholds restored, the heap trimmed
-
-    # A failed transfer gives it back too.
-    with pytest.raises(DownloadError):
-        await runner.run(f"{server.base}/f/missing.bin", "missing.bin")
-    assert heap.active() == 0 and not heap.kept
