@@ -61,6 +61,7 @@ class UiState:
     apps: dict[str, AppView] = field(default_factory=dict)
     system: SystemStats | None = None
     cpu: deque[float] = field(default_factory=ring)
+    system_samples: int = 0  # system samples applied so far: the histories' clock (one a tick)
     cores: list[deque[float]] = field(default_factory=list)
     gpu: GpuSample | None = None
     gpu_util: dict[int, deque[float]] = field(default_factory=dict)
@@ -126,6 +127,7 @@ class UiState:
     def _on_system_sample(self, e: SystemSample) -> None:
         self.system = e.sample
         self.cpu.append(e.sample.cpu_percent)
+        self.system_samples += 1
         while len(self.cores) < len(e.sample.cpu_per_core):
             self.cores.append(ring())
         for history, value in zip(self.cores, e.sample.cpu_per_core, strict=False):

@@ -16,6 +16,7 @@ from aiui_tui.core.monitor import DiskStats, SystemStats
 from aiui_tui.tui.app import make_app
 from aiui_tui.tui.screens.dashboard import DashboardScreen
 from aiui_tui.tui.widgets.footer import KeysFooter
+from aiui_tui.tui.widgets.sparkline import STEP
 from aiui_tui.tui.widgets.system_panel import SystemPanel
 from tests.tui.conftest import running_services, until
 
@@ -124,7 +125,11 @@ async def test_the_system_panel_is_drawn_again_only_when_a_shown_value_changes(l
             assert set(await show(SAMPLE)) == {"cpu-history"}  # two values in the history: the sparkline shows
             # Figures and bars shown as before (16.04% is shown as 16.0%), a flat history: nothing is drawn.
             assert await show(dataclasses.replace(SAMPLE, cpu_per_core=(31.0, 16.0, 72.5, 4.0))) == {}
-            # Only the history moved (23.54% is shown as 23.5%): only the sparkline is drawn.
+            # Only the history moved (23.54% is shown as 23.5%): the sparkline is drawn at the next step of
+            # STEP samples (samples 3, 6, 9...), nothing before.
+            assert STEP == 3
+            assert await show(dataclasses.replace(SAMPLE, cpu_percent=23.54)) == {}
+            assert await show(dataclasses.replace(SAMPLE, cpu_percent=23.54)) == {}
             assert await show(dataclasses.replace(SAMPLE, cpu_percent=23.54)) == {"cpu-history": 1}
             changed = dataclasses.replace(SAMPLE, cpu_percent=23.54, cpu_per_core=(31.0, 16.0, 99.0, 4.0))
             assert set(await show(changed)) - {"cpu-history"} == {"cpu"}
@@ -245,3 +250,40 @@ async def test_a_sample_repaints_only_what_changed_and_no_card_column(layout, cl
             await until(pilot, lambda: "Rows#cpu" in painted, what="the new CPU lines painted")
             assert "VerticalScroll#cards" not in painted and "Static#no-apps" not in painted, painted
             assert not any(name.startswith(("AppCard", "ScrollBar")) for name in painted), painted
+
+
+async def test_the_histories_move_every_step_of_samples_and_the_figures_every_sample(layout, clean_env):
+    """The CPU and GPU histories are drawn again every STEP samples (docs/tui.md), the figures at once."""
+    from aiui_tui.core.events import GpuSample
+    from aiui_tui.core.monitor import GpuStats
+    from aiui_tui.tui.widgets.gpu_panel import GpuPanel
+    from aiui_tui.tui.widgets.sparkline import CachedSparkline
+
+    gpu = GpuStats(0, "NVIDIA GeForce RTX 4090", "GPU-0", 10, 2 * GiB, 24 * GiB, 40, 80.0, 450.0, 30, ())
+    async with running_services(layout, run_downloads=False) as services:
+        await services.monitor.close()  # only the samples below
+        app = make_app(services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.screen.query(GpuPanel), what="the GPU panel")
+            screen = app.screen
+
+            def sample(n: int) -> None:
+                app.ui.apply(SystemSample(dataclasses.replace(SAMPLE, cpu_percent=float(n))))
+                app.ui.apply(GpuSample(True, (dataclasses.replace(gpu, utilization=n),)))
+                screen.tick()
+
+            sample(1)
+            await until(pilot, lambda: screen.query("#gpu-0-util"), what="the GPU's lines")
+            cpu, util = (
+                screen.query_one("#cpu-history", CachedSparkline),
+                screen.query_one("#gpu-0-util", CachedSparkline),
+            )
+            gpu_text = screen.query_one("#gpu-0")
+            shown = []
+            for n in range(2, 10):
+                sample(n)
+                await pilot.pause()
+                assert f"{n:3d}%" in str(gpu_text.render())  # the figure: every sample
+                shown.append((len(cpu.data or ()), len(util.data or ())))
+            # Samples 2..9: the histories at 2 values (first shown), then at samples 3, 6 and 9.
+            assert shown == [(2, 2), (3, 3), (3, 3), (3, 3), (6, 6), (6, 6), (6, 6), (9, 9)], shown

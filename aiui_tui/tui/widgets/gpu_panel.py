@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
 from aiui_tui.tui.widgets.bars import bar, bar_width, meter_style
-from aiui_tui.tui.widgets.sparkline import CachedSparkline
+from aiui_tui.tui.widgets.sparkline import STEP, CachedSparkline
 
 if TYPE_CHECKING:
     from aiui_tui.core.monitor import GpuStats
@@ -59,6 +59,7 @@ class GpuPanel(Vertical):
         self._none_shown: tuple[str, str] | None = None
         self._gpu_lines: dict[int, int] = {}
         self._texts: dict[int, Text] = {}  # per GPU, the text shown
+        self._history_steps: dict[int, int] = {}  # per GPU, the step of samples its history shows
         self._rebuilding = False
         self._state: UiState | None = None
 
@@ -104,13 +105,16 @@ class GpuPanel(Vertical):
             show = len(data) > 1
             if history.display != show:
                 history.display = show
-            if show:
+            step = state.system_samples // STEP  # the history moves every few samples (sparkline.py)
+            if show and self._history_steps.get(g.index) != step:
+                self._history_steps[g.index] = step
                 history.show(data)  # drawn again only when its columns change
 
     async def _rebuild(self, indexes: tuple[int, ...], state: UiState) -> None:
         self._none_shown = None
         self._gpu_lines.clear()
         self._texts.clear()
+        self._history_steps.clear()
         await self.remove_children()
         if not indexes:
             await self.mount(Static(id="gpu-none"))
@@ -123,5 +127,6 @@ class GpuPanel(Vertical):
     def on_resize(self) -> None:
         self._gpu_lines.clear()  # lines wrapped at the old width: measure their height again
         self._texts.clear()
+        self._history_steps.clear()  # the histories' columns at the new width, now
         if self._state is not None and not self._rebuilding:  # lines follow the new width at once
             self.show(self._state)

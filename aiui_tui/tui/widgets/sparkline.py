@@ -17,6 +17,10 @@ from textual.strip import Strip
 from textual.widgets import Sparkline
 
 BARS = "▁▂▃▄▅▆▇█"
+# The panels draw a history again every STEP samples (3 s), not every second: its columns hold a few
+# seconds each, so each new sample moved them all, and the sparkline was the idle dashboard's largest
+# repaint. The figure above each history shows the latest sample at once.
+STEP = 3
 
 
 def columns(data: Sequence[float], width: int, height: int) -> tuple[tuple[int, float], ...]:
@@ -103,20 +107,23 @@ class CachedSparkline(Sparkline):
             shown = self._columns[1]  # what `show` computed for this data at this size
         else:
             shown = columns(data, width, height)
+        placed = []  # per column: its bar in eighths, its style (one blend per column, not per line)
+        for level, ratio in shown:
+            # blend_colors(low, high, ratio), as Textual's sparkline colours a column
+            rgb = (int(r1 + (r2 - r1) * ratio), int(g1 + (g2 - g1) * ratio), int(b1 + (b2 - b1) * ratio))
+            style = styles.get(rgb)
+            if style is None:
+                style = styles[rgb] = base + Style(color=Color.from_rgb(*rgb))
+            placed.append((level, style))
         for row in reversed(range(height)):
             floor, ceiling = 8 * row, 8 * (row + 1)
             segments: list[Segment] = []
             text, last = "", blank  # one segment per run of columns in the same style
-            for level, ratio in shown:
+            for level, color in placed:
                 if level < floor:
                     char, style = " ", base
                 else:
-                    # blend_colors(low, high, ratio), as Textual's sparkline colours a column
-                    rgb = (int(r1 + (r2 - r1) * ratio), int(g1 + (g2 - g1) * ratio), int(b1 + (b2 - b1) * ratio))
-                    style = styles.get(rgb)
-                    if style is None:
-                        style = styles[rgb] = base + Style(color=Color.from_rgb(*rgb))
-                    char = "█" if level >= ceiling else BARS[level % 8]
+                    char, style = ("█" if level >= ceiling else BARS[level % 8]), color
                 if style is last:
                     text += char
                 else:

@@ -21,7 +21,7 @@ from textual.widgets import Static
 
 from aiui_tui.core.format import human_bytes, human_used_of
 from aiui_tui.tui.widgets.bars import bar_eighths, bar_width, eighths_bar, eighths_cells, meter_style
-from aiui_tui.tui.widgets.sparkline import CachedSparkline
+from aiui_tui.tui.widgets.sparkline import STEP, CachedSparkline
 
 if TYPE_CHECKING:
     from aiui_tui.tui.state import UiState
@@ -179,6 +179,7 @@ class SystemPanel(Vertical):
         self._state: UiState | None = None
         self._resized: set[str] = set()  # lines that wrapped at the old width: their height is measured again
         self.draws: Counter[str] = Counter()  # updates per part (a sample that shows the same draws nothing)
+        self._history_step: int | None = None  # the step of samples the history shows
 
     def _update(self, widget_id: str, rows: tuple) -> None:
         """Draw `rows` unless they are what is shown; a relayout only when the number of lines changed."""
@@ -199,11 +200,15 @@ class SystemPanel(Vertical):
         show = len(state.cpu) > 1  # one value draws as a full bar
         if history.display != show:
             history.display = show
-        if show and history.show(state.cpu):  # drawn again only when its columns change
-            self.draws["cpu-history"] += 1
+        step = state.system_samples // STEP  # the history moves every few samples (sparkline.py)
+        if show and step != self._history_step:
+            self._history_step = step
+            if history.show(state.cpu):  # drawn again only when its columns change
+                self.draws["cpu-history"] += 1
         self._update("memory", memory_rows(state, width))
 
     def on_resize(self) -> None:
         self._resized.update(("cpu", "memory"))
+        self._history_step = None  # the history's columns at the new width, now
         if self._state is not None:  # the bars follow the new width at once, not at the next tick
             self.show(self._state)
