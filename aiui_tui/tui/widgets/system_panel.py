@@ -169,9 +169,11 @@ class SystemPanel(Vertical):
     """
 
     def compose(self) -> ComposeResult:
-        yield Rows(id="cpu")
-        yield CachedSparkline([], id="cpu-history")
-        yield Rows(id="memory")
+        self._parts = {"cpu": Rows(id="cpu"), "memory": Rows(id="memory")}  # drawn every tick: kept, not queried
+        self._history = CachedSparkline([], id="cpu-history")
+        yield self._parts["cpu"]
+        yield self._history
+        yield self._parts["memory"]
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -190,13 +192,13 @@ class SystemPanel(Vertical):
         self.draws[widget_id] += 1
         layout = shown is None or len(shown) != len(rows) or widget_id in self._resized
         self._resized.discard(widget_id)
-        self.query_one(f"#{widget_id}", Rows).show_rows(rows, layout=layout)
+        self._parts[widget_id].show_rows(rows, layout=layout)
 
     def show(self, state: UiState) -> None:
         self._state = state
         width = self.content_size.width or WIDTH
         self._update("cpu", cpu_rows(state, width))
-        history = self.query_one("#cpu-history", CachedSparkline)
+        history = self._history
         show = len(state.cpu) > 1  # one value draws as a full bar
         if history.display != show:
             history.display = show
