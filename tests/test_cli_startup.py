@@ -84,6 +84,85 @@ def test_app_list_json_asks_the_engine_without_the_docker_sdk(tmp_path):
     assert not HEAVY & _top(modules)
 
 
+DOWNLOAD_AND_REPORT = """
+import json, os, sys
+from aiui_tui.cli.main import main
+code = main(sys.argv[1:])
+report = {"modules": sorted(sys.modules)}
+if "aiohttp.connector" in sys.modules:
+    import aiohttp.connector as connector
+    report["unverifying_context_cas"] = connector._SSL_CONTEXT_UNVERIFIED.cert_store_stats()["x509_ca"]
+with open(os.environ["REPORT_OUT"], "w") as fh:
+    json.dump(report, fh)
+sys.exit(code)
+"""
+
+
+@pytest.fixture(scope="module")
+def first_download_command(tmp_path_factory) -> dict:
+    """`aiui-tui download URL` (its name asked from the server) in a fresh interpreter, from a file
+    server on 127.0.0.1, with a plugin found but not enabled: what it imported, and aiohttp's state."""
+    import hashlib
+    import http.server
+    import threading
+
+    tmp = tmp_path_factory.mktemp("download")
+    layout = init_root(tmp / "root")
+    (layout.plugins_dir / "idle").mkdir()
+    (layout.plugins_dir / "idle" / "plugin.toml").write_text('name = "idle"\napi = "1.0"\n')
+    (layout.plugins_dir / "idle" / "plugin.py").write_text("raise SystemExit('never imported')\n")
+    www = tmp / "www"
+    www.mkdir()
+    data = bytes(range(256)) * 16
+    (www / "model").write_bytes(data)  # no suffix: its name is asked from the server (as CivitAI's URLs)
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(www), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/model"
+    args = ["--root", str(layout.root), "download", url, "--sha256", hashlib.sha256(data).hexdigest()]
+    report = tmp / "report.json"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", DOWNLOAD_AND_REPORT, *args, "--dest", str(tmp / "out")],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "REPORT_OUT": str(report)},
+            timeout=60,
+            cwd=REPO,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp / "out" / "model").read_bytes() == data
+    return json.loads(report.read_text())
+
+
+def test_a_command_with_no_plugin_enabled_imports_no_plugin_machinery(first_download_command):
+    """Plugins are loaded for `download` only when one is enabled: else neither pluggy nor the plugin
+    service is imported (tests/plugins: an enabled one still hears the download's events)."""
+    modules = set(first_download_command["modules"])
+    assert "pluggy" not in _top(modules)
+    assert not {"aiui_tui.services.plugins.service", "aiui_tui.services.plugins.api"} & modules
+    assert "aiui_tui.services.downloads.transfer" in modules  # it did download
+
+
+def test_the_download_command_loads_no_ca_bundle_into_aiohttps_context_that_verifies_nothing(
+    first_download_command,
+):
+    """The file's name asked from the server first: aiohttp is imported by the service's own path even
+    then, which skips the CA bundle of the context for `ssl=False` (~50 ms of start-up)."""
+    if not ssl_default_cas():
+        pytest.skip("no system CA bundle here: nothing to compare")
+    assert first_download_command["unverifying_context_cas"] == 0
+
+
+def ssl_default_cas() -> int:
+    import ssl
+
+    return int(ssl.create_default_context().cert_store_stats()["x509_ca"])
+
+
 def test_the_table_says_what_each_module_registers():
     """`aiui-tui --help` is built from the table without importing the commands: it must say the same."""
     full = build_parser()

@@ -7,8 +7,17 @@ import pytest
 
 from aiui_tui.services import open_services, selection
 from tests.conftest import load_services_inputs
+from tests.plugins.conftest import enable, write_plugin
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
+CATALOG_PLUGIN = """
+from aiui_tui.plugins import hookimpl
+
+@hookimpl
+def aiui_catalog_entries(context):
+    return [{"id": "house-style", "name": "House style", "kind": "loras",
+             "url": "http://127.0.0.1:9/house-style.safetensors", "filename": "house-style.safetensors"}]
+"""
 
 
 async def test_only_starts_the_selected_services(layout, clean_env):
@@ -22,14 +31,29 @@ async def test_only_starts_the_selected_services(layout, clean_env):
 
 
 async def test_the_library_brings_the_queue_and_the_plugins_catalog(layout, clean_env):
+    write_plugin(layout.root, "house", CATALOG_PLUGIN)
+    enable(layout.root, "house")
     config, credentials = load_services_inputs(layout)
     async with open_services(layout, config, credentials, only=("plugins", "library"), supervise=False) as services:
         library, plugins = services.library, services.plugins
         assert library is not None and plugins is not None and services.downloads is not None
         assert library.downloads is services.downloads
         assert library.extra_catalog is plugins.catalog and library.extra_sources is plugins.sources
+        assert [entry.id for entry in plugins.catalog] == ["house-style"]
         assert library.index is not None
         assert (services.apps, services.monitor) == (None, None)
+
+
+async def test_a_command_with_no_plugin_enabled_has_no_plugin_service(layout, clean_env):
+    """Plugins found but none enabled: a command (no `supervise`) builds no plugin service, the library
+    gets no plugin catalog; the dashboard (`supervise`) has one, to show plugins copied in later."""
+    write_plugin(layout.root, "house", CATALOG_PLUGIN)
+    config, credentials = load_services_inputs(layout)
+    async with open_services(layout, config, credentials, only=("plugins", "library"), supervise=False) as services:
+        assert services.library is not None and services.plugins is None
+        assert not services.library.extra_catalog and not services.library.extra_sources
+    async with open_services(layout, config, credentials, only=("plugins",), scan=False) as services:
+        assert services.plugins is not None and services.plugins.plugins == {}  # discovered, nothing loaded
 
 
 async def test_a_command_runs_nothing_periodically(layout, clean_env):

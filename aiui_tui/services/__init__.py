@@ -120,7 +120,7 @@ class Services:
     # library: the model index, catalog and sources (services/library)
     library: LibraryService | None = None
 
-    # plugins: discovered and enabled plugins (services/plugins)
+    # plugins: discovered and enabled plugins (services/plugins); None in a command when none is enabled
     plugins: PluginService | None = None
 
     def app_of(self, container_id: str) -> str | None:
@@ -162,6 +162,14 @@ def load_plugins(layout: Layout, *, on_warning: Callable[[str], None] | None = N
     service = PluginService(layout, on_warning=on_warning)
     service.load()
     return service
+
+
+def plugins_enabled(layout: Layout) -> bool:
+    """Whether a plugin's settings file says `enabled = true` (or cannot be read: that is reported when
+    loading). Reads those files only: neither pluggy nor any plugin is imported. Blocking."""
+    from aiui_tui.services.plugins.discovery import enabled_names
+
+    return bool(enabled_names(layout))
 
 
 def discover_plugins(layout: Layout) -> dict[str, PluginInfo]:
@@ -218,10 +226,11 @@ async def open_services(
 
     `supervise`: keep watching (the dashboard): one ticker for the periodic looks (system and GPU
     samples, containers' figures, manifests, plugins folder, the queue's database) and the engine's
-    events. Without it (a CLI command) nothing runs periodically and the plugins see every event before
-    the services close. `run_downloads`: this process runs the download queue. `read_only` (app list,
-    app status): the apps' statuses through the light engine client, no GPU probe. `scan`: index the
-    library at start (default: when supervising). `on_plugin_warning`: each plugin that fails to load.
+    events. Without it (a CLI command) nothing runs periodically, the plugins see every event before
+    the services close, and they are loaded only when one is enabled (else `Services.plugins` is None).
+    `run_downloads`: this process runs the download queue. `read_only` (app list, app status): the apps'
+    statuses through the light engine client, no GPU probe. `scan`: index the library at start
+    (default: when supervising). `on_plugin_warning`: each plugin that fails to load.
     `cgroup_root`: where the containers' figures are read (a missing folder: Docker stats streams).
     `bus`: the one to publish on, for a caller that listens from the services' first event."""
     chosen = selection(only)
@@ -249,7 +258,9 @@ async def open_services(
             probe = probe_gpus
 
         plugins = None
-        if "plugins" in chosen:
+        # A command with no plugin enabled has no plugin service (nothing to call, pluggy not imported);
+        # the dashboard always has one: it shows plugins copied in while it runs.
+        if "plugins" in chosen and (supervise or await asyncio.to_thread(plugins_enabled, layout)):
             plugins = services.plugins = await asyncio.to_thread(load_plugins, layout, on_warning=on_plugin_warning)
             plugins.attach(bus)
             if supervise:  # plugins copied in while the dashboard runs show in Settings

@@ -624,13 +624,12 @@ class DownloadService:
 
     async def _name_from_server(self, item: DownloadItem) -> DownloadItem:
         """Ask the server for the file's name (Content-Disposition), as CivitAI's download URLs need."""
+        session = await self.session()  # first: the first download imports aiohttp its own way, off the loop
         from aiui_tui.services.downloads.http import open_response
 
         tokens = source_tokens(self.config.sources, self.credentials)
         headers = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
-        async with open_response(
-            await self.session(), item.url, headers, tokens, self.config.network.proxy or None
-        ) as response:
+        async with open_response(session, item.url, headers, tokens, self.config.network.proxy or None) as response:
             from aiui_tui.services.downloads.http import raise_for_status
 
             raise_for_status(response, item.url, tokens)

@@ -1,7 +1,40 @@
-"""Plugins: discovery without import, enabling per plugin, pluggy hooks called one plugin at a time."""
+"""Plugins: discovery without import, enabling per plugin, pluggy hooks called one plugin at a time.
 
-from aiui_tui.services.plugins.discovery import PluginInfo, discover, set_enabled
-from aiui_tui.services.plugins.guard import PluginExit
-from aiui_tui.services.plugins.service import PluginService, abandon_loading
+The names below are imported on first use (module `__getattr__`): reading which plugins are enabled
+(`discovery`) imports neither pluggy nor the service, so a command with no plugin enabled pays for neither.
+"""
 
-__all__ = ["PluginExit", "PluginInfo", "PluginService", "abandon_loading", "discover", "set_enabled"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiui_tui.services.plugins.discovery import PluginInfo as PluginInfo
+    from aiui_tui.services.plugins.discovery import discover as discover
+    from aiui_tui.services.plugins.discovery import set_enabled as set_enabled
+    from aiui_tui.services.plugins.guard import PluginExit as PluginExit
+    from aiui_tui.services.plugins.service import PluginService as PluginService
+    from aiui_tui.services.plugins.service import abandon_loading as abandon_loading
+
+# name -> the module that defines it
+_LAZY = {
+    "PluginExit": "aiui_tui.services.plugins.guard",
+    "PluginInfo": "aiui_tui.services.plugins.discovery",
+    "PluginService": "aiui_tui.services.plugins.service",
+    "abandon_loading": "aiui_tui.services.plugins.service",
+    "discover": "aiui_tui.services.plugins.discovery",
+    "set_enabled": "aiui_tui.services.plugins.discovery",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> object:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value: object = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup finds it directly
+    return value
