@@ -287,3 +287,20 @@ async def test_the_histories_move_every_step_of_samples_and_the_figures_every_sa
                 shown.append((len(cpu.data or ()), len(util.data or ())))
             # Samples 2..9: the histories at 2 values (first shown), then at samples 3, 6 and 9.
             assert shown == [(2, 2), (3, 3), (3, 3), (3, 3), (6, 6), (6, 6), (6, 6), (9, 9)], shown
+
+
+async def test_a_footer_key_s_tooltip_shows_whole_under_the_mouse_on_the_dashboard(layout, clean_env):
+    """The dashboard's columns are the screen's own children: its layout must still place Textual's tooltip
+    (a layer of its own) at the mouse, as high as its text (a grid gave it a one-line cell's height)."""
+    async with running_services(layout, run_downloads=False) as services:
+        app = make_app(services)
+        async with app.run_test(size=(120, 40), tooltips=True) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen), what="the dashboard")
+            footer = app.screen.query_one(KeysFooter)
+            x = str(footer.render()).index("palette")
+            await pilot.hover(KeysFooter, offset=(x, 0))
+            tip = app.screen.query_one("#textual-tooltip")
+            await until(pilot, lambda: tip.display and tip.region.height > 0, what="the tooltip")
+            assert "command palette" in str(tip.render())
+            region = tip.region
+            assert region.height == 3 and region.x <= footer.region.x + x < region.right, region

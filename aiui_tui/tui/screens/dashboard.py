@@ -41,11 +41,11 @@ class DashboardScreen(AiuiScreen):
     ]
 
     def compose_body(self) -> ComposeResult:
-        # The screen's grid holds the cards and the panels (app.tcss), without a row container around
-        # them: Textual repaints the changed lines by drawing every widget whose container holds them
-        # (the screen's children, the panels' children), so each container on the way costs a repaint of
-        # all its lines a second. The cards' scroller sits in a plain container that the panels' changes
-        # repaint without its scrollbar (and not its cards).
+        # The cards' column and the panels are the screen's own children, side by side (app.tcss: a
+        # horizontal screen, the status line docked under the header), without a row container: Textual
+        # repaints changed lines by drawing every widget whose container holds them, whole, so each
+        # container on the way costs a repaint of all its lines a second. The cards' scroller sits in a
+        # plain column that the panels' changes repaint without its scrollbar (and not its cards).
         with Container(id="cards-column"), VerticalScroll(id="cards", can_focus=False):
             yield Static("Starting…", id="no-apps")
         yield VerticalScroll(id="panels", can_focus=False)  # the panels come with the services
