@@ -157,6 +157,32 @@ def test_the_download_command_loads_no_ca_bundle_into_aiohttps_context_that_veri
     assert first_download_command["unverifying_context_cas"] == 0
 
 
+def test_the_download_command_builds_the_download_events_only(first_download_command):
+    """Each service's events are a module of their own, imported on first use: a download does not
+    build the apps', the monitor's or the library's event classes (nor import what they describe)."""
+    modules = set(first_download_command["modules"])
+    assert "aiui_tui.core.events.downloads" in modules
+    others = {"aiui_tui.core.events.apps", "aiui_tui.core.events.monitor", "aiui_tui.core.events.library"}
+    assert not (others | {"aiui_tui.core.apps", "aiui_tui.core.monitor"}) & modules
+
+
+def test_every_event_name_resolves_to_the_class_of_its_module():
+    """`from aiui_tui.core.events import X` finds each service's events, listed by `dir()` (the TUI's
+    tests enumerate them) and the same object as in its own module."""
+    import importlib
+    import inspect
+
+    from aiui_tui.core import events
+
+    for name, module in events._MODULE_OF.items():
+        assert getattr(events, name) is getattr(importlib.import_module(module), name), name
+    classes = {name for name, c in inspect.getmembers(events, inspect.isclass) if issubclass(c, events.Event)}
+    assert {"Event", "Notice", "ConfigChanged", "PluginsChanged", "DownloadProgress", "AppStateChanged"} <= classes
+    assert len(classes) == 19
+    with pytest.raises(AttributeError):
+        events.NoSuchEvent  # noqa: B018
+
+
 def ssl_default_cas() -> int:
     import ssl
 
