@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pkgutil
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,7 +133,9 @@ class Config(Section):
 
 
 def default_config_text() -> str:
-    return resources.files("aiui_tui.data").joinpath("aiui.default.toml").read_text(encoding="utf-8")
+    data = pkgutil.get_data("aiui_tui.data", "aiui.default.toml")  # lighter to import than importlib.resources
+    assert data is not None, "the package's data folder has no loader"
+    return data.decode("utf-8")
 
 
 def write_default_config(layout: Layout) -> bool:

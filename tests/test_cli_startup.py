@@ -147,6 +147,12 @@ def test_a_command_with_no_plugin_enabled_imports_no_plugin_machinery(first_down
     assert "aiui_tui.services.downloads.transfer" in modules  # it did download
 
 
+def test_the_packaged_tables_are_read_without_importlib_resources(first_download_command):
+    """The kinds table (the --kind choices) is read through its package's loader (pkgutil): importing
+    importlib.resources (tempfile, random, zipfile...) cost ~10 ms of every command's start."""
+    assert "importlib.resources" not in set(first_download_command["modules"])
+
+
 def test_the_download_command_loads_no_ca_bundle_into_aiohttps_context_that_verifies_nothing(
     first_download_command,
 ):
