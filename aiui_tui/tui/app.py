@@ -196,7 +196,7 @@ class AiuiApp(OneLineCrashApp[int]):
     def _forward(self, event: Event) -> None:
         """Bus callback (on the loop): samples fold into the state here, without a message; screens
         redraw them from their own 1 Hz tick. Everything else becomes a message for the screens."""
-        if not self.is_running or event.quiet:  # declared on the event class (core/events.py)
+        if not self.is_running or event.quiet:  # declared on the event class (core/events)
             self.ui.apply(event)
         else:
             self.post_message(ServiceEvent(event))

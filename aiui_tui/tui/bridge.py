@@ -32,6 +32,6 @@ class ServiceEvent(Message, bubble=False):
         return (
             isinstance(message, ServiceEvent)
             and type(message.event) is type(self.event)
-            and self.event.replaceable  # declared on the event class (core/events.py)
+            and self.event.replaceable  # declared on the event class (core/events)
             and message.event.key == self.event.key
         )

@@ -1,4 +1,4 @@
-"""How an event reaches the screens is declared on its class (core/events.py), not in lists kept by the
+"""How an event reaches the screens is declared on its class (core/events), not in lists kept by the
 TUI: quiet (folded into the state on the loop, no message), replaceable with its key, the status line,
 the app cards."""
 
