@@ -180,8 +180,9 @@ def test_every_event_name_resolves_to_the_class_of_its_module():
 
     from aiui_tui.core import events
 
-    for name, module in events._MODULE_OF.items():
-        assert getattr(events, name) is getattr(importlib.import_module(module), name), name
+    for section, names in events._SECTIONS.items():
+        for name in names:
+            assert getattr(events, name) is getattr(importlib.import_module(f"{events.__name__}.{section}"), name), name
     classes = {name for name, c in inspect.getmembers(events, inspect.isclass) if issubclass(c, events.Event)}
     assert {"Event", "Notice", "ConfigChanged", "PluginsChanged", "DownloadProgress", "AppStateChanged"} <= classes
     assert len(classes) == 19

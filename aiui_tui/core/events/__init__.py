@@ -11,10 +11,11 @@ others, and a command that only downloads does not build the apps' or the monito
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
+
+from aiui_tui.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aiui_tui.core.events.apps import AppPullProgress as AppPullProgress
@@ -102,18 +103,10 @@ _SECTIONS = {
     "monitor": ("SystemSample", "GpuSample"),
     "library": ("LibraryChanged", "FILE_OPS", "FileOpProgress"),
 }  # fmt: skip
-_MODULE_OF = {name: f"{__name__}.{section}" for section, names in _SECTIONS.items() for name in names}
 
 
-def __getattr__(name: str) -> object:
-    try:
-        module = _MODULE_OF[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup finds it directly
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODULE_OF})
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {name: (f"{__name__}.{section}", name) for section, names in _SECTIONS.items() for name in names},
+    globals(),
+)

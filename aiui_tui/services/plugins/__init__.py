@@ -6,8 +6,9 @@ The names below are imported on first use (module `__getattr__`): reading which 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from aiui_tui.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from aiui_tui.services.plugins.discovery import PluginInfo as PluginInfo
@@ -30,11 +31,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> object:
-    try:
-        module = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value: object = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next lookup finds it directly
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, {name: (module, name) for name, module in _LAZY.items()}, globals())
