@@ -11,6 +11,7 @@ from textual.widgets import Header
 
 from aiui_tui.core.errors import AiuiError
 from aiui_tui.tui.bridge import ServiceEvent, ServicesReady
+from aiui_tui.tui.compositor import LineCroppedCompositor
 from aiui_tui.tui.lazylog import get_logger, redact_text
 from aiui_tui.tui.widgets.footer import KeysFooter
 from aiui_tui.tui.widgets.status_line import StatusLine
@@ -66,6 +67,10 @@ class AiuiScreen(Screen[None]):
     # Width classes for app.tcss: -small is the classic 80-column terminal (up to 109), -large from 180.
     HORIZONTAL_BREAKPOINTS = [(0, "-small"), (110, "-medium"), (180, "-large"), (260, "-huge")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (50, "-tall")]  # -tall: room for longer histories
+
+    def __init__(self, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._compositor = LineCroppedCompositor()  # a changed line costs its own lines (compositor.py)
 
     def compose(self) -> ComposeResult:
         # The width and height classes for the terminal's size now, before the children are styled:
