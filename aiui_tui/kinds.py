@@ -6,8 +6,6 @@ import pkgutil
 from dataclasses import dataclass
 from functools import cache
 
-from aiui_tui.tomlcompat import tomllib
-
 
 @dataclass(frozen=True)
 class ModelKind:
@@ -31,6 +29,8 @@ class ModelKind:
 
 @cache
 def model_kinds() -> dict[str, ModelKind]:
+    from aiui_tui.tomlcompat import tomllib
+
     data = pkgutil.get_data("aiui_tui.data", "kinds.toml")  # not importlib.resources: ~10 ms of every start
     assert data is not None, "the package's data folder has no loader"
     table = tomllib.loads(data.decode("utf-8"))

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiui_tui.core.errors import PathProblem
-from aiui_tui.kinds import kind_names
 
 ROOT_ENV = "AIUI_ROOT"
 APP_NAME = "aiui-tui"
@@ -104,6 +103,8 @@ class Layout:
         dirs = [self.root, self.config_dir]
         dirs += [self.app_config_dir(a) for a in BUILTIN_APPS]
         dirs += [self.plugin_config_dir, self.user_apps_dir, self.logs_dir, self.plugins_dir]
+        from aiui_tui.kinds import kind_names  # here: the dashboard's first frame needs no kinds table
+
         dirs += [self.models_dir] + [self.kind_dir(k) for k in kind_names()]
         dirs += [self.outputs_dir] + [self.app_outputs_dir(a) for a in BUILTIN_APPS]
         dirs += [self.state_dir]

@@ -11,7 +11,6 @@ import os
 import pwd
 import re
 import stat
-import tempfile
 from collections.abc import Iterable, MutableMapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -326,6 +325,8 @@ def atomic_write(path: Path, text: str, *, mode: int | None = None) -> None:
         old = None
     if mode is None:
         mode = old.st_mode & 0o777 if old else 0o644
+    import tempfile  # here: its import (random, hashlib) is ~3 ms of every command that only reads settings
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, mode)

@@ -82,6 +82,9 @@ def test_app_list_json_asks_the_engine_without_the_docker_sdk(tmp_path):
     assert {"automatic1111", "comfyui", "fooocus"} <= {a["name"] for a in answer["apps"]}
     assert all(a["state"] == "not created" for a in answer["apps"])  # a fresh root: no container of its own
     assert not HEAVY & _top(modules)
+    # The engine asked without http.client (and its email parser), the built-in manifests listed without
+    # importlib.resources, the settings read without tempfile (only writing them needs it).
+    assert not {"http.client", "email.parser", "importlib.resources", "tempfile"} & modules
 
 
 DOWNLOAD_AND_REPORT = """
@@ -348,3 +351,206 @@ def test_app_list_probes_a_running_app_without_aiohttp(tmp_path, docker_client, 
     finally:
         for c in docker_client.containers.list(all=True, filters={"label": f"{LABEL_ROOT}={root}"}):
             c.remove(force=True)
+
+
+def test_the_dashboard_with_only_global_options_is_started_without_argparse():
+    """`aiui-tui` and `aiui-tui --root DIR` reach the dashboard without importing argparse (here it
+    stops at once: no terminal)."""
+    for args in ((), ("--root", tempfile.gettempdir() + "/aiui-no-such-root")):
+        proc, modules = _run_and_list_modules(*args)
+        assert proc.returncode == 2 and "the dashboard needs a terminal" in proc.stderr
+        assert "argparse" not in modules
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--root", "/r"],
+        ["--root=/r"],
+        ["--log-level", "debug"],
+        ["--log-level=Info", "--root", "r"],
+        ["--root", "a", "--root", "b"],
+        ["--ro", "x"],  # an abbreviation: argparse's
+        ["--root"],  # no value: the full parser says so
+        ["--log-level", "loud"],
+        ["--root", "-x"],
+        ["app", "list"],
+        ["--root", "r", "app"],
+        ["--version"],
+    ],
+)
+def test_the_dashboards_quick_look_at_the_arguments_agrees_with_argparse(argv):
+    """Where the quick look answers, argparse's first look answers the same; where it does not, the
+    parsers decide as before."""
+    from aiui_tui.cli.main import _plain_dashboard
+    from aiui_tui.cli.parser import dashboard_args
+
+    quick, full = _plain_dashboard(argv), dashboard_args(argv)
+    if quick is not None:
+        assert full is not None and vars(quick) == vars(full)
+
+
+def test_paths_read_no_kinds_table_until_the_layouts_folders_are_listed():
+    """The dashboard's first frame resolves the root without the kinds table (tomllib): the folders
+    missing from the layout (one per kind) are looked for after it."""
+    code = (
+        "import sys\n"
+        "from aiui_tui.paths import Layout, resolve_root, root_problem\n"
+        "layout = Layout(resolve_root('/tmp/aiui-no-such-root'))\n"
+        "root_problem(layout.root)\n"
+        "before = {'aiui_tui.kinds', 'tomllib'} & set(sys.modules)\n"
+        "layout.folders()\n"
+        "print(sorted(before), sorted({'aiui_tui.kinds', 'tomllib'} & set(sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]", "['aiui_tui.kinds',", "'tomllib']"]
+
+
+def test_a_command_collects_garbage_again_once_it_has_started(tmp_path, capsys, monkeypatch):
+    """`main()` as the program holds the collector during start-up (cli.startup): a command that opens
+    no services collects again from its handler on; `app` commands once their services are open."""
+    import gc
+
+    from aiui_tui.cli import queue_cmd, startup
+    from aiui_tui.services.apps import AppService
+
+    root = tmp_path / "root"
+    init_root(root)
+    seen: dict[str, bool] = {}
+    queue_run, app_start = queue_cmd.run, AppService.start
+
+    def queue_handler(ctx):
+        seen["downloads handler"] = gc.isenabled()
+        return queue_run(ctx)
+
+    async def starting(self, **kwargs):
+        seen["app service starting"] = gc.isenabled()
+        await app_start(self, **kwargs)
+
+    monkeypatch.setattr(queue_cmd, "run", queue_handler)
+    monkeypatch.setattr(AppService, "start", starting)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")  # the listing needs no engine
+    try:
+        for argv in (["downloads", "list", "--json"], ["app", "list", "--json"]):
+            startup.hold_gc()
+            assert not gc.isenabled() and startup.held()
+            code, _out, err = run_main(capsys, "--root", str(root), *argv)
+            assert code == 0, err
+            assert gc.isenabled() and not startup.held()
+    finally:
+        gc.unfreeze()
+        gc.enable()
+    assert seen == {"downloads handler": True, "app service starting": False}
+
+
+def test_main_as_a_callee_leaves_the_collector_alone(tmp_path, capsys):
+    import gc
+
+    init_root(tmp_path / "root")
+    gc.disable()
+    try:
+        assert run_main(capsys, "--root", str(tmp_path / "root"), "downloads", "list", "--json")[0] == 0
+        assert not gc.isenabled()  # main(argv) neither held nor released it
+    finally:
+        gc.enable()
+
+
+class _EngineStandIn:
+    """An HTTP/1.1 server on a unix socket answering as the engine may: sized, chunked, an error, or
+    cut short."""
+
+    def __init__(self, path: Path) -> None:
+        import http.server
+        import socketserver
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # a unix socket's client has no address to log
+                pass
+
+            def do_GET(self):
+                body = json.dumps({"path": self.path, "items": list(range(2000))}).encode()
+                if self.path.startswith("/chunked"):
+                    self.send_response(200)
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    for i in range(0, len(body), 1000):
+                        piece = body[i : i + 1000]
+                        self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+                    self.wfile.write(b"0\r\n\r\n")
+                elif self.path == "/missing":
+                    self.send_response(404)
+                    self.send_header("Content-Length", "22")
+                    self.end_headers()
+                    self.wfile.write(b'{"message":"no such"}\n')
+                elif self.path == "/cut":
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[:100])
+                    self.close_connection = True
+                else:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+
+        self.server = socketserver.ThreadingUnixStreamServer(str(path), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_light_engine_client_reads_sized_and_chunked_answers(tmp_path):
+    from aiui_tui.services.engine import ReadOnlyEngine, engine_refusal
+
+    stand_in = _EngineStandIn(tmp_path / "engine.sock")
+    try:
+        client = ReadOnlyEngine(str(tmp_path / "engine.sock"), timeout=10)
+        wanted = list(range(2000))
+        assert client.get("/containers/json?all=1") == {"path": "/containers/json?all=1", "items": wanted}
+        assert client.get("/chunked/x") == {"path": "/chunked/x", "items": wanted}
+        with pytest.raises(ReadOnlyEngine.Error, match=r"404 .*no such"):
+            client.get("/missing")
+        with pytest.raises(ReadOnlyEngine.Error, match="ended after 100 of") as cut:
+            client.get("/cut")
+        problem = engine_refusal(cut.value, "unix:///engine.sock")
+        assert problem is not None and "Docker engine not reachable at unix:///engine.sock" in problem.message
+    finally:
+        stand_in.close()
+
+
+def test_one_readiness_probe_reads_the_status_only(tmp_path):
+    """`app list`'s probe of a running UI: under 500 answers, 5xx or nothing listening does not."""
+    import http.server
+    import threading
+
+    from aiui_tui.services.apps.readiness import answers_once
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(int(self.path.strip("/").split("?")[0]))
+            self.end_headers()
+            self.wfile.write(b"x" * 100_000)  # a page: the probe does not wait for it all
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        assert answers_once(f"http://127.0.0.1:{port}/200?x=1")
+        assert answers_once(f"http://127.0.0.1:{port}/404")
+        assert not answers_once(f"http://127.0.0.1:{port}/503")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert not answers_once(f"http://127.0.0.1:{port}/200", timeout_s=2)  # nothing listens now

@@ -74,13 +74,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     doctor.add_argument("name")
     doctor.add_argument("--json", action="store_true")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, releases_gc=True)  # once its services are open (cli.startup)
 
 
 @contextlib.asynccontextmanager
 async def app_service(ctx: Context, *, need_engine: bool = True, read_only: bool = False) -> AsyncIterator[AppService]:
     """The app service for one command, with the plugins' apps and the GPUs' memory; `read_only` (list,
     status) asks the engine through the light client and starts no GPU sampler."""
+    from aiui_tui.cli.startup import release_gc
     from aiui_tui.services import open_services
 
     async with open_services(
@@ -92,6 +93,7 @@ async def app_service(ctx: Context, *, need_engine: bool = True, read_only: bool
         read_only=read_only,
         on_plugin_warning=ctx.out.warn,
     ) as services:
+        release_gc()  # start-up is over: what it made is kept (frozen), the rest is collected as usual
         service = services.apps
         assert service is not None
         if need_engine and service.engine_problem is not None:

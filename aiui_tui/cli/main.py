@@ -6,100 +6,57 @@ are one red line; anything unexpected is one line too, with the traceback in log
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 from collections.abc import Collection, Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-from aiui_tui import __version__
 from aiui_tui.core.errors import EXIT_FAILED, EXIT_USAGE, AiuiError
 
+if TYPE_CHECKING:
+    import argparse
+
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for coreutils ended by a closed pipe
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as our one-line error (exit 2)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        from aiui_tui.cli.console import Output
-
-        Output().error(f"{message}.", f"see `{self.prog} --help`")
-        raise SystemExit(EXIT_USAGE)
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_GLOBAL_OPTIONS = {"--root": "root", "--log-level": "log_level"}
 
 
 def build_parser(*, load: Collection[str] | None = None) -> argparse.ArgumentParser:
-    """The parser with every command's options, or (`load` given) with only those commands' modules
-    imported and registered: the others are listed by name and help, which is all `aiui-tui --help`
-    shows of them. `load=()` for `--version`, `--help` or an unknown command."""
-    parser = _Parser(
-        prog=os.environ.get("AIUI_PROG") or "aiui-tui",  # scripts/run names itself
-        description="Run Stable Diffusion web UIs in Docker and keep one model library for all of them. "
-        "Without a command, the full-screen dashboard starts.",
-    )
-    parser.add_argument("--version", action="version", version=f"aiui-tui {__version__}")
-    parser.add_argument("--root", metavar="DIR", help="data root (default: $AIUI_ROOT, else the user data folder)")
-    parser.add_argument(
-        "--log-level",
-        type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level for this run (default: general.log_level in config/aiui.toml)",
-    )
-    from aiui_tui.cli.commands import COMMANDS, command_module
+    """The full parser (`cli.parser.build_parser`): every command's options, or only `load`'s."""
+    from aiui_tui.cli.parser import build_parser
 
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (_module, help_text) in COMMANDS.items():
-        if load is None or name in load:
-            command_module(name).register(sub)
-        else:
-            sub.add_parser(name, help=help_text)
-    return parser
+    return build_parser(load=load)
 
 
-def _command_named(argv: Sequence[str]) -> str | None:
-    """The command the arguments name (after the global options), or None."""
-    from aiui_tui.cli.commands import COMMANDS, RENAMED
-
-    try:
-        _args, rest = _QuietParser().parse_known_args(list(argv))
-    except _NotQuick:  # e.g. `--root` without its value: the full parser says what is wrong
-        return None
-    words = [w for w in rest if not w.startswith("-")]
-    word = RENAMED.get(words[0], words[0]) if words else None
-    return word if word in COMMANDS else None
-
-
-class _QuietParser(argparse.ArgumentParser):
-    """The global options only, for a first look at the arguments: it prints nothing, and a problem
-    raises `_NotQuick` (the full parser then says what is wrong)."""
-
-    def __init__(self) -> None:
-        super().__init__(add_help=False)
-        self.add_argument("--root")
-        self.add_argument("--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise _NotQuick(message)
-
-
-class _NotQuick(Exception):
-    pass
-
-
-def _dashboard_args(argv: Sequence[str]) -> argparse.Namespace | None:
-    """The global options when no command is given (the dashboard's fast path), else None."""
-    if any(a in ("-h", "--help", "--version") for a in argv):
-        return None
-    try:
-        args, rest = _QuietParser().parse_known_args(list(argv))
-    except _NotQuick:
-        return None
-    return None if rest else args
+def _plain_dashboard(argv: Sequence[str]) -> SimpleNamespace | None:
+    """The global options when the arguments are only `--root DIR` and `--log-level LEVEL` (each also
+    as `--option=value`) or none: the dashboard, without argparse (~10 ms of its first frame). Any other
+    spelling (abbreviations, a missing value, a command) is None and left to the parsers."""
+    found: dict[str, str | None] = {"root": None, "log_level": None}
+    words = list(argv)
+    while words:
+        name, eq, value = words.pop(0).partition("=")
+        key = _GLOBAL_OPTIONS.get(name)
+        if key is None:
+            return None
+        if not eq:
+            if not words or words[0].startswith("-"):
+                return None
+            value = words.pop(0)
+        found[key] = value
+    level = found["log_level"]
+    if level is not None:
+        if level.upper() not in _LOG_LEVELS:
+            return None
+        found["log_level"] = level.upper()
+    return SimpleNamespace(**found)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        code = _main(argv)
+        code = _main(argv, program=argv is None)
     except BrokenPipeError:
         # The reader went away (`aiui-tui stats --json | head`): end quietly, as coreutils do. Output
         # still buffered would fail again at exit, so stdout now points at /dev/null.
@@ -115,14 +72,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, *, program: bool = False) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    dashboard = _dashboard_args(argv)
+    dashboard = _plain_dashboard(argv)
+    if dashboard is None:
+        from aiui_tui.cli.parser import dashboard_args
+
+        dashboard = dashboard_args(argv)
     if dashboard is not None:  # no command: the dashboard, without importing the commands first
         from aiui_tui.cli.tui_cmd import run_tui
 
         return run_tui(dashboard.root, dashboard.log_level)
-    command = _command_named(argv)
+    from aiui_tui.cli import startup
+    from aiui_tui.cli.parser import build_parser, command_named
+
+    if program:  # a test calling main(argv) keeps its collector as it is
+        startup.hold_gc()
+    command = command_named(argv)
     parser = build_parser(load=() if command is None else (command,))
     args = parser.parse_args(argv)
     # Imported after parsing: `--version` and `--help` end above without config, logging or rich.
@@ -141,6 +107,8 @@ def _main(argv: Sequence[str] | None) -> int:
             old, new = renamed
             out.warn(f"`{old}` is now `{new}`; the old name goes in the next release.")
         ctx: Context = bootstrap(args, out, root_use=getattr(args, "root_use", "existing"))
+        if not getattr(args, "releases_gc", False):  # else the command does, once its services are open
+            startup.release_gc()
         return int(args.handler(ctx) or 0)
     except BrokenPipeError:
         raise

@@ -18,7 +18,7 @@ def run_tui(root_arg: str | None, log_level: str | None) -> int:
     import os
 
     from aiui_tui.cli.console import Output
-    from aiui_tui.paths import Layout, missing_folders, remove_new_folders, resolve_root, root_problem
+    from aiui_tui.paths import Layout, remove_new_folders, resolve_root, root_problem
 
     layout = Layout(resolve_root(root_arg))
     problem = root_problem(layout.root)  # a file, an unwritable parent: one line before the screen opens
@@ -30,8 +30,7 @@ def run_tui(root_arg: str | None, log_level: str | None) -> int:
         return 2
     # No settings yet: the first-run wizard opens (on a missing root too: the wizard is how one is made).
     first_run = not os.path.lexists(layout.config_file)
-    new_folders = missing_folders(layout)
-    code, queued = asyncio.run(_run(layout, root_arg, log_level, first_run, tuple(new_folders)))
+    code, queued, new_folders = asyncio.run(_run(layout, root_arg, log_level, first_run))
     if new_folders and new_folders[0] == layout.root and not os.path.lexists(layout.config_file) and not queued:
         # A new root whose setup was never finished (Esc, then quit): it is not kept.
         remove_new_folders(layout, new_folders)
@@ -44,23 +43,27 @@ def run_tui(root_arg: str | None, log_level: str | None) -> int:
     return code
 
 
-async def _run(layout, root_arg: str | None, log_level: str | None, first_run: bool, new_folders: tuple):  # type: ignore[no-untyped-def]
-    """Run the app; its exit code, and whether downloads are queued (then the root is in use)."""
+async def _run(layout, root_arg: str | None, log_level: str | None, first_run: bool):  # type: ignore[no-untyped-def]
+    """Run the app; its exit code, whether downloads are queued (then the root is in use), and the
+    folders of the layout that were missing before the app created them."""
     from aiui_tui.tui.app import make_lazy_app
 
     @contextlib.asynccontextmanager
     async def opener() -> AsyncIterator:
         from aiui_tui.cli.console import Output
         from aiui_tui.cli.context import bootstrap
+        from aiui_tui.paths import missing_folders
         from aiui_tui.services import open_services
 
+        # Looked for here, after the first frame (the layout lists a folder per model kind: the kinds
+        # table), and before `bootstrap` creates them: none is created earlier.
+        app.new_folders = tuple(await asyncio.to_thread(missing_folders, layout))
         args = SimpleNamespace(root=root_arg, log_level=log_level, command=None)
         ctx = await asyncio.to_thread(bootstrap, args, Output(), root_use="create")
         async with open_services(ctx.layout, ctx.config, ctx.credentials) as services:
             yield services
 
     app = make_lazy_app(str(layout.root), opener, first_run=first_run)
-    app.new_folders = new_folders
     queued = True  # until known otherwise, the root is in use
     try:
         await app.run_async()
@@ -69,4 +72,4 @@ async def _run(layout, root_arg: str | None, log_level: str | None, first_run: b
             queued = bool(await downloads.items()) if downloads is not None else False
     finally:
         await app.close_services()
-    return int(app.return_code or 0), queued
+    return int(app.return_code or 0), queued, list(app.new_folders)

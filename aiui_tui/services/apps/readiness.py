@@ -45,19 +45,23 @@ async def answers(session: aiohttp.ClientSession, url: str) -> bool:
 
 
 def answers_once(url: str, timeout_s: float = 2.0) -> bool:
-    """`answers` for one probe with the standard library (blocking: run it in a thread)."""
-    import http.client
+    """`answers` for one probe without aiohttp (its import is ~0.2 s of `app list`), reading the status
+    line only (blocking: run it in a thread)."""
+    import socket
     from urllib.parse import urlsplit
 
+    from aiui_tui.services.engine import http_get
+
     parts = urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80, timeout=timeout_s)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    shown = f"[{host}]" if ":" in host else host
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
-        return conn.getresponse().status < 500
-    except (OSError, http.client.HTTPException):
+        with socket.create_connection((host, port), timeout=timeout_s) as sock:
+            status, _body = http_get(sock, path, f"{shown}:{port}", status_only=True)
+    except (OSError, ValueError):
         return False
-    finally:
-        conn.close()
+    return status < 500
 
 
 async def answers_within(url: str, timeout_s: float, wanted: Callable[[], bool], every_s: float = 0.5) -> bool:
