@@ -11,6 +11,7 @@ development renderer loads rich's traceback module), more than the rest of a qui
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import logging.handlers
@@ -27,23 +28,29 @@ MAX_BYTES = 10 * 1024 * 1024
 BACKUP_COUNT = 5  # aiui.log plus aiui.log.1 ... aiui.log.5
 REDACTED = "[REDACTED]"
 
-_SENSITIVE_KEY = re.compile(r"(token|secret|password|passwd|api[_-]?key|authorization|cookie)", re.I)
+_SENSITIVE_KEY = r"(token|secret|password|passwd|api[_-]?key|authorization|cookie)"  # matched ignoring case
 _PATTERNS = [
     # Authorization: Bearer xyz / "Authorization": "Basic xyz" (headers in text or reprs)
-    (
-        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+|basic\s+|token\s+)?[^\s'\",}]+"),
-        r"\1\2" + REDACTED,
-    ),
-    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}"), r"\1" + REDACTED),
+    (r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer\s+|basic\s+|token\s+)?[^\s'\",}]+", r"\1\2" + REDACTED),
+    (r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{6,}", r"\1" + REDACTED),
     # token=..., api_key=... anywhere; key=/sig= only as query parameters
     (
-        re.compile(r"(?i)(\b(?:access_)?token=|\bapi[_-]?key=|\bapikey=|[?&;](?:key|sig|signature)=)[^&#\s'\",]+"),
+        r"(?i)(\b(?:access_)?token=|\bapi[_-]?key=|\bapikey=|[?&;](?:key|sig|signature)=)[^&#\s'\",]+",
         r"\1" + REDACTED,
     ),
     # Well-known token shapes: HuggingFace, GitHub.
-    (re.compile(r"\bhf_[A-Za-z0-9]{10,}\b"), REDACTED),
-    (re.compile(r"\bgh[pousr]_[A-Za-z0-9]{20,}\b"), REDACTED),
+    (r"\bhf_[A-Za-z0-9]{10,}\b", REDACTED),
+    (r"\bgh[pousr]_[A-Za-z0-9]{20,}\b", REDACTED),
 ]
+
+
+@functools.cache
+def _compiled() -> tuple[re.Pattern[str], list[tuple[re.Pattern[str], str]]]:
+    """The patterns above, compiled when the first line is redacted (not at import: ~3 ms of every
+    command's start, which usually logs nothing)."""
+    return re.compile(_SENSITIVE_KEY, re.I), [(re.compile(p), r) for p, r in _PATTERNS]
+
+
 _known_secrets: set[str] = set()
 _lock = threading.Lock()
 
@@ -59,13 +66,13 @@ def redact_text(text: str) -> str:
     for secret in sorted(_known_secrets, key=len, reverse=True):
         if secret in text:
             text = text.replace(secret, REDACTED)
-    for pattern, replacement in _PATTERNS:
+    for pattern, replacement in _compiled()[1]:
         text = pattern.sub(replacement, text)
     return text
 
 
 def _redact_value(key: str | None, value: Any) -> Any:
-    if key is not None and _SENSITIVE_KEY.search(key) and value not in (None, "", False, True):
+    if key is not None and _compiled()[0].search(key) and value not in (None, "", False, True):
         return REDACTED
     if isinstance(value, str):
         return redact_text(value)

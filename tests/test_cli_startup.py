@@ -85,6 +85,9 @@ def test_app_list_json_asks_the_engine_without_the_docker_sdk(tmp_path):
     # The engine asked without http.client (and its email parser), the built-in manifests listed without
     # importlib.resources, the settings read without tempfile (only writing them needs it).
     assert not {"http.client", "email.parser", "importlib.resources", "tempfile"} & modules
+    # Nor what only starting an app needs: the image contract, pulls and their errors, streams' threads.
+    apps = "aiui_tui.services.apps."
+    assert not {apps + m for m in ("contract", "pull", "pull_errors", "threaded")} & modules
 
 
 DOWNLOAD_AND_REPORT = """

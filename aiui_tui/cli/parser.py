@@ -6,6 +6,7 @@ started with no arguments, or with only `--root` and `--log-level`, does not imp
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from collections.abc import Collection, Sequence
 
@@ -13,6 +14,13 @@ from aiui_tui import __version__
 from aiui_tui.core.errors import EXIT_USAGE
 
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
+
+# argparse translates each of its words through gettext as it builds a parser (~70 for `app`'s eleven
+# actions), and gettext looks for a catalog in every locale folder at each call: ~7 ms of every command
+# for the same few answers. The process's locale does not change, so each word's answer is kept.
+if not hasattr(argparse._, "cache_info"):  # type: ignore[attr-defined]
+    argparse._ = functools.cache(argparse._)  # type: ignore[attr-defined]
+    argparse.ngettext = functools.cache(argparse.ngettext)  # type: ignore[attr-defined]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -220,7 +220,7 @@ def http_get(sock: socket.socket, path: str, host: str, *, status_only: bool = F
     status = int(words[1])
     if status_only:
         return status, b""
-    headers = {}
+    headers: dict[bytes, bytes] = {}
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         headers[name.strip().lower()] = value.strip().lower()
@@ -245,7 +245,8 @@ def http_get(sock: socket.socket, path: str, host: str, *, status_only: bool = F
 
 def _dechunk(data: bytes) -> bytes | None:
     """The body of a chunked transfer, or None when `data` does not hold all of it yet."""
-    parts, pos = [], 0
+    parts: list[bytes] = []
+    pos = 0
     while True:
         end = data.find(b"\r\n", pos)
         if end < 0:

@@ -17,7 +17,6 @@ from aiui_tui.services.apps.manifest import AppManifest
 from aiui_tui.services.apps.spec import LABEL_APP, LABEL_GPU, LABEL_INSTANCE_OF, LABEL_ROOT
 from aiui_tui.services.apps.status_book import docker_time, replace_status
 from aiui_tui.services.apps.streams import Streams
-from aiui_tui.services.apps.threaded import iterate_in_thread
 
 log = get_logger(__name__)
 _NOT_STOPPING = ("1", "10", "12", "28", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH")  # signals that ask for no exit
@@ -95,6 +94,8 @@ class EngineLink(Streams):
 
     async def _watch_events(self) -> None:
         """Relay the engine's container events for our containers until the stream ends."""
+        from aiui_tui.services.apps.threaded import iterate_in_thread  # here: commands watch no events
+
         try:
             stream = await asyncio.to_thread(
                 self.client.events,

@@ -11,7 +11,7 @@ from aiui_tui.core.apps import EXITED, NOT_CREATED, READY, STARTING, STOPPED, ST
 from aiui_tui.core.events import Notice
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import invoking_ids
-from aiui_tui.services.apps import contract, readiness
+from aiui_tui.services.apps import readiness
 from aiui_tui.services.apps.checks import Checks
 from aiui_tui.services.apps.engine_link import PROBE_EVERY_S
 from aiui_tui.services.apps.errors import AppError
@@ -103,6 +103,8 @@ class Lifecycle(Checks):
                 'install the NVIDIA Container Toolkit (see aiui-tui doctor), or set gpu = "auto"',
             )
         attrs = await self._ensure_image(name, spec.image)
+        from aiui_tui.services.apps import contract  # here: `app list` compares no image
+
         try:
             contract.check(manifest, spec.image, attrs)
         except AppError as exc:

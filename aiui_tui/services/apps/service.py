@@ -20,20 +20,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from aiui_tui.core.apps import UNKNOWN, AppStatus
 from aiui_tui.core.errors import AiuiError
 from aiui_tui.core.events import AppRemoved, AppStateChanged, Notice
 from aiui_tui.logs import get_logger
 from aiui_tui.paths import invoking_ids
-from aiui_tui.services.apps import contract, manifest_watch
+from aiui_tui.services.apps import manifest_watch
 from aiui_tui.services.apps.errors import AppError, unknown_app
 from aiui_tui.services.apps.host_files import merge_json_settings
 from aiui_tui.services.apps.lifecycle import Lifecycle
 from aiui_tui.services.apps.manifest import gpu_instance, load_manifests
-from aiui_tui.services.apps.pull_errors import pull_error
 from aiui_tui.services.apps.spec import ContainerSpec, container_name, effective_image
 from aiui_tui.services.apps.status_book import Gpu, broken_status, replace_status
+
+if TYPE_CHECKING:  # imported where used: `app list` neither compares images nor pulls
+    from aiui_tui.services.apps import contract
 
 log = get_logger(__name__)
 
@@ -175,6 +178,8 @@ class AppService(Lifecycle):
 
     async def describe(self, name: str) -> ContainerSpec:
         """The container the app runs (or would run) as: image, command, environment, mounts, ports."""
+        from aiui_tui.services.apps import contract
+
         manifest = self.manifest(name)
         image_cmd = None
         if manifest.arguments_go_to == "image-command":
@@ -184,6 +189,8 @@ class AppService(Lifecycle):
 
     async def image_contract(self, name: str) -> tuple[str, list[contract.ContractLine] | None]:
         """(image, each contract field against the local image), or None when the image is not pulled."""
+        from aiui_tui.services.apps import contract
+
         manifest = self.manifest(name)
         image = effective_image(manifest, self.config, self.apps[name].base)
         attrs = await self._local_image(image)
@@ -193,6 +200,8 @@ class AppService(Lifecycle):
         """(update available, one line why): the registry's digest for the image's tag against the local image's;
         an AppError when the registry cannot be asked."""
         import docker.errors
+
+        from aiui_tui.services.apps.pull_errors import pull_error
 
         manifest = self.manifest(name)
         image = effective_image(manifest, self.config, self.apps[name].base)

@@ -16,11 +16,8 @@ from aiui_tui.core.throttle import Throttle
 from aiui_tui.logs import get_logger
 from aiui_tui.services.apps.cgroup_files import CgroupFiles, locate
 from aiui_tui.services.apps.errors import AppError
-from aiui_tui.services.apps.pull import PullProgress
-from aiui_tui.services.apps.pull_errors import classify, pull_error
 from aiui_tui.services.apps.stats import parse_stats
 from aiui_tui.services.apps.status_book import StatusBook, replace_status
-from aiui_tui.services.apps.threaded import iterate_in_thread
 
 log = get_logger(__name__)
 LAST_LINES = 20
@@ -41,6 +38,8 @@ class Streams(StatusBook):
 
     async def _follow(self, container: Any, tail: int) -> AsyncIterator[str]:
         """Lines as the container writes them, until it stops (or the consumer stops iterating)."""
+        from aiui_tui.services.apps.threaded import iterate_in_thread  # here and below: `app list` reads no stream
+
         stream = await asyncio.to_thread(container.logs, stream=True, follow=True, tail=tail)
         pending = b""
         try:
@@ -73,6 +72,8 @@ class Streams(StatusBook):
         return "stream" if container_id in self._streams and container_id in self._readers else None
 
     async def _watch_stats(self, name: str, container_id: str, stop: threading.Event, client: Any) -> None:
+        from aiui_tui.services.apps.threaded import iterate_in_thread
+
         files: CgroupFiles | None = None
         if self.address.startswith("unix://"):  # the engine's processes and cgroups are on this machine
             try:
@@ -110,6 +111,9 @@ class Streams(StatusBook):
 
     async def _pull(self, name: str, image: str) -> None:
         """Pull the image, publishing its progress (about 10 a second); an AppError saying why it failed."""
+        from aiui_tui.services.apps.pull import PullProgress
+        from aiui_tui.services.apps.threaded import iterate_in_thread
+
         repository, tag = split_image(image)
         self._set(name, replace_status(self._status[name], state=PULLING, reason=f"pulling {image}"))
         progress = PullProgress()
@@ -139,6 +143,8 @@ class Streams(StatusBook):
 
     def _pull_failed(self, name: str, image: str, raw: str) -> AppError:
         """The card says what happened in a few words and the fix; the engine's words go to the log."""
+        from aiui_tui.services.apps.pull_errors import classify, pull_error
+
         base = self.apps[name].base
         failure = classify(image, raw, base)
         reason = f"pull failed: {failure.what}"
