@@ -4,6 +4,8 @@ containers against the real Docker engine (the stream only where the files canno
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -144,20 +146,94 @@ def test_cpu_percent_is_cpu_time_over_wall_time():
     assert cpu_percent(None, after) == 0.0  # the first reading has nothing to compare with
 
 
-async def test_a_container_whose_cgroup_went_away_is_no_longer_polled(tmp_path):
-    folder = tmp_path / "cgroup" / "memory"
-    write(folder, {"memory.usage_in_bytes": V1_USAGE, "memory.limit_in_bytes": V1_LIMIT})
-    write(folder, {"memory.stat": V1_MEMORY_STAT, "cpuacct.usage": V1_CPUACCT})
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_each_watched_container_keeps_its_files_open_until_it_is_no_longer_watched(tmp_path):
+    folders = []
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        write(folder, {"memory.usage_in_bytes": V1_USAGE, "memory.limit_in_bytes": V1_LIMIT})
+        write(folder, {"memory.stat": V1_MEMORY_STAT, "cpuacct.usage": V1_CPUACCT})
+        write(folder, {"blkio.throttle.io_service_bytes": V1_BLKIO})
+        folders.append(folder)
     seen: list[ContainerStats] = []
-    poll = CgroupPoll(seen.append, lambda cid: 123, interval_s=3600)
-    poll.add("one", CID, CgroupFiles(1, folder / "cpuacct.usage", folder, None, None), threading.Event())
+    poll = CgroupPoll(seen.append, interval_s=3600)
+    before = open_fds()
+    for name, folder in zip(("one", "two"), folders, strict=True):
+        io = folder / "blkio.throttle.io_service_bytes"
+        poll.add(name, name * 32, CgroupFiles(1, folder / "cpuacct.usage", folder, io, None), threading.Event())
     try:
-        [sample] = await poll.poll_once()
-        assert sample.name == "one" and sample.memory_used == 36569088 - 1982464 and sample.gpu_memory == 123
-        (folder / "cpuacct.usage").unlink()  # the container stopped: the kernel removed its cgroup
-        assert await poll.poll_once() == [] and not poll.watching(CID)
+        assert open_fds() == before  # opened by the first look, on its thread
+        first = await poll.poll_once()
+        assert open_fds() == before + 10  # cpu, usage, stat, limit, block I/O: each kept open
+        (folders[0] / "memory.usage_in_bytes").write_text("40000000\n")  # the same file, new figures
+        second = await poll.poll_once()
+        assert [s.memory_used for s in first] == [36569088 - 1982464] * 2
+        assert [s.memory_used for s in second] == [40000000 - 1982464, 36569088 - 1982464]  # read afresh
+        assert open_fds() == before + 10  # nothing opened again
+        poll.remove("two" * 32)
+        assert open_fds() == before + 5
     finally:
         await poll.close()
+    assert open_fds() == before
+
+
+def make_cgroup(name: str) -> list[Path]:
+    """A real cgroup (v1: cpuacct and memory) of our own; skips where it cannot be made (not root, v2)."""
+    root = Path("/sys/fs/cgroup")
+    if os.geteuid() != 0 or (root / "cgroup.controllers").exists():
+        pytest.skip("a cgroup v1 of our own needs root (this host: v2)")
+    made = []
+    for controller in ("cpuacct", "memory"):
+        try:
+            (root / controller / name).mkdir()
+        except OSError as exc:
+            for folder in made:
+                folder.rmdir()
+            pytest.skip(f"cannot make a cgroup here: {exc}")
+        made.append(root / controller / name)
+    return made
+
+
+async def test_a_real_cgroup_is_read_afresh_from_its_open_files_and_dropped_when_removed():
+    name = f"aiui-test-{os.getpid()}-{time.monotonic_ns()}"
+    made = make_cgroup(name)
+    # Busy, and 1 MiB of memory taken once it is in the cgroup (memory is charged where it is taken).
+    grow = "read go; s=x; while [ ${#s} -lt 1048576 ]; do s=$s$s; done; while :; do :; done"
+    busy = subprocess.Popen(["sh", "-c", grow], stdin=subprocess.PIPE)
+    try:
+        for folder in made:
+            (folder / "cgroup.procs").write_text(f"{busy.pid}\n")
+        busy.stdin.write(b"go\n")
+        busy.stdin.close()
+        files = locate(name, busy.pid)  # found through the process's /proc/<pid>/cgroup
+        assert files is not None and files.cpu == made[0] / "cpuacct.usage"
+        seen: list[ContainerStats] = []
+        poll = CgroupPoll(seen.append, interval_s=3600)
+        poll.add("busy", name, files, threading.Event())
+        try:
+            await poll.poll_once()
+            deadline = time.monotonic() + 20
+            while not (seen[-1].cpu_percent > 0 and seen[-1].memory_used > 1 << 20):  # the kernel's new figures
+                assert time.monotonic() < deadline, seen[-1]
+                await poll.poll_once()
+            fds = open_fds()
+            busy.kill()
+            busy.wait()
+            for folder in made:
+                folder.rmdir()  # as the engine does when a container stops
+            assert await poll.poll_once() == [] and not poll.watching(name)  # ENODEV from the kept files
+            assert open_fds() == fds - len([path for path in files.paths if path])  # its files closed
+        finally:
+            await poll.close()
+    finally:
+        busy.kill()
+        busy.wait()
+        for folder in made:
+            if folder.exists():
+                folder.rmdir()
 
 
 # --- against the real engine ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiui_tui.core.events import ContainerStats
-from aiui_tui.services.apps.cgroup_files import CgroupFiles, Reading, cpu_percent, host_memory, read_files
+from aiui_tui.services.apps.cgroup_files import CgroupFiles, OpenFiles, Reading, cpu_percent, host_memory
 from aiui_tui.services.ticker import Ticker
 
 POLL_S = 1.0
@@ -21,7 +21,7 @@ POLL_S = 1.0
 @dataclass
 class _Watched:
     name: str
-    files: CgroupFiles
+    files: OpenFiles  # kept open while watched: closed when the container is no longer watched
     stop: threading.Event
     last: Reading | None = None
 
@@ -54,7 +54,10 @@ class CgroupPoll:
 
     def add(self, name: str, container_id: str, files: CgroupFiles, stop: threading.Event) -> None:
         """Watch a container until `stop` is set, its cgroup goes away, or `remove`. Call on the loop."""
-        self._watched[container_id] = _Watched(name, files, stop)
+        old = self._watched.get(container_id)
+        self._watched[container_id] = _Watched(name, OpenFiles(files), stop)
+        if old is not None:
+            old.files.close()
         self._changed()
         if self._stop is None:
             ticker = self.ticker
@@ -63,7 +66,9 @@ class CgroupPoll:
             self._stop = ticker.add("container stats", self._look, self._deliver, every_s=self.interval_s)
 
     def remove(self, container_id: str) -> None:
-        if self._watched.pop(container_id, None) is not None:
+        watched = self._watched.pop(container_id, None)
+        if watched is not None:
+            watched.files.close()
             self._changed()
 
     def _changed(self) -> None:
@@ -73,6 +78,8 @@ class CgroupPoll:
             self._stop = None
 
     async def close(self) -> None:
+        for watched in self._watched.values():
+            watched.files.close()
         self._watched.clear()
         self._changed()
         if self._own_ticker is not None:
@@ -95,7 +102,7 @@ class CgroupPoll:
         self.ticks += 1
         stopped = [cid for cid, w in self._watched.items() if w.stop.is_set()]
         for cid in stopped:
-            del self._watched[cid]
+            self._watched.pop(cid).files.close()
         samples = []
         for cid, w in watched:
             reading = readings.get(cid)
@@ -103,6 +110,7 @@ class CgroupPoll:
                 continue  # removed (or replaced) while the files were read
             if reading is None:
                 del self._watched[cid]  # its cgroup is gone: the container stopped
+                w.files.close()
                 stopped.append(cid)
                 continue
             percent, w.last = cpu_percent(w.last, reading), reading
@@ -128,7 +136,7 @@ class CgroupPoll:
         readings: dict[str, Reading | None] = {}
         for cid, w in watched:
             try:
-                readings[cid] = read_files(w.files, self.host_total)
+                readings[cid] = w.files.read(self.host_total)
             except (OSError, ValueError):
                 readings[cid] = None
         return readings

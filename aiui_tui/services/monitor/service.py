@@ -65,6 +65,7 @@ class MonitorService:
             self._stop = None
         if self._own_ticker is not None:
             await self._own_ticker.close()
+        self.system.close()  # waits at most for a sample in flight on the ticker's thread
         await asyncio.to_thread(self.gpu.close)
 
     async def sample_once(self) -> tuple[SystemStats, GpuSample]:
