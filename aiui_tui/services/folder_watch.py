@@ -37,6 +37,31 @@ def stat_of(path: str | os.PathLike[str]) -> Stat | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
+def stat_names(folder: str | os.PathLike[str], suffix: str) -> dict[str, Stat]:
+    """The stat of each file in `folder` whose name ends with `suffix`, by name; empty when the folder
+    is absent. The folder is opened once and each name looked up in it (`dir_fd`): a path joined and
+    resolved from the root for every file cost three times as much."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return {}
+    found: dict[str, Stat] = {}
+    try:
+        for name in os.listdir(fd):
+            if not name.endswith(suffix):
+                continue
+            try:
+                st = os.stat(name, dir_fd=fd)
+            except OSError:
+                continue  # removed meanwhile
+            found[name] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    except OSError:
+        return {}
+    finally:
+        os.close(fd)
+    return found
+
+
 async def poll(
     look: Callable[[], T],
     on_change: Callable[[], Awaitable[None] | None],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 
 from aiui_tui.bus import Bus
@@ -131,6 +132,32 @@ async def test_a_folder_watch_on_the_ticker_looks_in_its_call_and_reacts_to_a_ch
         await asyncio.gather(watch, return_exceptions=True)
     assert not ticker._jobs  # the cancelled watch left the ticker
     await ticker.close()
+
+
+def test_a_folder_look_stats_each_named_file_in_the_folder_and_sees_each_kind_of_change(tmp_path):
+    folder = tmp_path / "apps"
+    assert folder_watch.stat_names(folder, ".toml") == {}  # absent
+    folder.mkdir()
+    (folder / "a.toml").write_text("a")
+    (folder / "notes.txt").write_text("not watched")
+    (folder / "sub.toml").mkdir()  # a folder named like one: its stat too, as stat_of gives it
+    looks = [folder_watch.stat_names(folder, ".toml")]
+    assert looks[0] == {name: folder_watch.stat_of(folder / name) for name in ("a.toml", "sub.toml")}
+    (folder / "b.toml").write_text("b")  # added
+    looks.append(folder_watch.stat_names(folder, ".toml"))
+    (folder / "a.toml").write_text("edited in place")
+    looks.append(folder_watch.stat_names(folder, ".toml"))
+    (folder / "b.toml").chmod(0o600)  # only its ctime changes
+    looks.append(folder_watch.stat_names(folder, ".toml"))
+    (folder / "c.tmp").write_text("b")
+    (folder / "c.tmp").replace(folder / "b.toml")  # replaced as editors save: a new inode
+    looks.append(folder_watch.stat_names(folder, ".toml"))
+    (folder / "a.toml").unlink()
+    looks.append(folder_watch.stat_names(folder, ".toml"))
+    assert all(earlier != later for earlier, later in itertools.pairwise(looks))
+    assert sorted(looks[-1]) == ["b.toml", "sub.toml"]
+    assert looks[-1]["b.toml"] == folder_watch.stat_of(folder / "b.toml")
+    assert folder_watch.stat_names(folder / "b.toml", ".toml") == {}  # a file, not a folder
 
 
 async def test_open_services_puts_every_periodic_look_on_one_ticker(layout, clean_env):

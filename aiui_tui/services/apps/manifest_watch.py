@@ -3,7 +3,6 @@ see services/folder_watch.py)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,11 +19,7 @@ Snapshot = dict[str, folder_watch.Stat]
 
 def snapshot(folder: Path) -> Snapshot:
     """Each `*.toml` in the folder with its stat; empty when the folder is absent."""
-    try:
-        names = [name for name in os.listdir(folder) if name.endswith(".toml")]
-    except OSError:
-        return {}
-    return {name: st for name in names if (st := folder_watch.stat_of(folder / name)) is not None}
+    return folder_watch.stat_names(folder, ".toml")
 
 
 async def watch(
