@@ -557,3 +557,38 @@ def test_one_readiness_probe_reads_the_status_only(tmp_path):
         server.shutdown()
         server.server_close()
     assert not answers_once(f"http://127.0.0.1:{port}/200", timeout_s=2)  # nothing listens now
+
+
+def test_the_dashboard_command_collects_no_garbage_from_before_asyncio(tmp_path):
+    """In a terminal the collector is off from the dashboard command's start (aiui_tui.tui), before
+    asyncio and Textual are imported, not only from the app's import on."""
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    code = f"""
+import gc, sys
+
+class Terminal:
+    def isatty(self):
+        return True
+
+    def __getattr__(self, name):
+        return getattr(sys.__stdout__, name)
+
+seen = []
+
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "asyncio":
+            seen.append(gc.isenabled())
+
+sys.meta_path.insert(0, Watch())
+from aiui_tui.cli.tui_cmd import run_tui
+
+assert "asyncio" not in sys.modules
+sys.stdout = Terminal()
+code = run_tui({str(not_a_folder)!r}, None)  # a data root that is a file: refused before the screen
+sys.stdout = sys.__stdout__
+print("COLLECTING WHEN ASYNCIO WAS IMPORTED", seen, "EXIT", code)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert "COLLECTING WHEN ASYNCIO WAS IMPORTED [False] EXIT 2" in proc.stdout, proc.stdout + proc.stderr

@@ -7,7 +7,6 @@ logging, tokens and every service (aiohttp, docker, NVML) are opened by the runn
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
@@ -15,6 +14,11 @@ from types import SimpleNamespace
 
 
 def run_tui(root_arg: str | None, log_level: str | None) -> int:
+    # First, before asyncio and Textual: no garbage collection from here to the first frame (aiui_tui/tui).
+    import aiui_tui.tui  # noqa: F401
+
+    # isort: split
+    import asyncio
     import os
 
     from aiui_tui.cli.console import Output
@@ -46,6 +50,8 @@ def run_tui(root_arg: str | None, log_level: str | None) -> int:
 async def _run(layout, root_arg: str | None, log_level: str | None, first_run: bool):  # type: ignore[no-untyped-def]
     """Run the app; its exit code, whether downloads are queued (then the root is in use), and the
     folders of the layout that were missing before the app created them."""
+    import asyncio
+
     from aiui_tui.tui.app import make_lazy_app
 
     @contextlib.asynccontextmanager
