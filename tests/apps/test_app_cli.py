@@ -60,6 +60,51 @@ def test_app_start_status_logs_stats_stop(cli, capsys, app_root, busybox_image):
 
 
 @pytest.mark.docker
+def test_app_list_probes_the_running_uis_side_by_side(capsys, app_root, busybox_image, docker_client):
+    """`app list` asks each running app's UI once, all at the same time: two UIs that answer only when
+    both are asked at once (else 503 after 5 s, past the probe's 2 s) are both ready."""
+    import http.server
+    import threading
+
+    from aiui_tui.services.apps.spec import LABEL_APP
+
+    both_asked = threading.Barrier(2, timeout=5)
+
+    class TwoAtOnce(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            try:
+                both_asked.wait()
+                self.send_response(200)
+            except threading.BrokenBarrierError:
+                self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    servers = [http.server.ThreadingHTTPServer(("127.0.0.1", 0), TwoAtOnce) for _ in range(2)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for i, server in enumerate(servers):
+            name, port = f"ui-{i}", server.server_address[1]
+            (app_root / "config" / "apps" / f"{name}.toml").write_text(manifest(name, busybox_image, port))
+            labels = {LABEL_APP: name, LABEL_ROOT: str(app_root)}  # as if started by `app start`
+            run = docker_client.containers.run
+            run(busybox_image, ["sleep", "60"], labels=labels, network_mode="host", detach=True)
+        listing = json.loads(run_main(capsys, "--root", str(app_root), "app", "list", "--json").stdout)
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert {a["name"]: a["state"] for a in listing["apps"] if a["name"].startswith("ui-")} == {
+        "ui-0": "ready",
+        "ui-1": "ready",
+    }
+
+
+@pytest.mark.docker
 def test_app_start_failure_exits_one_with_the_last_log_lines(capsys, app_root, busybox_image):
     command = '["sh", "-c", "echo torch not compiled with CUDA; exit 1"]'
     (app_root / "config" / "apps" / "bad.toml").write_text(manifest("bad", busybox_image, free_port(), command))

@@ -194,7 +194,7 @@ class EngineLink(Streams):
         found = await asyncio.to_thread(
             client.containers.list, all=True, filters={"label": f"{LABEL_ROOT}={self.layout.root}"}
         )
-        seen = set()
+        ours = []
         for container in found:
             name = container.labels.get(LABEL_APP)
             base, gpu = container.labels.get(LABEL_INSTANCE_OF), container.labels.get(LABEL_GPU, "")
@@ -202,10 +202,18 @@ class EngineLink(Streams):
                 self._add_instance(base, int(gpu))
             if name not in self.apps or (only is not None and name not in only):
                 continue
+            ours.append((name, container))
+        # The running UIs are probed side by side (one look each, up to 2 s), not one after another.
+        urls = await asyncio.gather(
+            *(self._url_if_ready(self.apps[name].manifest, c) for name, c in ours if c.status == "running")
+        )
+        answers = iter(urls)
+        seen = set()
+        for name, container in ours:
             seen.add(name)
             manifest = self.apps[name].manifest
             if container.status == "running":
-                url = await self._url_if_ready(manifest, container)
+                url = next(answers)
                 status = self._blank(manifest, READY if url else STARTING, container.id)
                 started = docker_time((container.attrs.get("State") or {}).get("StartedAt"))
                 profile = container.labels.get("aiui.profile", "")
