@@ -84,7 +84,7 @@ def test_app_list_json_asks_the_engine_without_the_docker_sdk(tmp_path):
     assert not HEAVY & _top(modules)
     # The engine asked without http.client (and its email parser), the built-in manifests listed without
     # importlib.resources, the settings read without tempfile (only writing them needs it).
-    assert not {"http.client", "email.parser", "importlib.resources", "tempfile"} & modules
+    assert not {"http.client", "email.parser", "importlib.resources", "tempfile", "shutil"} & modules
     # Nor what only starting an app needs: the image contract, pulls and their errors, streams' threads.
     apps = "aiui_tui.services.apps."
     assert not {apps + m for m in ("contract", "pull", "pull_errors", "threaded")} & modules
@@ -614,3 +614,23 @@ def test_settings_fields_resolve_to_the_types_typing_resolves():
     for cls in classes:
         hints = typing.get_type_hints(cls)
         assert {n: f.annotation for n, f in cls.model_fields.items()} == {n: hints[n] for n in cls.model_fields}, cls
+
+
+@pytest.mark.parametrize("columns", ["100", "37", None])
+def test_help_is_formatted_as_argparse_formats_it(columns, monkeypatch):
+    """The parsers' formatter is told the width (no shutil import): every command's help is what
+    argparse's own formatter writes at the same width ($COLUMNS, or the 80 of no terminal)."""
+    import argparse
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    parser = build_parser()
+    parsers = [parser, *parser._subparsers._group_actions[0].choices.values()]
+    app = parser._subparsers._group_actions[0].choices["app"]
+    parsers += list(app._subparsers._group_actions[0].choices.values())
+    for each in parsers:
+        ours = each.format_help()
+        each.formatter_class = argparse.HelpFormatter
+        assert ours == each.format_help(), each.prog

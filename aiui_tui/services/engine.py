@@ -284,5 +284,6 @@ __all__ = [
     "engine_problem",
     "engine_refusal",
     "has_nvidia_runtime",
+    "http_get",
     "version_tuple",
 ]
