@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import logging.handlers
+import os
 import re
 import sys
 import threading
@@ -191,13 +191,45 @@ def _quiet_until_configured() -> None:
 _quiet_until_configured()
 
 
+class _LogFile(logging.Handler):
+    """The log file, rotated at `maxBytes` with `backupCount` older files: logging.handlers'
+    RotatingFileHandler, made (and the file opened) at the first record. Importing logging.handlers
+    (pickle, queue...) was ~9 ms of every command, and most commands log nothing."""
+
+    def __init__(self, path: Path, *, max_bytes: int, backup_count: int) -> None:
+        super().__init__()
+        self.baseFilename = os.path.abspath(path)
+        self.maxBytes = max_bytes
+        self.backupCount = backup_count
+        self._file: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._file is None:
+            import logging.handlers
+
+            self._file = logging.handlers.RotatingFileHandler(
+                self.baseFilename, maxBytes=self.maxBytes, backupCount=self.backupCount, encoding="utf-8", delay=True
+            )
+            self._file.setFormatter(self.formatter)
+        self._file.emit(record)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def close(self) -> None:
+        try:
+            if self._file is not None:
+                self._file.close()
+        finally:
+            super().close()
+
+
 def setup_logging(log_file: Path, level: str = "INFO", *, max_bytes: int = MAX_BYTES) -> None:
     """Send all logging to `log_file` as redacted JSON lines, rotated at `max_bytes` (tests rotate
     small files); safe to call again (re-targets)."""
     global _handler
-    handler = logging.handlers.RotatingFileHandler(
-        log_file, maxBytes=max_bytes, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
-    )
+    handler = _LogFile(log_file, max_bytes=max_bytes, backup_count=BACKUP_COUNT)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     if _handler is not None:

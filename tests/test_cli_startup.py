@@ -69,6 +69,7 @@ def test_queue_list_json_loads_no_heavy_library(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"items": []}
     assert not HEAVY & _top(modules)
+    assert "logging.handlers" not in modules  # nothing was logged: the log file's handler is made at a record
     assert {m for m in modules if m.endswith("_cmd")} == {"aiui_tui.cli.queue_cmd", "aiui_tui.cli.download_cmd"}
 
 
