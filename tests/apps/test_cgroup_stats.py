@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import subprocess
 import threading
 import time
@@ -178,6 +179,27 @@ async def test_each_watched_container_keeps_its_files_open_until_it_is_no_longer
     finally:
         await poll.close()
     assert open_fds() == before
+
+
+async def test_without_descriptors_to_spare_a_container_is_read_by_path(tmp_path):
+    folder = tmp_path / "one"
+    write(folder, {"memory.usage_in_bytes": V1_USAGE, "memory.limit_in_bytes": V1_LIMIT})
+    write(folder, {"memory.stat": V1_MEMORY_STAT, "cpuacct.usage": V1_CPUACCT})
+    seen: list[ContainerStats] = []
+    poll = CgroupPoll(seen.append, interval_s=3600)
+    poll.add("one", CID, CgroupFiles(1, folder / "cpuacct.usage", folder, None, None), threading.Event())
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    used = {int(fd) for fd in os.listdir("/proc/self/fd")}
+    limit = next(n for n in range(len(used), soft) if n - len([fd for fd in used if fd < n]) == 2)
+    before = open_fds()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))  # 2 descriptors to spare: 4 cannot be kept
+    try:
+        [sample] = await poll.poll_once()
+        assert open_fds() == before  # none kept
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        await poll.close()
+    assert sample.memory_used == 36569088 - 1982464  # read all the same, one file at a time
 
 
 def make_cgroup(name: str) -> list[Path]:

@@ -238,16 +238,18 @@ def _read_records(fd: int) -> bytes:
 
 
 class OpenFiles:
-    """One container's cgroup files kept open (5 descriptors, 6 with a network of its own), each read
-    again from the start every tick: open, read and close of each path every second cost three
-    quarters of the poll's CPU (a lookup of a long sysfs path each). Opened at the first `read`,
-    closed by `close` when the container is no longer watched. `read` (the ticker's thread) and
-    `close` (the loop) may meet: a lock keeps a descriptor from being closed, and its number reused,
-    during a read."""
+    """One container's cgroup files kept open (4 to 6 descriptors: block I/O where readable, the
+    network with a namespace of its own), each read again from the start every tick: open, read and
+    close of each path every second cost three quarters of the poll's CPU (a lookup of a long sysfs
+    path each). Opened at the first `read`, closed by `close` when the container is no longer watched;
+    where the process has no descriptors to spare (EMFILE, ENFILE), read by path as before. `read`
+    (the ticker's thread) and `close` (the loop) may meet: a lock keeps a descriptor from being
+    closed, and its number reused, during a read."""
 
     def __init__(self, files: CgroupFiles) -> None:
         self.files = files
         self._fds: list[int] | None = None  # in `files.paths` order; -1: no such file (no io, no own network)
+        self.kept = True  # False: no descriptors to spare, each file opened at each read
         self._closed = False
         self._lock = threading.Lock()
 
@@ -257,8 +259,15 @@ class OpenFiles:
         with self._lock:
             if self._closed:
                 raise OSError(errno.EBADF, "closed")
+            if self._fds is None and self.kept:
+                try:
+                    self._fds = self._open()
+                except OSError as exc:
+                    if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                        raise
+                    self.kept = False
             if self._fds is None:
-                self._fds = self._open()
+                return _read_paths(self.files, host_total)
             return _read_fds(self.files.version, self._fds, host_total)
 
     def _open(self) -> list[int]:
@@ -270,8 +279,8 @@ class OpenFiles:
                     continue
                 try:
                     fds.append(os.open(path, os.O_RDONLY | os.O_CLOEXEC))
-                except OSError:
-                    if index < _NET:
+                except OSError as exc:
+                    if index < _NET or exc.errno in (errno.EMFILE, errno.ENFILE):
                         raise
                     fds.append(-1)  # the container's process is gone: its cgroup read tells
         except BaseException:
@@ -294,22 +303,48 @@ _NET = 5  # the index of the network file in `CgroupFiles.paths`
 
 
 def read_files(files: CgroupFiles, host_total: int) -> Reading:
-    """One reading of files not kept open; OSError when the container is gone (its cgroup removed)."""
-    reader = OpenFiles(files)
-    try:
-        return reader.read(host_total)
-    finally:
-        reader.close()
+    """One reading of the files by path (none kept open); OSError when the container is gone."""
+    return _read_paths(files, host_total)
 
 
 def _read_fds(version: int, fds: list[int], host_total: int) -> Reading:
     cpu_fd, usage_fd, stat_fd, limit_fd, io_fd, net_fd = fds
     cpu = _read_record(cpu_fd)
     at = time.monotonic_ns()
-    usage = int(_read_record(usage_fd))
-    stat = _read_record(stat_fd)
-    limit = parse_memory_max(_read_record(limit_fd), host_total)
+    usage, stat, limit = _read_record(usage_fd), _read_record(stat_fd), _read_record(limit_fd)
     io = _read_record(io_fd) if io_fd >= 0 else b""
+    net = None
+    if net_fd >= 0:
+        with contextlib.suppress(OSError):
+            net = _read_records(net_fd)
+    return _reading(version, at, cpu, usage, stat, limit, io, net, host_total)
+
+
+def _read_path(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return _read_records(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_paths(files: CgroupFiles, host_total: int) -> Reading:
+    cpu_path, usage_path, stat_path, limit_path, io_path, net_path = files.paths
+    cpu = _read_path(cpu_path)
+    at = time.monotonic_ns()
+    usage, stat, limit = _read_path(usage_path), _read_path(stat_path), _read_path(limit_path)
+    io = _read_path(io_path) if io_path else b""
+    net = None
+    if net_path:
+        with contextlib.suppress(OSError):
+            net = _read_path(net_path)
+    return _reading(files.version, at, cpu, usage, stat, limit, io, net, host_total)
+
+
+def _reading(
+    version: int, at: int, cpu: bytes, usage: bytes, stat: bytes, limit: bytes, io: bytes, net: bytes | None,
+    host_total: int,
+) -> Reading:  # fmt: skip
     if version == 2:
         cpu_ns = stat_value(cpu, b"usage_usec") * 1000
         cache = stat_value(stat, b"inactive_file")
@@ -318,13 +353,11 @@ def _read_fds(version: int, fds: list[int], host_total: int) -> Reading:
         cpu_ns = int(cpu)
         cache = stat_value(stat, b"total_inactive_file")
         read, write = parse_blkio(io)
-    rx = tx = 0
-    if net_fd >= 0:
-        with contextlib.suppress(OSError):
-            rx, tx = parse_net_dev(_read_records(net_fd))
+    rx, tx = parse_net_dev(net) if net is not None else (0, 0)
+    used_total = int(usage)
     # Docker subtracts the cache only when it is smaller than the usage.
-    used = usage - cache if cache < usage else usage
-    return Reading(at, cpu_ns, used, limit, read, write, rx, tx)
+    used = used_total - cache if cache < used_total else used_total
+    return Reading(at, cpu_ns, used, parse_memory_max(limit, host_total), read, write, rx, tx)
 
 
 def cpu_percent(before: Reading | None, after: Reading) -> float:

@@ -1,4 +1,5 @@
-"""System and GPU monitoring (psutil, NVML behind one narrow interface)."""
+"""System and GPU monitoring: the kernel's files kept open (psutil where they cannot be read so), NVML behind
+one narrow interface."""
 
 from aiui_tui.services.monitor.service import MonitorService
 
