@@ -258,6 +258,37 @@ async def test_a_real_cgroup_is_read_afresh_from_its_open_files_and_dropped_when
                 folder.rmdir()
 
 
+async def test_a_cgroup_made_again_at_its_path_is_read_on_from_new_descriptors():
+    """As a container restarted under the same id: its cgroup is removed and made again at the same path."""
+    name = f"aiui-test-{os.getpid()}-{time.monotonic_ns()}"
+    made = make_cgroup(name)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    seen: list[ContainerStats] = []
+    poll = CgroupPoll(seen.append, interval_s=3600)
+    try:
+        for folder in made:
+            (folder / "cgroup.procs").write_text(f"{sleeper.pid}\n")
+        files = locate(name, sleeper.pid)
+        assert files is not None
+        poll.add("again", name, files, threading.Event())
+        await poll.poll_once()
+        sleeper.kill()
+        sleeper.wait()
+        for folder in made:
+            folder.rmdir()
+            folder.mkdir()  # made again: the kept descriptors read ENODEV, the paths are there
+        fds = open_fds()
+        assert [s.name for s in await poll.poll_once()] == ["again"] and poll.watching(name)
+        assert open_fds() == fds  # the old ones closed, as many new ones kept
+    finally:
+        await poll.close()
+        sleeper.kill()
+        sleeper.wait()
+        for folder in made:
+            if folder.exists():
+                folder.rmdir()
+
+
 # --- against the real engine ----------------------------------------------------------------------
 
 BUSY = '["sh", "-c", "httpd -p 127.0.0.1:{port} -h /www; while :; do :; done"]'

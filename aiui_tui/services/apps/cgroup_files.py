@@ -254,12 +254,17 @@ class OpenFiles:
         self._lock = threading.Lock()
 
     def read(self, host_total: int) -> Reading:
-        """One reading; OSError when the container is gone (its cgroup removed: ENOENT at the first
-        read, ENODEV after) or this was closed."""
+        """One reading; OSError when the container is gone (its cgroup removed, not made again at its
+        path: a kept file reads ENODEV, opening it again ENOENT) or this was closed."""
         with self._lock:
             if self._closed:
                 raise OSError(errno.EBADF, "closed")
-            if self._fds is None and self.kept:
+            if self._fds is not None:
+                try:
+                    return _read_fds(self.files.version, self._fds, host_total)
+                except OSError:  # removed (ENODEV); a restart may have made it again at the same path
+                    self._close_fds()
+            if self.kept:
                 try:
                     self._fds = self._open()
                 except OSError as exc:
@@ -293,7 +298,10 @@ class OpenFiles:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            fds, self._fds = self._fds, None
+            self._close_fds()
+
+    def _close_fds(self) -> None:
+        fds, self._fds = self._fds, None
         for fd in fds or ():
             if fd >= 0:
                 os.close(fd)
