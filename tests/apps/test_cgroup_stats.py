@@ -4,6 +4,7 @@ containers against the real Docker engine (the stream only where the files canno
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import subprocess
@@ -17,6 +18,7 @@ from aiui_tui.core.apps import READY
 from aiui_tui.core.events import ContainerStats
 from aiui_tui.services.apps.cgroup_files import (
     CgroupFiles,
+    OpenFiles,
     Reading,
     cpu_percent,
     locate,
@@ -148,6 +150,7 @@ def test_cpu_percent_is_cpu_time_over_wall_time():
 
 
 def open_fds() -> int:
+    gc.collect()  # garbage left by earlier tests that holds descriptors is closed now, not between two counts
     return len(os.listdir("/proc/self/fd"))
 
 
@@ -200,6 +203,19 @@ async def test_without_descriptors_to_spare_a_container_is_read_by_path(tmp_path
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
         await poll.close()
     assert sample.memory_used == 36569088 - 1982464  # read all the same, one file at a time
+
+
+def test_kept_files_never_closed_are_closed_when_dropped(tmp_path):
+    folder = tmp_path / "one"
+    write(folder, {"memory.usage_in_bytes": V1_USAGE, "memory.limit_in_bytes": V1_LIMIT})
+    write(folder, {"memory.stat": V1_MEMORY_STAT, "cpuacct.usage": V1_CPUACCT})
+    kept = OpenFiles(CgroupFiles(1, folder / "cpuacct.usage", folder, None, None))
+    before = open_fds()
+    assert kept.read(GiB).memory_used == 36569088 - 1982464
+    assert open_fds() == before + 4
+    del kept
+    gc.collect()
+    assert open_fds() == before
 
 
 def make_cgroup(name: str) -> list[Path]:

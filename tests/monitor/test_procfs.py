@@ -4,6 +4,7 @@ psutil's figures, read afresh every sample; psutil itself only where /proc canno
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import subprocess
@@ -173,6 +174,7 @@ def test_network_totals_sum_every_interface_as_psutil_does():
 
 
 def open_fds() -> int:
+    gc.collect()  # garbage left by earlier tests that holds descriptors is closed now, not between two counts
     return len(os.listdir("/proc/self/fd"))
 
 
@@ -227,3 +229,22 @@ def test_sampling_on_linux_imports_no_psutil():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_files_dropped_without_close_are_closed_and_closed_ones_never_twice():
+    before = open_fds()
+    sampler = SystemSampler({})
+    assert open_fds() == before + 3
+    del sampler  # a monitor never closed
+    gc.collect()
+    assert open_fds() == before
+    files = KernelFiles.open()
+    assert files is not None
+    files.close()
+    other = os.open("/proc/self/stat", os.O_RDONLY)  # likely one of the numbers just freed
+    try:
+        del files
+        gc.collect()
+        os.fstat(other)  # still open: the closed files did not close their numbers again
+    finally:
+        os.close(other)

@@ -23,6 +23,7 @@ import errno
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -249,6 +250,7 @@ class OpenFiles:
     def __init__(self, files: CgroupFiles) -> None:
         self.files = files
         self._fds: list[int] | None = None  # in `files.paths` order; -1: no such file (no io, no own network)
+        self._finalizer: weakref.finalize[[list[int]], OpenFiles] | None = None  # closes them if never closed
         self.kept = True  # False: no descriptors to spare, each file opened at each read
         self._closed = False
         self._lock = threading.Lock()
@@ -263,10 +265,11 @@ class OpenFiles:
                 try:
                     return _read_fds(self.files.version, self._fds, host_total)
                 except OSError:  # removed (ENODEV); a restart may have made it again at the same path
-                    self._close_fds()
+                    self._forget_fds()
             if self.kept:
                 try:
                     self._fds = self._open()
+                    self._finalizer = weakref.finalize(self, _close_fds, self._fds)
                 except OSError as exc:
                     if exc.errno not in (errno.EMFILE, errno.ENFILE):
                         raise
@@ -289,22 +292,26 @@ class OpenFiles:
                         raise
                     fds.append(-1)  # the container's process is gone: its cgroup read tells
         except BaseException:
-            for fd in fds:
-                if fd >= 0:
-                    os.close(fd)
+            _close_fds(fds)
             raise
         return fds
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._close_fds()
+            self._forget_fds()
 
-    def _close_fds(self) -> None:
-        fds, self._fds = self._fds, None
-        for fd in fds or ():
-            if fd >= 0:
-                os.close(fd)
+    def _forget_fds(self) -> None:
+        self._fds = None
+        if self._finalizer is not None:
+            self._finalizer()  # closes them, once
+            self._finalizer = None
+
+
+def _close_fds(fds: list[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
 
 
 _NET = 5  # the index of the network file in `CgroupFiles.paths`

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
+from collections.abc import Iterable
 
 MemoryFigures = tuple[int, int, int, int]  # memory total, available; swap total, free (bytes)
 
@@ -103,6 +105,8 @@ class KernelFiles:
     def __init__(self, fds: tuple[int, int, int]) -> None:
         self._fds: tuple[int, int, int] | None = fds
         self._lock = threading.Lock()
+        # Closed when this is dropped without `close` (a monitor never closed): once, either way.
+        self._finalizer = weakref.finalize(self, close_fds, fds)
 
     @classmethod
     def open(cls, proc: str = "/proc") -> KernelFiles | None:
@@ -110,13 +114,16 @@ class KernelFiles:
         try:
             for name in cls.NAMES:
                 fds.append(os.open(f"{proc}/{name}", os.O_RDONLY | os.O_CLOEXEC))
-            files = cls((fds[0], fds[1], fds[2]))
-            files.read()  # a kernel that cannot read them again from the start says so now
-            return files
-        except (OSError, ValueError, IndexError):
-            for fd in fds:
-                os.close(fd)
+        except OSError:
+            close_fds(fds)
             return None
+        files = cls((fds[0], fds[1], fds[2]))
+        try:
+            files.read()  # a kernel that cannot read them again from the start says so now
+        except (OSError, ValueError, IndexError):
+            files.close()
+            return None
+        return files
 
     def read(self) -> tuple[tuple[tuple[int, int], ...], tuple[int | None, ...], tuple[int, int]]:
         """Per-CPU (all, idle) ticks, the meminfo figures, the network totals. OSError once closed."""
@@ -131,6 +138,11 @@ class KernelFiles:
 
     def close(self) -> None:
         with self._lock:
-            fds, self._fds = self._fds, None
-        for fd in fds or ():
+            self._fds = None
+            self._finalizer()
+
+
+def close_fds(fds: Iterable[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
             os.close(fd)
