@@ -4,7 +4,8 @@ psutil opens, reads and parses /proc/stat, /proc/meminfo (twice: memory, then sw
 on every call, reads /proc/vmstat for swap-in/out counts we do not show, and builds named tuples of
 floats: ~0.5 ms of a 1 Hz sample. Here each file is opened once and read again from offset 0 with one
 `pread` a sample (the kernel writes a procfs or sysfs file's text afresh for every read that starts at
-0), parsed only for the figures shown. The figures are psutil's (same files, same formulas).
+0), parsed only for the figures shown. The figures are psutil's (same files, same formulas; CPU shares
+from the clock ticks themselves rather than from them divided into seconds).
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import os
 import threading
 import weakref
 from collections.abc import Iterable
-
-MemoryFigures = tuple[int, int, int, int]  # memory total, available; swap total, free (bytes)
 
 
 def read_from_start(fd: int, size: int = 65536) -> bytes:
