@@ -68,8 +68,15 @@ def syntax_error(path: Path, text: str, exc: Exception) -> ConfigError:
     reference = _reference_error(text)
     if reference and (line is None or reference[1] < line):
         ref_detail, line, column = reference
-        if not isinstance(exc, tomlkit.exceptions.KeyAlreadyPresent):
+        # A key set twice: tomlkit's words name the key (up to 0.15.2 a KeyAlreadyPresent without a
+        # place, from 0.15.3 a ParseError at column 0); tomllib's place.
+        repeated = isinstance(exc, tomlkit.exceptions.KeyAlreadyPresent) or (
+            ref_detail.startswith("this key is already set above") and re.match(r'Key ".*" already exists', detail)
+        )
+        if not repeated:
             detail = ref_detail
+    elif reference and reference[1] == line and not column:
+        column = reference[2]  # the same line: tomllib's column (tomlkit's 0 says none)
     where = f"{path} line {line}" + (f", column {column}" if column else "") if line else str(path)
     return ConfigError(f"{where}: TOML syntax error: {detail}.", "correct that line (the file was left as it is)")
 
