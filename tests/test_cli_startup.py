@@ -531,6 +531,31 @@ def test_the_light_engine_client_reads_sized_and_chunked_answers(tmp_path):
         stand_in.close()
 
 
+def test_an_answer_without_an_end_of_its_headers_is_refused_not_read_forever():
+    import contextlib
+    import socket
+    import threading
+
+    from aiui_tui.services.engine import MAX_HEAD, http_get
+
+    ours, peer = socket.socketpair()
+    ours.settimeout(10)
+
+    def talk() -> None:
+        with contextlib.suppress(OSError):  # we stop listening part-way: a broken pipe here
+            peer.sendall(b"x" * (MAX_HEAD * 4))
+
+    talker = threading.Thread(target=talk, daemon=True)
+    talker.start()
+    try:
+        with pytest.raises(ValueError, match="no end of the headers"):
+            http_get(ours, "/", "peer")
+    finally:
+        ours.close()
+        talker.join(10)
+        peer.close()
+
+
 def test_one_readiness_probe_reads_the_status_only(tmp_path):
     """`app list`'s probe of a running UI: under 500 answers, 5xx or nothing listening does not."""
     import http.server

@@ -199,6 +199,9 @@ class ReadOnlyEngine:
         pass
 
 
+MAX_HEAD = 64 * 1024
+
+
 def http_get(sock: socket.socket, path: str, host: str, *, status_only: bool = False) -> tuple[int, bytes]:
     """One HTTP/1.1 GET on a connected socket (the engine's, a UI's port): the status and the body
     (chunked or sized; empty with `status_only`, which reads no further than the status line's
@@ -208,6 +211,8 @@ def http_get(sock: socket.socket, path: str, host: str, *, status_only: bool = F
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("latin-1"))
     raw = b""
     while b"\r\n\r\n" not in raw:
+        if len(raw) > MAX_HEAD:  # not an HTTP server's answer (something else on a UI's port)
+            raise ValueError(f"no end of the headers in the answer's first {MAX_HEAD} bytes")
         data = sock.recv(65536)
         if not data:
             raise ValueError("the answer ended before its headers")
