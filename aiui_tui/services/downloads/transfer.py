@@ -24,6 +24,7 @@ from aiui_tui.services.downloads.errors import ChecksumMismatch, DownloadError, 
 from aiui_tui.services.downloads.http import connection_error, open_response, raise_for_status
 from aiui_tui.services.downloads.parts import PartFiles, part_files
 from aiui_tui.services.downloads.policy import backoff_delay
+from aiui_tui.services.downloads.receiver import BodyReceiver, BufferPool
 from aiui_tui.services.downloads.state import PartState, Piece, plan_pieces, read_progress
 from aiui_tui.services.downloads.writer import PartWriter, StreamHasher
 
@@ -114,6 +115,8 @@ class Transfer:
         self.spans = False  # bytes of the part came from more than one response
         self.attempts = 0  # requests (or rounds of segment requests) made
         self.read_size: int | None = None  # bytes per socket read on the last body's connection (None: unknown)
+        self._buffers = BufferPool()  # for bodies read past aiohttp's parser (receiver.py)
+        self.read_past_parser = 0  # bytes of bodies received that way
 
     # -- public ------------------------------------------------------------------------------
 
@@ -326,12 +329,14 @@ class Transfer:
     ) -> int:
         """Copy the body to the part at `offset` (up to `end`), in batches, off the loop; the end position.
 
-        The chunks are aiohttp's own (no join, no copy): a batch is a list of them, written with one
-        `pwritev` on the writer thread and offered to the hasher as they are.
-        A network failure keeps what arrived before it (a resume will not fetch it again); a disk
-        failure (OSError from the writer) propagates as it is.
+        aiohttp reads the first bytes. Once its buffer is empty, a plain body (a known length, sent as
+        it is) moves to a `BodyReceiver`, which reads into buffers of its own instead of a new buffer
+        per read copied once more by the parser. Either way a batch is a list of the chunks as they
+        came (no join, no copy), written with one `pwritev` on the writer thread and offered to the
+        hasher as they are. A network failure keeps what arrived before it (a resume will not fetch
+        it again); a disk failure (OSError from the writer) propagates as it is.
         """
-        batch: list[bytes] = []
+        batch: list[bytes | memoryview] = []
         size = 0  # bytes in batch
         position = offset
         sniffed = not sniff_first
@@ -340,53 +345,88 @@ class Transfer:
         readchunk = response.content.readchunk  # one received chunk at a time (readany joins what is buffered)
         self.read_size = _widen_reads(response)
         buffered = _buffered(response)
+        length = _plain_length(response)
+        receiver: BodyReceiver | None = None
+        releases: list[Callable[[], None]] = []  # of the receiver's views in the batch
         network_error: BaseException | None = None
-        while True:
-            try:
-                chunk, http_chunk_end = await readchunk()
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                network_error, http_chunk_end = exc, False
-                chunk = _salvage(response)
-            if not chunk:
-                if http_chunk_end:  # the end of a chunk of a chunked body, not of the body
-                    continue
-                break
-            if type(chunk) is not bytes:  # the hasher keeps chunks: they must not change
-                chunk = bytes(chunk)
-            if end is not None and position + size + len(chunk) > end:
-                chunk = chunk[: end - position - size]
-            batch.append(chunk)
-            size += len(chunk)
-            if not sniffed and size >= SNIFF_BYTES:
-                sniff.check_first_bytes(_head(batch, SNIFF_BYTES), self.job.target.name)
-                sniffed = True
-            if network_error is not None:
-                break
-            if (
-                size >= BATCH
-                or (end is not None and position + size >= end)
-                or not buffered()  # nothing more to read now: the next bytes may be a while (a burst's end)
-                or loop.time() - last_flush >= FLUSH_AFTER_S
-            ):
-                if not sniffed:
-                    continue
-                position = await self._flush(writer, batch, size, position, piece)
-                batch, size = [], 0
-                last_flush = loop.time()
-                if end is not None and position >= end:
-                    return position
+        try:
+            while True:
+                if receiver is not None:
+                    try:
+                        views, release = await receiver.take()
+                    except (OSError, asyncio.TimeoutError) as exc:  # what came before it was taken already
+                        network_error = exc
+                        break
+                    if not views:
+                        break
+                    batch += views
+                    releases.append(release)
+                    size += sum(map(len, views))
+                else:
+                    try:
+                        chunk, http_chunk_end = await readchunk()
+                    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                        network_error, http_chunk_end = exc, False
+                        chunk = _salvage(response)
+                    if not chunk:
+                        if http_chunk_end:  # the end of a chunk of a chunked body, not of the body
+                            continue
+                        break
+                    if type(chunk) is not bytes:  # the hasher keeps chunks: they must not change
+                        chunk = bytes(chunk)
+                    if end is not None and position + size + len(chunk) > end:
+                        chunk = chunk[: end - position - size]
+                    batch.append(chunk)
+                    size += len(chunk)
+                    if network_error is None and length is not None and not buffered():
+                        left = length - (position + size - offset)
+                        if end is not None:
+                            left = min(left, end - position - size)
+                        if not response.content.at_eof():
+                            receiver = BodyReceiver.take_over(
+                                response, left, self.session.timeout.sock_read, self._buffers
+                            )
+                if not sniffed and size >= SNIFF_BYTES:
+                    sniff.check_first_bytes(_head(batch, SNIFF_BYTES), self.job.target.name)
+                    sniffed = True
+                if network_error is not None:
+                    break
+                if (
+                    receiver is not None  # a take is everything that arrived meanwhile
+                    or size >= BATCH
+                    or (end is not None and position + size >= end)
+                    or not buffered()  # nothing more to read now: the next bytes may be a while (a burst's end)
+                    or loop.time() - last_flush >= FLUSH_AFTER_S
+                ):
+                    if not sniffed:
+                        continue
+                    position = await self._flush(writer, batch, size, position, piece, releases)
+                    batch, size, releases = [], 0, []
+                    last_flush = loop.time()
+                    if end is not None and position >= end:
+                        return position
+        finally:
+            if receiver is not None:
+                receiver.close()
+                self.read_past_parser += receiver.received
         if not sniffed and network_error is None:
             sniff.check_first_bytes(_head(batch, SNIFF_BYTES), self.job.target.name)
         if batch:
-            position = await self._flush(writer, batch, size, position, piece)
+            position = await self._flush(writer, batch, size, position, piece, releases)
         if network_error is not None:
             raise connection_error(self.job.url, network_error) from network_error
         return position
 
     async def _flush(
-        self, writer: PartWriter, batch: list[bytes], size: int, position: int, piece: Piece | None
+        self,
+        writer: PartWriter,
+        batch: list[bytes | memoryview],
+        size: int,
+        position: int,
+        piece: Piece | None,
+        releases: list[Callable[[], None]],
     ) -> int:
-        await writer.write(position, batch, piece)
+        await writer.write(position, batch, piece, _one_call(releases))
         self.done += size
         self.on_progress(self.done, self.state.total if self.state else None)
         return position + size
@@ -521,7 +561,19 @@ def _range_end(response: aiohttp.ClientResponse) -> int | None:
     return int(match.group(2)) + 1 if match else None
 
 
-def _head(chunks: list[bytes], n: int) -> bytes:
+def _one_call(calls: list[Callable[[], None]]) -> Callable[[], None] | None:
+    """One call that makes each of `calls`; None for none."""
+    if len(calls) <= 1:
+        return calls[0] if calls else None
+
+    def each() -> None:
+        for call in calls:
+            call()
+
+    return each
+
+
+def _head(chunks: list[bytes | memoryview], n: int) -> bytes:
     """The first `n` bytes of `chunks` (joins only the chunks it needs)."""
     head = b""
     for chunk in chunks:
@@ -543,6 +595,15 @@ def _buffered(response: aiohttp.ClientResponse) -> Callable[[], object]:
         size: Callable[[], int] = chunks.__len__
         return size
     return lambda: True
+
+
+def _plain_length(response: aiohttp.ClientResponse) -> int | None:
+    """The body's length when its bytes come as they are (a Content-Length, no transfer coding);
+    None otherwise. A compressed body is refused before this (`open_response`)."""
+    if "Transfer-Encoding" in response.headers:
+        return None
+    length = response.headers.get("Content-Length", "")
+    return int(length) if length.isdigit() else None
 
 
 def _widen_reads(response: aiohttp.ClientResponse) -> int | None:

@@ -30,6 +30,7 @@ MAX_PENDING_WRITES = 8
 INBOX_BYTES = 32 * 1024 * 1024  # chunks waiting for the hasher; past this the writer thread waits
 WRITEBACK_BYTES = 8 * 1024 * 1024  # start writing dirty pages back every this many bytes written
 IOV_MAX = 1024  # buffers per pwritev (Linux's limit)
+Chunk = bytes | memoryview  # a view is of a buffer never written again (receiver.py)
 
 
 class StreamHasher:
@@ -51,7 +52,8 @@ class StreamHasher:
         self.read_back = 0  # bytes read back from the file rather than hashed from an offered chunk
         self._frontier = 0
         self._tail = 0  # end of what is hashed, being hashed or queued: where the next offer must start
-        self._items: deque[bytes] = deque()
+        self._items: deque[Chunk] = deque()
+        self._releases: deque[tuple[int, Callable[[], None]]] = deque()  # (called once hashed up to, release)
         self._queued = 0  # bytes in _items
         self._cv = threading.Condition()
         self._error: BaseException | None = None
@@ -68,21 +70,27 @@ class StreamHasher:
         """Hand over `data`, already written at `offset` (see `offer_chunks`)."""
         self.offer_chunks(offset, [data])
 
-    def offer_chunks(self, offset: int, chunks: list[bytes]) -> None:
-        """Hand over `chunks`, written one after the other from `offset`. Waits while the inbox holds
-        more than `inbox_bytes`; chunks that do not continue the hashed stream are ignored (read back
-        when the frontier passes them). The chunks must not change afterwards (bytes, not bytearray).
+    def offer_chunks(self, offset: int, chunks: list[Chunk], release: Callable[[], None] | None = None) -> bool:
+        """Hand over `chunks`, written one after the other from `offset`; True when they were taken.
+
+        Waits while the inbox holds more than `inbox_bytes`. Chunks that do not continue the hashed
+        stream are not taken (they are read back when the frontier passes them). Taken chunks must not
+        change until they are hashed, when `release` is called (on the hasher's thread); it is not
+        called for chunks dropped by `close`.
         """
         with self._cv:
             if offset != self._tail or self._stop:
-                return
+                return False
             for chunk in chunks:
                 self._items.append(chunk)
                 self._queued += len(chunk)
                 self._tail += len(chunk)
+            if release is not None:
+                self._releases.append((self._tail, release))
             self._cv.notify_all()
             while self._queued > self.inbox_bytes and not self._stop:
                 self._cv.wait()
+            return True
 
     def advance(self, frontier: int) -> None:
         """Everything before `frontier` is written and may be read back."""
@@ -106,7 +114,7 @@ class StreamHasher:
                         return
                     reading = 0
                     if self._items:
-                        data: bytes | memoryview = self._items[0]
+                        data: Chunk = self._items[0]
                     else:  # nothing queued, so _tail == hashed: claim the next block of the file
                         reading = min(READ_BLOCK, self._frontier - self.hashed)
                         self._tail = self.hashed + reading
@@ -127,6 +135,8 @@ class StreamHasher:
                     else:
                         self._items.popleft()
                         self._queued -= len(data)
+                        while self._releases and self._releases[0][0] <= self.hashed:
+                            self._releases.popleft()[1]()
                     self._cv.notify_all()
         except BaseException as exc:  # reported by result()
             self._error = exc
@@ -153,12 +163,13 @@ class StreamHasher:
         with self._cv:
             self._stop = True
             self._items.clear()
+            self._releases.clear()
             self._queued = 0
             self._cv.notify_all()
         self._thread.join(5)
 
 
-def pwritev_all(fd: int, buffers: list[bytes], offset: int) -> int:
+def pwritev_all(fd: int, buffers: list[Chunk], offset: int) -> int:
     """Write `buffers` one after the other at `offset`, with as few `pwritev` calls as the kernel
     allows (no join, no copy); the bytes written."""
     views: list[bytes | memoryview] = list(buffers)
@@ -267,7 +278,7 @@ class PartWriter:
         self.hasher.advance(self.state.frontier() if self.state.segmented else start)
 
     # -- writing ---------------------------------------------------------------------------
-    def _write(self, offset: int, chunks: list[bytes], piece: Piece | None) -> None:
+    def _write(self, offset: int, chunks: list[Chunk], piece: Piece | None, release: Callable[[], None] | None) -> None:
         assert self._fd is not None
         position = offset + pwritev_all(self._fd, chunks, offset)
         self._dirty_from = min(self._dirty_from, offset)
@@ -283,7 +294,8 @@ class PartWriter:
             if self._progress_fd is not None:  # after the data: progress never runs ahead of it
                 os.pwrite(self._progress_fd, struct.pack("<Q", piece.done), 8 * self._index[id(piece)])
             frontier = self.state.frontier()
-        self.hasher.offer_chunks(offset, chunks)  # may wait for the hasher: back-pressure
+        if not self.hasher.offer_chunks(offset, chunks, release) and release is not None:  # may wait: back-pressure
+            release()  # not kept by the hasher (read back later, if at all): free once written
         self.hasher.advance(frontier)
 
     def _start_writeback(self) -> None:
@@ -292,16 +304,23 @@ class PartWriter:
         self.writebacks.append((self._dirty_from, self._dirty_to))
         self._unsynced, self._dirty_from, self._dirty_to = 0, 1 << 62, 0
 
-    async def write(self, offset: int, data: bytes | list[bytes], piece: Piece | None = None) -> None:
+    async def write(
+        self,
+        offset: int,
+        data: bytes | list[Chunk],
+        piece: Piece | None = None,
+        release: Callable[[], None] | None = None,
+    ) -> None:
         """Queue a write of `data` (one buffer, or chunks written one after the other) at `offset`;
         waits only when the disk or the hasher falls behind (back-pressure).
 
         A queued write always runs, even when the caller is cancelled meanwhile: dropping one would
         leave a hole that later writes of the same piece mark as done. The chunks must not change
-        afterwards (the hasher reads them later): bytes, not a reused bytearray.
+        afterwards (the hasher reads them later): bytes, or views of a buffer not written again until
+        `release` is called, once they are written and no longer needed by the hasher.
         """
-        chunks = [data] if isinstance(data, bytes) else data
-        self._inflight.append(self._pool.submit(self._write, offset, chunks, piece))
+        chunks: list[Chunk] = [data] if isinstance(data, bytes) else data
+        self._inflight.append(self._pool.submit(self._write, offset, chunks, piece, release))
         while self._inflight and (len(self._inflight) >= MAX_PENDING_WRITES or self._inflight[0].done()):
             await _finished(self._inflight.popleft())
 
