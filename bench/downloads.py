@@ -85,12 +85,14 @@ http {{
   }}
 }}
 """)
-    proc = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"])
+    # A session of its own: on failure the whole group goes, workers too (killing the master alone
+    # with SIGKILL leaves its worker holding the port and our stdout).
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-g", "daemon off;"], start_new_session=True)
     for _ in range(50):
         if subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:{PORT}/small"]).returncode == 0:
             return proc
         time.sleep(0.1)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     raise SystemExit("nginx did not start: " + (work / "error.log").read_text()[-500:])
 
