@@ -164,7 +164,10 @@ class BodyReceiver(asyncio.BufferedProtocol):
             return None
         if transport.is_closing() or response.content.exception() is not None:
             return None
-        protocol.pause_reading()  # aiohttp's read timeout stops with it
+        try:
+            protocol.pause_reading()  # aiohttp's read timeout stops with it
+        except Exception:  # another aiohttp's protocol: leave the body to it
+            return None
         receiver = cls(transport, left, read_timeout, pool)
         transport.set_protocol(receiver)
         if not transport.is_reading():
