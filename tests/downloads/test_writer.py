@@ -223,6 +223,79 @@ def test_a_hasher_that_fails_never_leaves_the_writer_waiting(tmp_path: Path):
     hasher.close()
 
 
+class Releases:
+    """Release calls (receiver.py's buffers), recording who called them and whether the hasher's
+    thread was still running then."""
+
+    def __init__(self, hasher: StreamHasher | None = None) -> None:
+        self.hasher = hasher
+        self.calls: list[tuple[str, bool]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, name: str):
+        def release() -> None:
+            with self.lock:
+                alive = self.hasher is not None and self.hasher._thread.is_alive()
+                self.calls.append((name, alive and threading.current_thread() is not self.hasher._thread))
+
+        return release
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+def test_offered_chunks_are_released_once_hashed_in_order_and_not_before(tmp_path: Path):
+    hasher = GatedHasher(tmp_path / "unused")
+    releases = Releases()
+    try:
+        assert hasher.offer_chunks(0, [b"a" * KiB, b"b" * KiB], releases("first"))
+        assert hasher.offer_chunks(2 * KiB, [b"c" * KiB], releases("second"))
+        assert not hasher.offer_chunks(10 * KiB, [b"d"], releases("not taken"))  # not where the stream goes on
+        time.sleep(0.05)
+        assert releases.names() == []  # nothing hashed yet: the buffers must not be filled again
+        hasher.gate.set()
+        assert hasher.result(3 * KiB) == hashlib.sha256(b"a" * KiB + b"b" * KiB + b"c" * KiB).hexdigest()
+        wait_for(lambda: len(releases.calls) == 2, "both batches released")
+        assert releases.names() == ["first", "second"]
+    finally:
+        hasher.close()
+    assert releases.names() == ["first", "second"]  # each once; close releases nothing twice
+
+
+def test_chunks_dropped_by_close_are_released_only_after_the_hasher_stops(tmp_path: Path):
+    hasher = GatedHasher(tmp_path / "unused")
+    releases = Releases(hasher)
+    hasher.offer_chunks(0, [b"a" * KiB], releases("being hashed"))
+    hasher.offer_chunks(KiB, [b"b" * KiB], releases("queued"))
+    wait_for(lambda: hasher._thread.is_alive() and hasher.hashed == 0, "the hasher waits at its gate")
+    closing = threading.Thread(target=hasher.close)
+    closing.start()
+    time.sleep(0.1)
+    assert releases.calls == []  # the hasher's thread may still read the first chunk
+    hasher.gate.set()
+    closing.join(10)
+    assert sorted(releases.names()) == ["being hashed", "queued"]
+    assert not any(alive for _, alive in releases.calls)  # released after the thread stopped
+
+
+async def test_a_write_the_hasher_does_not_take_is_released_once_written(tmp_path: Path):
+    part = tmp_path / "p"
+    hasher = StreamHasher(part)
+    releases = Releases()
+    try:
+        w = PartWriter(part, tmp_path / "p.json", PartState(url="http://127.0.0.1/x"), hasher)
+        await w.open(0)
+        await w.write(0, [b"x" * KiB], None, releases("in order"))
+        await w.write(8 * KiB, [b"y" * KiB], None, releases("ahead of the hashed stream"))
+        await w.close()
+        wait_for(lambda: len(releases.calls) == 2, "both writes released")
+        assert set(releases.names()) == {"in order", "ahead of the hashed stream"}
+        assert part.read_bytes()[8 * KiB :] == b"y" * KiB
+    finally:
+        hasher.close()
+    assert len(releases.calls) == 2
+
+
 async def test_a_sequential_download_with_a_slow_hasher_hashes_from_memory_only(server, runner, monkeypatch):
     """A hasher that falls behind makes the download wait: it never drops chunks to read them back."""
     monkeypatch.setattr(writer_module, "INBOX_BYTES", 128 * KiB)

@@ -91,6 +91,11 @@ class BufferPool:
 
         return release
 
+    def write_off(self) -> None:
+        """One buffer is taken as lost (lent and never released): one more may be made in its place."""
+        with self._lock:
+            self.most += 1
+
     def retire(self, slab: _Slab) -> None:
         with self._lock:
             slab.retired = True
@@ -140,6 +145,7 @@ class BodyReceiver(asyncio.BufferedProtocol):
         self._untaken = 0
         self._paused = False  # by us, for back-pressure or at the body's end
         self._starved = False  # paused until the pool has a free buffer
+        self._starved_at = 0.0
         self._ended = False  # the peer closed, or the connection was lost
         self._error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -195,6 +201,7 @@ class BodyReceiver(asyncio.BufferedProtocol):
             self._pause()
         elif self._fill == len(self._buffer) and not self._pool.ready_or_call(self._loop, self._buffer_freed):
             self._starved = True
+            self._starved_at = self._loop.time()
             self._pause()
         self._wake()
 
@@ -295,6 +302,13 @@ class BodyReceiver(asyncio.BufferedProtocol):
         if self._ended:
             return
         now = self._loop.time()
+        if self._starved and now - self._starved_at >= self._read_timeout:  # type: ignore[operator]
+            # No buffer came back in a whole read timeout: views were lost (never released), not late.
+            # Go on with new buffers rather than wait forever.
+            self._starved = False
+            self._last_read = now  # reading starts again now: silence counts from here
+            self._pool.write_off()
+            self._resume()
         if self._paused:  # our own pause (the writer is behind, or the body is in): not the peer's silence
             self._last_read = now
         elif now - self._last_read >= self._read_timeout:  # type: ignore[operator]

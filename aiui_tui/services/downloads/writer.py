@@ -129,6 +129,8 @@ class StreamHasher:
                     data = memoryview(block)[:n]
                 self._update(data)
                 with self._cv:
+                    if self._stop:  # closed meanwhile: what was queued is dropped
+                        return
                     self.hashed += len(data)
                     if reading:
                         self.read_back += len(data)
@@ -160,13 +162,19 @@ class StreamHasher:
         return self._sha.hexdigest()
 
     def close(self) -> None:
+        """Stop hashing; chunks not hashed yet are dropped, and released once the hasher's thread
+        has stopped (a thread still running after 5 s keeps them: never released, never reused)."""
         with self._cv:
             self._stop = True
             self._items.clear()
+            dropped = [release for _end, release in self._releases]
             self._releases.clear()
             self._queued = 0
             self._cv.notify_all()
         self._thread.join(5)
+        if not self._thread.is_alive():
+            for release in dropped:
+                release()
 
 
 def pwritev_all(fd: int, buffers: list[Chunk], offset: int) -> int:
