@@ -51,6 +51,16 @@ async def raw_server(script: Script) -> AsyncIterator[str]:
         server.close()
 
 
+def sends(data: bytes) -> Script:
+    """A peer that answers 200 with `data` and its length."""
+
+    async def script(writer: asyncio.StreamWriter) -> None:
+        writer.write(head(len(data)) + data)
+        await writer.drain()
+
+    return script
+
+
 def head(length: int) -> bytes:
     return f"HTTP/1.1 200 OK\r\nContent-Length: {length}\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
 
@@ -203,12 +213,8 @@ async def _runner(tmp_path: Path, sock_read: float | None = None) -> Runner:
 async def test_views_are_not_overwritten_until_released_and_reading_waits_for_a_free_buffer():
     data = payload(2 * MiB, seed=7)
 
-    async def script(writer: asyncio.StreamWriter) -> None:
-        writer.write(head(len(data)) + data)
-        await writer.drain()
-
     pool = BufferPool(size=64 * KiB, most=4)
-    async with raw_server(script) as url, receiving(url, len(data), 5, pool) as (receiver, response, first):
+    async with raw_server(sends(data)) as url, receiving(url, len(data), 5, pool) as (receiver, response, first):
         kept: list[tuple[int, memoryview]] = []  # views held, not released
         releases: list[Callable[[], None]] = []
         starved = 0
@@ -244,12 +250,8 @@ async def test_views_never_released_do_not_stop_a_body_for_good():
     pool; after a whole read timeout without a free buffer the receiver writes it off and goes on."""
     data = payload(2 * MiB, seed=11)
 
-    async def script(writer: asyncio.StreamWriter) -> None:
-        writer.write(head(len(data)) + data)
-        await writer.drain()
-
     pool = BufferPool(size=64 * KiB, most=2)
-    async with raw_server(script) as url, receiving(url, len(data), 0.3, pool) as (receiver, _response, first):
+    async with raw_server(sends(data)) as url, receiving(url, len(data), 0.3, pool) as (receiver, _response, first):
         got = bytearray(first)
         takes = 0
         while True:
@@ -268,13 +270,9 @@ async def test_views_never_released_do_not_stop_a_body_for_good():
 async def test_a_full_receiver_stops_reading_until_taken():
     data = payload(3 * MiB, seed=8)
 
-    async def script(writer: asyncio.StreamWriter) -> None:
-        writer.write(head(len(data)) + data)
-        await writer.drain()
-
     pool = BufferPool()
     async with (
-        raw_server(script) as url,
+        raw_server(sends(data)) as url,
         receiving(url, len(data), 5, pool, max_untaken=512 * KiB) as (
             receiver,
             response,
