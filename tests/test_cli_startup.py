@@ -491,6 +491,11 @@ class _EngineStandIn:
                     self.send_header("Content-Length", "22")
                     self.end_headers()
                     self.wfile.write(b'{"message":"no such"}\n')
+                elif self.path == "/notjson":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "5")
+                    self.end_headers()
+                    self.wfile.write(b"hello")
                 elif self.path == "/cut":
                     self.send_response(200)
                     self.send_header("Content-Length", str(len(body)))
@@ -527,6 +532,9 @@ def test_the_light_engine_client_reads_sized_and_chunked_answers(tmp_path):
             client.get("/cut")
         problem = engine_refusal(cut.value, "unix:///engine.sock")
         assert problem is not None and "Docker engine not reachable at unix:///engine.sock" in problem.message
+        with pytest.raises(ReadOnlyEngine.Error, match="the answer to /notjson is not JSON") as garbled:
+            client.get("/notjson")  # something else on the engine's socket: one line, not a traceback
+        assert engine_refusal(garbled.value, "unix:///engine.sock") is not None
     finally:
         stand_in.close()
 

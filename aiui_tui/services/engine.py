@@ -172,7 +172,10 @@ class ReadOnlyEngine:
     def get(self, path: str) -> Any:
         """The JSON the engine answers (its documents are untyped: read with care)."""
         body = self._body(path)
-        return json.loads(body) if body else body
+        try:
+            return json.loads(body) if body else body
+        except ValueError as exc:  # something else listens on the engine's socket
+            raise ReadOnlyEngine.Error(f"the answer to {path} is not JSON ({exc})") from exc
 
     def _body(self, path: str) -> bytes:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
