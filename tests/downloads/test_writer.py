@@ -223,6 +223,29 @@ def test_a_hasher_that_fails_never_leaves_the_writer_waiting(tmp_path: Path):
     hasher.close()
 
 
+async def test_a_close_whose_last_save_fails_leaves_no_thread_behind(tmp_path: Path):
+    """The sidecar's folder is gone when the writer closes (as a save fails on a full disk)."""
+    folder = tmp_path / "sidecars"
+    folder.mkdir()
+    part = tmp_path / "p"
+    hasher = StreamHasher(part)
+    try:
+        w = PartWriter(part, folder / "p.json", PartState(url="http://127.0.0.1/x"), hasher)
+        await w.open(0)
+        await w.write(0, [b"x" * KiB])
+        await w.drain()
+        (folder / "p.json").unlink()
+        folder.rmdir()
+        with pytest.raises(OSError):
+            await w.close()
+        wait_for(
+            lambda: not any(t.name.startswith("write p") for t in threading.enumerate()), "the writer's thread ended"
+        )
+        assert part.read_bytes() == b"x" * KiB
+    finally:
+        hasher.close()
+
+
 class Releases:
     """Release calls (receiver.py's buffers), recording who called them and whether the hasher's
     thread was still running then."""

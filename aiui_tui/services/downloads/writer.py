@@ -361,8 +361,10 @@ class PartWriter:
             await self.drain()
         finally:
             future: Future[None] = self._pool.submit(self._finish, fsync)
-            await _uncancelled(asyncio.wrap_future(future))
-            self._pool.shutdown(wait=False)
+            try:
+                await _uncancelled(asyncio.wrap_future(future))
+            finally:  # even when the last save fails (a full disk): no idle thread left behind
+                self._pool.shutdown(wait=False)
 
 
 async def _finished(write: Future[None]) -> None:
