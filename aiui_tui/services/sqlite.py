@@ -14,6 +14,7 @@ page damaged later reads the same.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -84,6 +85,11 @@ def _classified(method: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as exc:
+            if isinstance(self, sqlite3.Cursor):
+                # The error's traceback keeps this cursor alive in a cycle until the collector runs,
+                # and with it its statement: a closed connection would keep its files open till then.
+                with contextlib.suppress(sqlite3.Error):
+                    self.close()
             path = getattr(self, "path", None) or getattr(getattr(self, "connection", None), "path", None)
             problem = classify(path, exc) if path is not None else None
             if problem is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -319,11 +320,13 @@ async def test_disk_full_mid_download_pauses_with_one_line_and_keeps_only_the_pa
 
         code, _, err = await cli(root, "downloads", "resume", item["id"])
         assert code == 0, err
-        # Still full: paused again, and said so. In a subprocess: in this process, `downloads run` on a full
-        # disk leaves the queue database open, and the tmpfs could not be unmounted.
-        code, out, err = await cli(root, "downloads", "run", subprocess=True)
+        # Still full: paused again, and said so. In this process: nothing under the root is left open
+        # (a cursor of a failed write, alive in its error's traceback, kept the closed database's files
+        # open until the collector ran, and the tmpfs could not be unmounted).
+        code, out, err = await cli(root, "downloads", "run")
         assert code == 1 and "full.bin: Disk full while writing full.bin" in err and "1 paused until fixed" in out
         assert "Traceback" not in err + out
+        assert open_under(root) == []
 
         subprocess.run(["mount", "-o", "remount,size=64m", str(root)], check=True)
         code, _, err = await cli(root, *args)
@@ -332,3 +335,14 @@ async def test_disk_full_mid_download_pauses_with_one_line_and_keeps_only_the_pa
         assert sorted(p.name for p in folder.iterdir()) == ["full.bin"]
     finally:
         subprocess.run(["umount", str(root)], check=True)
+
+
+def open_under(root: Path) -> list[str]:
+    """Files under `root` this process holds open."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(root) + "/"):
+                found.append(target)
+    return found

@@ -279,10 +279,15 @@ async def test_a_full_receiver_stops_reading_until_taken():
             _first,
         ),
     ):
-        await asyncio.sleep(0.3)
         transport = response.connection.transport
+        for _ in range(1000):  # until the untaken bytes reach the bound (not a timing assertion)
+            if not transport.is_reading():
+                break
+            await asyncio.sleep(0.01)
         assert not transport.is_reading()
         assert 512 * KiB <= receiver.received < len(data)
+        await asyncio.sleep(0.1)
+        assert receiver.received < len(data)  # and it stays paused
         _views, release = await receiver.take()
         release()
         assert transport.is_reading()

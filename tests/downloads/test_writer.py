@@ -174,9 +174,11 @@ class GatedHasher(StreamHasher):
 
     def __init__(self, path: Path, **kwargs) -> None:
         self.gate = threading.Event()
+        self.entered = threading.Event()  # the hasher's thread holds a chunk, waiting at the gate
         super().__init__(path, **kwargs)
 
     def _update(self, data) -> None:
+        self.entered.set()
         self.gate.wait()
         super()._update(data)
 
@@ -290,7 +292,7 @@ def test_chunks_dropped_by_close_are_released_only_after_the_hasher_stops(tmp_pa
     releases = Releases(hasher)
     hasher.offer_chunks(0, [b"a" * KiB], releases("being hashed"))
     hasher.offer_chunks(KiB, [b"b" * KiB], releases("queued"))
-    wait_for(lambda: hasher._thread.is_alive() and hasher.hashed == 0, "the hasher waits at its gate")
+    assert hasher.entered.wait(20), "the hasher never took the first chunk"
     closing = threading.Thread(target=hasher.close)
     closing.start()
     time.sleep(0.1)
