@@ -75,8 +75,8 @@ class StreamHasher:
 
         Waits while the inbox holds more than `inbox_bytes`. Chunks that do not continue the hashed
         stream are not taken (they are read back when the frontier passes them). Taken chunks must not
-        change until they are hashed, when `release` is called (on the hasher's thread); it is not
-        called for chunks dropped by `close`.
+        change until they are hashed, when `release` is called (on the hasher's thread); chunks
+        dropped by `close` are released once the hasher's thread has stopped.
         """
         with self._cv:
             if offset != self._tail or self._stop:
