@@ -27,6 +27,8 @@ import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiui_tui.services.kernel_files import close_fds, read_from_start, read_one_record
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC = Path("/proc")
 _V2_MEMORY = ("memory.current", "memory.stat", "memory.max")
@@ -219,25 +221,6 @@ class Reading:
     net_tx: int
 
 
-def _read_record(fd: int, size: int = 65536) -> bytes:
-    """A kept-open cgroup file's text as of now: one read from offset 0 (the kernel writes it afresh
-    for each read from the start; a cgroup file is one record, all of it in one read that has room)."""
-    data = os.pread(fd, size, 0)
-    while len(data) == size:
-        size *= 4
-        data = os.pread(fd, size, 0)
-    return data
-
-
-def _read_records(fd: int) -> bytes:
-    """/proc/<pid>/net/dev as of now: from offset 0 to its end (it hands out about a page per read)."""
-    chunks, at = [], 0
-    while more := os.pread(fd, 65536, at):
-        chunks.append(more)
-        at += len(more)
-    return b"".join(chunks)
-
-
 class OpenFiles:
     """One container's cgroup files kept open (4 to 6 descriptors: block I/O where readable, the
     network with a namespace of its own), each read again from the start every tick: open, read and
@@ -269,7 +252,7 @@ class OpenFiles:
             if self.kept:
                 try:
                     self._fds = self._open()
-                    self._finalizer = weakref.finalize(self, _close_fds, self._fds)
+                    self._finalizer = weakref.finalize(self, close_fds, self._fds)
                 except OSError as exc:
                     if exc.errno not in (errno.EMFILE, errno.ENFILE):
                         raise
@@ -292,7 +275,7 @@ class OpenFiles:
                         raise
                     fds.append(-1)  # the container's process is gone: its cgroup read tells
         except BaseException:
-            _close_fds(fds)
+            close_fds(fds)
             raise
         return fds
 
@@ -308,12 +291,6 @@ class OpenFiles:
             self._finalizer = None
 
 
-def _close_fds(fds: list[int]) -> None:
-    for fd in fds:
-        if fd >= 0:
-            os.close(fd)
-
-
 _NET = 5  # the index of the network file in `CgroupFiles.paths`
 
 
@@ -324,21 +301,21 @@ def read_files(files: CgroupFiles, host_total: int) -> Reading:
 
 def _read_fds(version: int, fds: list[int], host_total: int) -> Reading:
     cpu_fd, usage_fd, stat_fd, limit_fd, io_fd, net_fd = fds
-    cpu = _read_record(cpu_fd)
+    cpu = read_one_record(cpu_fd)
     at = time.monotonic_ns()
-    usage, stat, limit = _read_record(usage_fd), _read_record(stat_fd), _read_record(limit_fd)
-    io = _read_record(io_fd) if io_fd >= 0 else b""
+    usage, stat, limit = read_one_record(usage_fd), read_one_record(stat_fd), read_one_record(limit_fd)
+    io = read_one_record(io_fd) if io_fd >= 0 else b""
     net = None
     if net_fd >= 0:
         with contextlib.suppress(OSError):
-            net = _read_records(net_fd)
+            net = read_from_start(net_fd)
     return _reading(version, at, cpu, usage, stat, limit, io, net, host_total)
 
 
 def _read_path(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return _read_records(fd)
+        return read_from_start(fd)
     finally:
         os.close(fd)
 

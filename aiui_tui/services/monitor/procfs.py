@@ -13,32 +13,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Iterable
 
-
-def read_from_start(fd: int, size: int = 65536) -> bytes:
-    """The text of a kernel file kept open, as of now: read again from offset 0 until its end (a
-    file of records such as net/dev hands out about a page per read)."""
-    data = os.pread(fd, size, 0)
-    if not data:
-        return data
-    chunks = [data]
-    at = len(data)
-    while more := os.pread(fd, size, at):
-        chunks.append(more)
-        at += len(more)
-    return b"".join(chunks) if len(chunks) > 1 else data
-
-
-def read_one_record(fd: int, size: int = 65536) -> bytes:
-    """The text of a kernel file written as one record (/proc/stat, /proc/meminfo, a cgroup file),
-    as of now: one read from offset 0 returns all of it when it fits in `size`."""
-    data = os.pread(fd, size, 0)
-    while len(data) == size:  # it may go on: read it all from the start, with room to spare
-        size *= 4
-        data = os.pread(fd, size, 0)
-    return data
-
+from aiui_tui.services.kernel_files import close_fds, read_from_start, read_one_record
 
 # --- parsers -----------------------------------------------------------------------------------
 
@@ -139,9 +115,3 @@ class KernelFiles:
         with self._lock:
             self._fds = None
             self._finalizer()
-
-
-def close_fds(fds: Iterable[int]) -> None:
-    for fd in fds:
-        if fd >= 0:
-            os.close(fd)
